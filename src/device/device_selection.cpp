@@ -1,0 +1,116 @@
+#include "device/device_selection.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "device/cpu/cpu_device.h"
+#include "device/cuda/cuda_device.h"
+#include "device/sim/sim_device.h"
+
+namespace acefit {
+
+namespace {
+
+constexpr double kGib = 1024.0 * 1024.0 * 1024.0;
+
+std::uint64_t gib_to_bytes(double gib) { return static_cast<std::uint64_t>(std::llround(gib * kGib)); }
+
+std::string format_gib(double gib) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", gib);
+  return text;
+}
+
+}  // namespace
+
+std::optional<double> parse_gib(std::string_view text) {
+  if (text.empty() || text.size() > 32) return std::nullopt;
+  const std::string copy(text);
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(value) || value <= 0.0) return std::nullopt;
+  if (value > 1e6) return std::nullopt;  // a petabyte of VRAM is a typo
+  return value;
+}
+
+std::uint64_t simulated_vram_cap_bytes(double gib) { return gib_to_bytes(std::max(0.5, gib - 0.5)); }
+
+Expected<DeviceRequest> device_request_from(const EnvLookup& env, std::optional<std::string> cli_device) {
+  DeviceRequest request;
+  std::optional<std::string> device = cli_device ? cli_device : env("ACEFIT_DEVICE");
+  if (device && !device->empty()) {
+    const std::string& d = *device;
+    if (d == "auto") {
+      request.choice = DeviceRequest::Choice::automatic;
+    } else if (d == "cpu") {
+      request.choice = DeviceRequest::Choice::cpu;
+    } else if (d == "sim") {
+      request.choice = DeviceRequest::Choice::sim;
+    } else if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
+      request.choice = DeviceRequest::Choice::cuda;
+      if (d.size() > 5) {
+        int ordinal = -1;
+        const auto [ptr, ec] = std::from_chars(d.data() + 5, d.data() + d.size(), ordinal);
+        if (ec != std::errc() || ptr != d.data() + d.size() || ordinal < 0) {
+          return invalid_argument("device '" + d + "': expected cuda:N with N a GPU index");
+        }
+        request.ordinal = ordinal;
+      }
+    } else {
+      return invalid_argument("unknown device '" + d + "' (expected auto, cpu, sim, cuda or cuda:N)");
+    }
+  }
+  for (const char* name : {"MAX_CUDA_VRAM", "ACEFIT_SIM_VRAM_GB"}) {
+    const std::optional<std::string> raw = env(name);
+    if (!raw) continue;
+    const std::optional<double> gib = parse_gib(*raw);
+    if (!gib) {
+      request.warnings.push_back("Invalid " + std::string(name) + " value: " + *raw + ", ignoring");
+      continue;
+    }
+    (std::string_view(name) == "MAX_CUDA_VRAM" ? request.simulated_vram_gib : request.sim_vram_gib) = gib;
+  }
+  return request;
+}
+
+Expected<std::shared_ptr<Device>> open_device(const DeviceRequest& request,
+                                              std::vector<std::string>& warnings) {
+  warnings.insert(warnings.end(), request.warnings.begin(), request.warnings.end());
+  using Choice = DeviceRequest::Choice;
+
+  if (request.choice == Choice::sim) {
+    if (request.simulated_vram_gib) {
+      const double gib = *request.simulated_vram_gib;
+      warnings.push_back("DEBUG MODE: Simulating GPU memory as " + format_gib(gib) +
+                         "GB (set via MAX_CUDA_VRAM environment variable)");
+      return make_sim_device(gib_to_bytes(gib), simulated_vram_cap_bytes(gib));
+    }
+    const double gib = request.sim_vram_gib.value_or(kDefaultSimVramGib);
+    return make_sim_device(gib_to_bytes(gib));
+  }
+  if (request.choice == Choice::cuda || request.choice == Choice::automatic) {
+    auto cuda = make_cuda_device(request.ordinal);
+    if (cuda.ok()) {
+      std::shared_ptr<Device> device = std::move(cuda).value();
+      if (request.simulated_vram_gib) {
+        const double gib = *request.simulated_vram_gib;
+        warnings.push_back("DEBUG MODE: Simulating GPU memory as " + format_gib(gib) +
+                           "GB (set via MAX_CUDA_VRAM environment variable)");
+        if (gib_to_bytes(gib) < device->memory().total_bytes) {
+          device->budget().set_cap_bytes(simulated_vram_cap_bytes(gib));
+        }
+      }
+      return device;
+    }
+    if (request.choice == Choice::cuda) return cuda.status();
+    if (cuda.status().code() != ErrorCode::unsupported) {
+      warnings.push_back("no GPU in use (" + cuda.status().message() + "); running on the CPU");
+    }
+  }
+  return make_cpu_device();
+}
+
+}  // namespace acefit

@@ -1,0 +1,48 @@
+#include "device/sim/sim_device.h"
+
+#include <cstring>
+
+#include "device/host_memory.h"
+
+namespace acefit {
+
+namespace {
+
+class SimDevice final : public Device {
+ public:
+  SimDevice(std::uint64_t capacity_bytes, std::uint64_t cap_bytes)
+      : Device("sim:0", DeviceKind::sim, cap_bytes, kHostAlignmentBytes),
+        capacity_bytes_(capacity_bytes) {}
+
+  DeviceMemory memory() const override {
+    const std::uint64_t used = budget().used_bytes();
+    return {capacity_bytes_, used >= capacity_bytes_ ? 0 : capacity_bytes_ - used};
+  }
+
+ protected:
+  void* raw_allocate(std::uint64_t bytes) override { return host_aligned_alloc(bytes); }
+  void raw_free(void* pointer, std::uint64_t) override { host_aligned_free(pointer); }
+  Status raw_copy_from_host(void* dst, const void* src, std::uint64_t bytes) override {
+    std::memcpy(dst, src, bytes);
+    return {};
+  }
+  Status raw_copy_to_host(void* dst, const void* src, std::uint64_t bytes) override {
+    std::memcpy(dst, src, bytes);
+    return {};
+  }
+  Status raw_copy_on_device(void* dst, const void* src, std::uint64_t bytes) override {
+    std::memcpy(dst, src, bytes);
+    return {};
+  }
+
+ private:
+  std::uint64_t capacity_bytes_;
+};
+
+}  // namespace
+
+std::shared_ptr<Device> make_sim_device(std::uint64_t capacity_bytes, std::uint64_t cap_bytes) {
+  return std::make_shared<SimDevice>(capacity_bytes, cap_bytes == 0 ? capacity_bytes : cap_bytes);
+}
+
+}  // namespace acefit

@@ -1,0 +1,12 @@
+// Each subcommand registers itself on the CLI11 app and reports an exit code
+// through `exit_code` when it runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace acefit::cli {
+
+void add_devices_command(CLI::App& app, int& exit_code);
+void add_selfcheck_command(CLI::App& app, int& exit_code);
+
+}  // namespace acefit::cli
