@@ -25,11 +25,16 @@ inline constexpr std::array<MemoryTag, kMemoryTagCount> kAllMemoryTags = {
 
 constexpr std::string_view memory_tag_name(MemoryTag tag) {
   switch (tag) {
-    case MemoryTag::weights: return "weights";
-    case MemoryTag::activations: return "activations";
-    case MemoryTag::workspace: return "workspace";
-    case MemoryTag::kv_cache: return "kv_cache";
-    case MemoryTag::io: return "io";
+    case MemoryTag::weights:
+      return "weights";
+    case MemoryTag::activations:
+      return "activations";
+    case MemoryTag::workspace:
+      return "workspace";
+    case MemoryTag::kv_cache:
+      return "kv_cache";
+    case MemoryTag::io:
+      return "io";
   }
   return "unknown";
 }

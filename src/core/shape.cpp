@@ -43,7 +43,8 @@ Shape Shape::with_dim(int axis, std::int64_t d) const {
 bool Shape::operator==(const Shape& other) const {
   if (rank_ != other.rank_ || overflowed_ != other.overflowed_) return false;
   for (int i = 0; i < rank_; ++i) {
-    if (dims_[static_cast<std::size_t>(i)] != other.dims_[static_cast<std::size_t>(i)]) return false;
+    if (dims_[static_cast<std::size_t>(i)] != other.dims_[static_cast<std::size_t>(i)])
+      return false;
   }
   return true;
 }

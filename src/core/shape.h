@@ -22,7 +22,8 @@ class Shape {
   static std::optional<Shape> from(const Container& dims) {
     if (dims.size() > static_cast<std::size_t>(kMaxRank)) return std::nullopt;
     Shape shape;
-    for (auto d : dims) shape.dims_[static_cast<std::size_t>(shape.rank_++)] = static_cast<std::int64_t>(d);
+    for (auto d : dims)
+      shape.dims_[static_cast<std::size_t>(shape.rank_++)] = static_cast<std::int64_t>(d);
     return shape;
   }
 

@@ -13,15 +13,24 @@ std::optional<MemoryTag> parse_memory_tag(std::string_view name) {
 
 std::string_view error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::ok: return "ok";
-    case ErrorCode::invalid_argument: return "invalid_argument";
-    case ErrorCode::not_found: return "not_found";
-    case ErrorCode::out_of_memory: return "out_of_memory";
-    case ErrorCode::corrupt: return "corrupt";
-    case ErrorCode::unsupported: return "unsupported";
-    case ErrorCode::cancelled: return "cancelled";
-    case ErrorCode::io: return "io";
-    case ErrorCode::internal: return "internal";
+    case ErrorCode::ok:
+      return "ok";
+    case ErrorCode::invalid_argument:
+      return "invalid_argument";
+    case ErrorCode::not_found:
+      return "not_found";
+    case ErrorCode::out_of_memory:
+      return "out_of_memory";
+    case ErrorCode::corrupt:
+      return "corrupt";
+    case ErrorCode::unsupported:
+      return "unsupported";
+    case ErrorCode::cancelled:
+      return "cancelled";
+    case ErrorCode::io:
+      return "io";
+    case ErrorCode::internal:
+      return "internal";
   }
   return "unknown";
 }
@@ -40,11 +49,11 @@ Status Status::out_of_memory(OutOfMemoryInfo info, std::string_view context) {
     message.append(context);
     message.append(": ");
   }
-  message += "device '" + info.device + "' cannot allocate " + std::to_string(info.requested_bytes) +
-             " bytes (" + format_mib(info.requested_bytes) + ") for " +
-             std::string(memory_tag_name(info.tag)) + "; " + std::to_string(info.used_bytes) +
-             " bytes in use of a " + std::to_string(info.cap_bytes) + "-byte cap (" +
-             format_mib(info.cap_bytes) + ")";
+  message += "device '" + info.device + "' cannot allocate " +
+             std::to_string(info.requested_bytes) + " bytes (" + format_mib(info.requested_bytes) +
+             ") for " + std::string(memory_tag_name(info.tag)) + "; " +
+             std::to_string(info.used_bytes) + " bytes in use of a " +
+             std::to_string(info.cap_bytes) + "-byte cap (" + format_mib(info.cap_bytes) + ")";
   Status status(ErrorCode::out_of_memory, std::move(message));
   status.oom_ = std::move(info);
   return status;

@@ -111,9 +111,9 @@ class [[nodiscard]] Expected {
 #define ACEFIT_CONCAT_INNER(a, b) a##b
 #define ACEFIT_CONCAT(a, b) ACEFIT_CONCAT_INNER(a, b)
 
-#define ACEFIT_TRY(expr)                         \
-  do {                                           \
-    ::acefit::Status acefit_try_status_ = (expr); \
+#define ACEFIT_TRY(expr)                                     \
+  do {                                                       \
+    ::acefit::Status acefit_try_status_ = (expr);            \
     if (!acefit_try_status_.ok()) return acefit_try_status_; \
   } while (0)
 

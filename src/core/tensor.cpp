@@ -6,7 +6,9 @@ namespace acefit {
 
 namespace {
 
-int normalize_axis(int axis, int rank) { return axis < 0 ? axis + rank : axis; }
+int normalize_axis(int axis, int rank) {
+  return axis < 0 ? axis + rank : axis;
+}
 
 }  // namespace
 
@@ -44,12 +46,14 @@ void* Tensor::raw_data() const {
 
 Expected<Tensor> Tensor::reshape(Shape shape) const {
   if (!defined()) return invalid_argument("reshape of an undefined tensor");
-  if (!is_contiguous()) return invalid_argument("reshape needs a contiguous tensor, got " + describe());
+  if (!is_contiguous())
+    return invalid_argument("reshape needs a contiguous tensor, got " + describe());
   int inferred = -1;
   std::int64_t known = 1;
   for (int i = 0; i < shape.rank(); ++i) {
     if (shape[i] == -1) {
-      if (inferred >= 0) return invalid_argument("reshape: more than one -1 in " + shape.to_string());
+      if (inferred >= 0)
+        return invalid_argument("reshape: more than one -1 in " + shape.to_string());
       inferred = i;
     } else {
       known *= shape[i];
@@ -57,12 +61,14 @@ Expected<Tensor> Tensor::reshape(Shape shape) const {
   }
   if (inferred >= 0) {
     if (known == 0 || numel() % known != 0) {
-      return invalid_argument("reshape: cannot infer -1 in " + shape.to_string() + " for " + describe());
+      return invalid_argument("reshape: cannot infer -1 in " + shape.to_string() + " for " +
+                              describe());
     }
     shape[inferred] = numel() / known;
   }
   if (!shape.valid() || shape.numel() != numel()) {
-    return invalid_argument("reshape: " + shape_.to_string() + " cannot become " + shape.to_string());
+    return invalid_argument("reshape: " + shape_.to_string() + " cannot become " +
+                            shape.to_string());
   }
   Tensor view = *this;
   view.shape_ = shape;
@@ -73,7 +79,9 @@ Expected<Tensor> Tensor::reshape(Shape shape) const {
 Expected<Tensor> Tensor::narrow(int axis, std::int64_t start, std::int64_t length) const {
   if (!defined()) return invalid_argument("narrow of an undefined tensor");
   const int a = normalize_axis(axis, rank());
-  if (a < 0 || a >= rank()) return invalid_argument("narrow: axis " + std::to_string(axis) + " out of range for " + describe());
+  if (a < 0 || a >= rank())
+    return invalid_argument("narrow: axis " + std::to_string(axis) + " out of range for " +
+                            describe());
   if (start < 0 || length < 0 || start > shape_[a] - length) {
     return invalid_argument("narrow: [" + std::to_string(start) + ", +" + std::to_string(length) +
                             ") outside dim " + std::to_string(a) + " of " + describe());

@@ -19,7 +19,8 @@ class Device;  // src/device/device.h; the core layer only holds a pointer.
 // (planning mode records the allocation but touches no memory).
 class Storage {
  public:
-  Storage(void* data, std::size_t bytes, bool planned) : data_(data), bytes_(bytes), planned_(planned) {}
+  Storage(void* data, std::size_t bytes, bool planned)
+      : data_(data), bytes_(bytes), planned_(planned) {}
   virtual ~Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

@@ -9,9 +9,12 @@ namespace acefit {
 
 std::string_view device_kind_name(DeviceKind kind) {
   switch (kind) {
-    case DeviceKind::cpu: return "cpu";
-    case DeviceKind::sim: return "sim";
-    case DeviceKind::cuda: return "cuda";
+    case DeviceKind::cpu:
+      return "cpu";
+    case DeviceKind::sim:
+      return "sim";
+    case DeviceKind::cuda:
+      return "cuda";
   }
   return "unknown";
 }
@@ -120,10 +123,11 @@ void Device::reset_transfer_stats() {
 }
 
 Status copy_into(const Tensor& source, Tensor& destination) {
-  if (!source.defined() || !destination.defined()) return invalid_argument("copy of an undefined tensor");
+  if (!source.defined() || !destination.defined())
+    return invalid_argument("copy of an undefined tensor");
   if (!source.is_contiguous() || !destination.is_contiguous()) {
-    return invalid_argument("copy_into needs contiguous tensors, got " + source.describe() + " -> " +
-                            destination.describe());
+    return invalid_argument("copy_into needs contiguous tensors, got " + source.describe() +
+                            " -> " + destination.describe());
   }
   if (source.nbytes() != destination.nbytes()) {
     return invalid_argument("copy_into size mismatch: " + source.describe() + " -> " +
@@ -136,14 +140,19 @@ Status copy_into(const Tensor& source, Tensor& destination) {
   if (from == to) return to->copy_on_device(destination.raw_data(), source.raw_data(), bytes);
   if (from->host_backed() && to->host_backed()) {
     // Host memory on both sides; the non-cpu side (if any) counts it.
-    if (to->kind() != DeviceKind::cpu) return to->copy_from_host(destination.raw_data(), source.raw_data(), bytes);
-    if (from->kind() != DeviceKind::cpu) return from->copy_to_host(destination.raw_data(), source.raw_data(), bytes);
+    if (to->kind() != DeviceKind::cpu)
+      return to->copy_from_host(destination.raw_data(), source.raw_data(), bytes);
+    if (from->kind() != DeviceKind::cpu)
+      return from->copy_to_host(destination.raw_data(), source.raw_data(), bytes);
     std::memcpy(destination.raw_data(), source.raw_data(), bytes);
     return {};
   }
-  if (from->host_backed()) return to->copy_from_host(destination.raw_data(), source.raw_data(), bytes);
-  if (to->host_backed()) return from->copy_to_host(destination.raw_data(), source.raw_data(), bytes);
-  return unsupported("copy between two non-host devices (" + from->name() + " -> " + to->name() + ")");
+  if (from->host_backed())
+    return to->copy_from_host(destination.raw_data(), source.raw_data(), bytes);
+  if (to->host_backed())
+    return from->copy_to_host(destination.raw_data(), source.raw_data(), bytes);
+  return unsupported("copy between two non-host devices (" + from->name() + " -> " + to->name() +
+                     ")");
 }
 
 Expected<Tensor> copy_to_device(const Tensor& source, Device& to, MemoryTag tag) {

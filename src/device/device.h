@@ -72,7 +72,8 @@ class Device : public std::enable_shared_from_this<Device> {
   void reset_transfer_stats();
 
  protected:
-  Device(std::string name, DeviceKind kind, std::uint64_t cap_bytes, std::uint64_t granularity_bytes);
+  Device(std::string name, DeviceKind kind, std::uint64_t cap_bytes,
+         std::uint64_t granularity_bytes);
 
   // Raw memory, called after the budget reserved the bytes. Null on failure.
   virtual void* raw_allocate(std::uint64_t bytes) = 0;

@@ -16,7 +16,9 @@ namespace {
 
 constexpr double kGib = 1024.0 * 1024.0 * 1024.0;
 
-std::uint64_t gib_to_bytes(double gib) { return static_cast<std::uint64_t>(std::llround(gib * kGib)); }
+std::uint64_t gib_to_bytes(double gib) {
+  return static_cast<std::uint64_t>(std::llround(gib * kGib));
+}
 
 std::string format_gib(double gib) {
   char text[32];
@@ -28,17 +30,25 @@ std::string format_gib(double gib) {
 
 std::optional<double> parse_gib(std::string_view text) {
   if (text.empty() || text.size() > 32) return std::nullopt;
+  // Plain decimals only: no sign, exponent, whitespace or units.
+  for (char c : text) {
+    if ((c < '0' || c > '9') && c != '.') return std::nullopt;
+  }
   const std::string copy(text);
   char* end = nullptr;
   const double value = std::strtod(copy.c_str(), &end);
-  if (end != copy.c_str() + copy.size() || !std::isfinite(value) || value <= 0.0) return std::nullopt;
+  if (end != copy.c_str() + copy.size() || !std::isfinite(value) || value <= 0.0)
+    return std::nullopt;
   if (value > 1e6) return std::nullopt;  // a petabyte of VRAM is a typo
   return value;
 }
 
-std::uint64_t simulated_vram_cap_bytes(double gib) { return gib_to_bytes(std::max(0.5, gib - 0.5)); }
+std::uint64_t simulated_vram_cap_bytes(double gib) {
+  return gib_to_bytes(std::max(0.5, gib - 0.5));
+}
 
-Expected<DeviceRequest> device_request_from(const EnvLookup& env, std::optional<std::string> cli_device) {
+Expected<DeviceRequest> device_request_from(const EnvLookup& env,
+                                            std::optional<std::string> cli_device) {
   DeviceRequest request;
   std::optional<std::string> device = cli_device ? cli_device : env("ACEFIT_DEVICE");
   if (device && !device->empty()) {
@@ -51,7 +61,7 @@ Expected<DeviceRequest> device_request_from(const EnvLookup& env, std::optional<
       request.choice = DeviceRequest::Choice::sim;
     } else if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
       request.choice = DeviceRequest::Choice::cuda;
-      if (d.size() > 5) {
+      if (d != "cuda") {
         int ordinal = -1;
         const auto [ptr, ec] = std::from_chars(d.data() + 5, d.data() + d.size(), ordinal);
         if (ec != std::errc() || ptr != d.data() + d.size() || ordinal < 0) {
@@ -60,7 +70,8 @@ Expected<DeviceRequest> device_request_from(const EnvLookup& env, std::optional<
         request.ordinal = ordinal;
       }
     } else {
-      return invalid_argument("unknown device '" + d + "' (expected auto, cpu, sim, cuda or cuda:N)");
+      return invalid_argument("unknown device '" + d +
+                              "' (expected auto, cpu, sim, cuda or cuda:N)");
     }
   }
   for (const char* name : {"MAX_CUDA_VRAM", "ACEFIT_SIM_VRAM_GB"}) {
@@ -71,7 +82,8 @@ Expected<DeviceRequest> device_request_from(const EnvLookup& env, std::optional<
       request.warnings.push_back("Invalid " + std::string(name) + " value: " + *raw + ", ignoring");
       continue;
     }
-    (std::string_view(name) == "MAX_CUDA_VRAM" ? request.simulated_vram_gib : request.sim_vram_gib) = gib;
+    (std::string_view(name) == "MAX_CUDA_VRAM" ? request.simulated_vram_gib
+                                               : request.sim_vram_gib) = gib;
   }
   return request;
 }

@@ -14,7 +14,9 @@ void* host_aligned_alloc(std::uint64_t bytes) {
   return pointer;
 }
 
-void host_aligned_free(void* pointer) { std::free(pointer); }
+void host_aligned_free(void* pointer) {
+  std::free(pointer);
+}
 
 std::uint64_t host_total_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);

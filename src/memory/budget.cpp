@@ -5,7 +5,9 @@
 namespace acefit {
 
 namespace {
-std::size_t slot(MemoryTag tag) { return static_cast<std::size_t>(tag); }
+std::size_t slot(MemoryTag tag) {
+  return static_cast<std::size_t>(tag);
+}
 }  // namespace
 
 Budget::Budget(std::string device_name, std::uint64_t cap_bytes, std::uint64_t granularity_bytes)
@@ -27,9 +29,8 @@ Expected<std::uint64_t> Budget::reserve(std::uint64_t requested_bytes, MemoryTag
   if (injected || bytes > cap_bytes_ || used_bytes_ > cap_bytes_ - bytes) {
     ++failures_;
     if (injected) fail_at_ = 0;
-    return Status::out_of_memory(
-        {requested_bytes, used_bytes_, cap_bytes_, device_name_, tag},
-        injected ? "injected failure" : std::string_view{});
+    return Status::out_of_memory({requested_bytes, used_bytes_, cap_bytes_, device_name_, tag},
+                                 injected ? "injected failure" : std::string_view{});
   }
   used_bytes_ += bytes;
   current_[slot(tag)] += bytes;

@@ -19,8 +19,8 @@ inline constexpr std::uint64_t kUnlimitedBytes = ~std::uint64_t{0};
 
 // One reservation, as recorded when the budget keeps a ledger (planning).
 struct AllocationRecord {
-  std::uint64_t index = 0;        // 1-based order of the reservation
-  std::uint64_t bytes = 0;        // accounted bytes (rounded to the granularity)
+  std::uint64_t index = 0;  // 1-based order of the reservation
+  std::uint64_t bytes = 0;  // accounted bytes (rounded to the granularity)
   MemoryTag tag = MemoryTag::activations;
   std::uint64_t released_at = 0;  // the reservation count when it was released; 0 = still live
 };

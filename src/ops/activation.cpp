@@ -7,7 +7,8 @@ namespace acefit::ops {
 
 namespace {
 
-Status check_f32_input(const OpContext& ctx, std::string_view op, std::string_view arg, const Tensor& t) {
+Status check_f32_input(const OpContext& ctx, std::string_view op, std::string_view arg,
+                       const Tensor& t) {
   ACEFIT_TRY(check_input(ctx, op, arg, t));
   return check_dtype(op, arg, t, {DType::f32});
 }
@@ -26,7 +27,8 @@ Expected<Tensor> gelu(const OpContext& ctx, const Tensor& x, bool tanh_approxima
   ACEFIT_TRY(check_f32_input(ctx, "gelu", "x", x));
   ACEFIT_TRY(check_kernel_device(ctx, "gelu"));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
-  if (!planning(ctx)) cpu::gelu(ctx.pool, x.data<float>(), y.data<float>(), x.numel(), tanh_approximation);
+  if (!planning(ctx))
+    cpu::gelu(ctx.pool, x.data<float>(), y.data<float>(), x.numel(), tanh_approximation);
   return y;
 }
 
@@ -34,11 +36,13 @@ Expected<Tensor> swiglu(const OpContext& ctx, const Tensor& gate, const Tensor& 
   ACEFIT_TRY(check_f32_input(ctx, "swiglu", "gate", gate));
   ACEFIT_TRY(check_f32_input(ctx, "swiglu", "up", up));
   if (gate.shape() != up.shape()) {
-    return fail("swiglu", "gate " + gate.describe() + " and up " + up.describe() + " differ in shape");
+    return fail("swiglu",
+                "gate " + gate.describe() + " and up " + up.describe() + " differ in shape");
   }
   ACEFIT_TRY(check_kernel_device(ctx, "swiglu"));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, gate.shape(), ctx.output_tag));
-  if (!planning(ctx)) cpu::swiglu(ctx.pool, gate.data<float>(), up.data<float>(), y.data<float>(), y.numel());
+  if (!planning(ctx))
+    cpu::swiglu(ctx.pool, gate.data<float>(), up.data<float>(), y.data<float>(), y.numel());
   return y;
 }
 
@@ -48,7 +52,8 @@ Expected<Tensor> softmax(const OpContext& ctx, const Tensor& x) {
   if (x.dim(-1) == 0) return fail("softmax", "x " + x.describe() + " has an empty last dim");
   ACEFIT_TRY(check_kernel_device(ctx, "softmax"));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
-  if (!planning(ctx)) cpu::softmax(ctx.pool, x.data<float>(), y.data<float>(), x.numel() / x.dim(-1), x.dim(-1));
+  if (!planning(ctx))
+    cpu::softmax(ctx.pool, x.data<float>(), y.data<float>(), x.numel() / x.dim(-1), x.dim(-1));
   return y;
 }
 

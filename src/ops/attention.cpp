@@ -10,26 +10,31 @@ namespace acefit::ops {
 Expected<Tensor> attention(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                            const AttentionOptions& options) {
   constexpr std::string_view op = "attention";
-  for (const auto& [name, t] : {std::pair<const char*, const Tensor&>{"q", q}, {"k", k}, {"v", v}}) {
+  for (const auto& [name, t] :
+       {std::pair<const char*, const Tensor&>{"q", q}, {"k", k}, {"v", v}}) {
     ACEFIT_TRY(check_input(ctx, op, name, t));
     ACEFIT_TRY(check_dtype(op, name, t, {DType::f32}));
     ACEFIT_TRY(check_rank(op, name, t, 4, 4));
   }
-  if (k.shape() != v.shape()) return fail(op, "k " + k.describe() + " and v " + v.describe() + " differ");
+  if (k.shape() != v.shape())
+    return fail(op, "k " + k.describe() + " and v " + v.describe() + " differ");
   const std::int64_t batch = q.dim(0), q_len = q.dim(1), q_heads = q.dim(2), head_dim = q.dim(3);
   const std::int64_t kv_len = k.dim(1), kv_heads = k.dim(2);
   if (k.dim(0) != batch || k.dim(3) != head_dim) {
-    return fail(op, "q " + q.describe() + " and k " + k.describe() + " disagree on batch or head_dim");
+    return fail(op,
+                "q " + q.describe() + " and k " + k.describe() + " disagree on batch or head_dim");
   }
   if (kv_heads == 0 || q_heads % kv_heads != 0) {
-    return fail(op, std::to_string(q_heads) + " query heads are not a multiple of " + std::to_string(kv_heads) +
-                        " key-value heads");
+    return fail(op, std::to_string(q_heads) + " query heads are not a multiple of " +
+                        std::to_string(kv_heads) + " key-value heads");
   }
   if (options.mask == AttentionMask::sliding_window && options.window < 0) {
     return fail(op, "sliding window must be >= 0, got " + std::to_string(options.window));
   }
-  if (options.query_position < -1) return fail(op, "query_position must be >= 0 (or -1 for automatic)");
-  if (!(options.scale >= 0.0f) || !std::isfinite(options.scale)) return fail(op, "scale must be finite and >= 0");
+  if (options.query_position < -1)
+    return fail(op, "query_position must be >= 0 (or -1 for automatic)");
+  if (!(options.scale >= 0.0f) || !std::isfinite(options.scale))
+    return fail(op, "scale must be finite and >= 0");
   ACEFIT_TRY(check_kernel_device(ctx, op));
 
   cpu::AttentionShape shape{};
@@ -39,19 +44,23 @@ Expected<Tensor> attention(const OpContext& ctx, const Tensor& q, const Tensor& 
   shape.q_heads = q_heads;
   shape.kv_heads = kv_heads;
   shape.head_dim = head_dim;
-  shape.scale = options.scale > 0.0f ? options.scale : 1.0f / std::sqrt(static_cast<float>(std::max<std::int64_t>(head_dim, 1)));
+  shape.scale = options.scale > 0.0f
+                    ? options.scale
+                    : 1.0f / std::sqrt(static_cast<float>(std::max<std::int64_t>(head_dim, 1)));
   shape.mask = static_cast<int>(options.mask);
   shape.window = options.window;
-  shape.query_position = options.query_position >= 0 ? options.query_position : std::max<std::int64_t>(0, kv_len - q_len);
+  shape.query_position = options.query_position >= 0 ? options.query_position
+                                                     : std::max<std::int64_t>(0, kv_len - q_len);
 
   ACEFIT_ASSIGN(Tensor out, ctx.device.empty(DType::f32, q.shape(), ctx.output_tag));
   if (out.numel() == 0) return out;
   const std::int64_t block = cpu::attention_block_queries(shape);
-  ACEFIT_ASSIGN(Tensor work, ctx.device.empty(DType::f32, Shape{block * std::max<std::int64_t>(kv_len, 1)},
-                                              MemoryTag::workspace));
+  ACEFIT_ASSIGN(Tensor work,
+                ctx.device.empty(DType::f32, Shape{block * std::max<std::int64_t>(kv_len, 1)},
+                                 MemoryTag::workspace));
   if (planning(ctx)) return out;
-  cpu::attention_f32(ctx.pool, shape, q.data<float>(), k.data<float>(), v.data<float>(), out.data<float>(),
-                     work.data<float>());
+  cpu::attention_f32(ctx.pool, shape, q.data<float>(), k.data<float>(), v.data<float>(),
+                     out.data<float>(), work.data<float>());
   return out;
 }
 

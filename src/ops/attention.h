@@ -13,8 +13,8 @@ enum class AttentionMask {
 
 struct AttentionOptions {
   AttentionMask mask = AttentionMask::full;
-  std::int64_t window = 0;         // for sliding_window
-  float scale = 0.0f;              // 0: 1 / sqrt(head_dim)
+  std::int64_t window = 0;  // for sliding_window
+  float scale = 0.0f;       // 0: 1 / sqrt(head_dim)
   // Position of query 0 among the keys, for causal and sliding masks.
   // -1 means kv_len - q_len (queries are the last positions, as with a KV cache).
   std::int64_t query_position = -1;

@@ -7,8 +7,8 @@ namespace acefit::ops {
 
 namespace {
 
-Status check_conv_inputs(const OpContext& ctx, std::string_view op, const Tensor& x, const Tensor& weight,
-                         const Tensor& bias, std::int64_t out_channels) {
+Status check_conv_inputs(const OpContext& ctx, std::string_view op, const Tensor& x,
+                         const Tensor& weight, const Tensor& bias, std::int64_t out_channels) {
   ACEFIT_TRY(check_input(ctx, op, "x", x));
   ACEFIT_TRY(check_input(ctx, op, "weight", weight));
   ACEFIT_TRY(check_dtype(op, "x", x, {DType::f32}));
@@ -19,7 +19,8 @@ Status check_conv_inputs(const OpContext& ctx, std::string_view op, const Tensor
     ACEFIT_TRY(check_input(ctx, op, "bias", bias));
     ACEFIT_TRY(check_dtype(op, "bias", bias, {DType::f32}));
     if (bias.shape() != Shape{out_channels}) {
-      return fail(op, "bias " + bias.describe() + " should be [" + std::to_string(out_channels) + "]");
+      return fail(op,
+                  "bias " + bias.describe() + " should be [" + std::to_string(out_channels) + "]");
     }
   }
   return check_kernel_device(ctx, op);
@@ -27,10 +28,11 @@ Status check_conv_inputs(const OpContext& ctx, std::string_view op, const Tensor
 
 }  // namespace
 
-Expected<Tensor> conv1d(const OpContext& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                        const Conv1dOptions& options) {
+Expected<Tensor> conv1d(const OpContext& ctx, const Tensor& x, const Tensor& weight,
+                        const Tensor& bias, const Conv1dOptions& options) {
   constexpr std::string_view op = "conv1d";
-  ACEFIT_TRY(check_conv_inputs(ctx, op, x, weight, bias, weight.defined() && weight.rank() == 3 ? weight.dim(0) : 0));
+  ACEFIT_TRY(check_conv_inputs(ctx, op, x, weight, bias,
+                               weight.defined() && weight.rank() == 3 ? weight.dim(0) : 0));
   if (options.stride < 1 || options.dilation < 1 || options.padding < 0) {
     return fail(op, "stride and dilation must be >= 1 and padding >= 0");
   }
@@ -45,32 +47,39 @@ Expected<Tensor> conv1d(const OpContext& ctx, const Tensor& x, const Tensor& wei
   s.dilation = options.dilation;
   if (weight.dim(1) != s.in_channels) {
     return fail(op, "weight " + weight.describe() + " expects " + std::to_string(weight.dim(1)) +
-                        " input channels, x " + x.describe() + " has " + std::to_string(s.in_channels));
+                        " input channels, x " + x.describe() + " has " +
+                        std::to_string(s.in_channels));
   }
   if (s.kernel < 1) return fail(op, "kernel size must be >= 1");
   const std::int64_t span = s.dilation * (s.kernel - 1) + 1;
   if (s.length + 2 * s.padding < span) {
-    return fail(op, "input length " + std::to_string(s.length) + " (padded " + std::to_string(s.length + 2 * s.padding) +
+    return fail(op, "input length " + std::to_string(s.length) + " (padded " +
+                        std::to_string(s.length + 2 * s.padding) +
                         ") is shorter than the kernel span " + std::to_string(span));
   }
   s.out_length = (s.length + 2 * s.padding - span) / s.stride + 1;
-  ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, Shape{s.batch, s.out_channels, s.out_length}, ctx.output_tag));
+  ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, Shape{s.batch, s.out_channels, s.out_length},
+                                           ctx.output_tag));
   Tensor work;
   const bool direct = s.kernel == 1 && s.stride == 1 && s.padding == 0;
   if (!direct && y.numel() > 0) {
-    ACEFIT_ASSIGN(work, ctx.device.empty(DType::f32, Shape{s.in_channels * s.kernel * cpu::conv1d_block_columns(s)},
-                                         MemoryTag::workspace));
+    ACEFIT_ASSIGN(
+        work,
+        ctx.device.empty(DType::f32, Shape{s.in_channels * s.kernel * cpu::conv1d_block_columns(s)},
+                         MemoryTag::workspace));
   }
   if (planning(ctx) || y.numel() == 0) return y;
-  cpu::conv1d(ctx.pool, s, x.data<float>(), weight.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-              y.data<float>(), work.defined() ? work.data<float>() : nullptr);
+  cpu::conv1d(ctx.pool, s, x.data<float>(), weight.data<float>(),
+              bias.defined() ? bias.data<float>() : nullptr, y.data<float>(),
+              work.defined() ? work.data<float>() : nullptr);
   return y;
 }
 
-Expected<Tensor> conv_transpose1d(const OpContext& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                  std::int64_t stride, std::int64_t padding) {
+Expected<Tensor> conv_transpose1d(const OpContext& ctx, const Tensor& x, const Tensor& weight,
+                                  const Tensor& bias, std::int64_t stride, std::int64_t padding) {
   constexpr std::string_view op = "conv_transpose1d";
-  ACEFIT_TRY(check_conv_inputs(ctx, op, x, weight, bias, weight.defined() && weight.rank() == 3 ? weight.dim(1) : 0));
+  ACEFIT_TRY(check_conv_inputs(ctx, op, x, weight, bias,
+                               weight.defined() && weight.rank() == 3 ? weight.dim(1) : 0));
   if (stride < 1 || padding < 0) return fail(op, "stride must be >= 1 and padding >= 0");
   cpu::Conv1dShape s{};
   s.batch = x.dim(0);
@@ -83,42 +92,48 @@ Expected<Tensor> conv_transpose1d(const OpContext& ctx, const Tensor& x, const T
   s.dilation = 1;
   if (weight.dim(0) != s.in_channels) {
     return fail(op, "weight " + weight.describe() + " expects " + std::to_string(weight.dim(0)) +
-                        " input channels, x " + x.describe() + " has " + std::to_string(s.in_channels));
+                        " input channels, x " + x.describe() + " has " +
+                        std::to_string(s.in_channels));
   }
   if (s.kernel < 1) return fail(op, "kernel size must be >= 1");
   if (s.length < 1) return fail(op, "x " + x.describe() + " is empty in length");
   s.out_length = (s.length - 1) * stride - 2 * padding + s.kernel;
   if (s.out_length < 1) return fail(op, "padding " + std::to_string(padding) + " leaves no output");
-  ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, Shape{s.batch, s.out_channels, s.out_length}, ctx.output_tag));
+  ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, Shape{s.batch, s.out_channels, s.out_length},
+                                           ctx.output_tag));
   if (y.numel() == 0) return y;
   ACEFIT_ASSIGN(Tensor work, ctx.device.empty(DType::f32,
-                                              Shape{s.out_channels * s.kernel * cpu::conv_transpose1d_block_columns(s)},
+                                              Shape{s.out_channels * s.kernel *
+                                                    cpu::conv_transpose1d_block_columns(s)},
                                               MemoryTag::workspace));
   if (planning(ctx)) return y;
   cpu::conv_transpose1d(ctx.pool, s, x.data<float>(), weight.data<float>(),
-                        bias.defined() ? bias.data<float>() : nullptr, y.data<float>(), work.data<float>());
+                        bias.defined() ? bias.data<float>() : nullptr, y.data<float>(),
+                        work.data<float>());
   return y;
 }
 
-Expected<Tensor> snake(const OpContext& ctx, const Tensor& x, const Tensor& alpha, const Tensor& beta,
-                       bool log_scale) {
+Expected<Tensor> snake(const OpContext& ctx, const Tensor& x, const Tensor& alpha,
+                       const Tensor& beta, bool log_scale) {
   constexpr std::string_view op = "snake";
   ACEFIT_TRY(check_input(ctx, op, "x", x));
   ACEFIT_TRY(check_dtype(op, "x", x, {DType::f32}));
   ACEFIT_TRY(check_rank(op, "x", x, 3, 3));
   const std::int64_t channels = x.dim(1);
-  for (const auto& [name, t] : {std::pair<const char*, const Tensor&>{"alpha", alpha}, {"beta", beta}}) {
+  for (const auto& [name, t] :
+       {std::pair<const char*, const Tensor&>{"alpha", alpha}, {"beta", beta}}) {
     ACEFIT_TRY(check_input(ctx, op, name, t));
     ACEFIT_TRY(check_dtype(op, name, t, {DType::f32}));
     if (t.numel() != channels) {
-      return fail(op, std::string(name) + " " + t.describe() + " should hold " + std::to_string(channels) + " values");
+      return fail(op, std::string(name) + " " + t.describe() + " should hold " +
+                          std::to_string(channels) + " values");
     }
   }
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
   if (planning(ctx)) return y;
-  cpu::snake(ctx.pool, x.data<float>(), alpha.data<float>(), beta.data<float>(), y.data<float>(), x.dim(0), channels,
-             x.dim(2), log_scale);
+  cpu::snake(ctx.pool, x.data<float>(), alpha.data<float>(), beta.data<float>(), y.data<float>(),
+             x.dim(0), channels, x.dim(2), log_scale);
   return y;
 }
 
@@ -136,7 +151,8 @@ Expected<Tensor> weight_norm_fold(const OpContext& ctx, const Tensor& g, const T
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor w, ctx.device.empty(DType::f32, v.shape(), MemoryTag::weights));
   if (planning(ctx) || rows == 0) return w;
-  cpu::weight_norm(ctx.pool, g.data<float>(), v.data<float>(), w.data<float>(), rows, v.numel() / rows);
+  cpu::weight_norm(ctx.pool, g.data<float>(), v.data<float>(), w.data<float>(), rows,
+                   v.numel() / rows);
   return w;
 }
 

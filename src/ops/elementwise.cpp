@@ -9,7 +9,8 @@ namespace {
 
 // b's shape must be a suffix of a's shape.
 Status check_broadcast(std::string_view op, const Tensor& a, const Tensor& b) {
-  if (b.rank() > a.rank()) return fail(op, "b " + b.describe() + " has a higher rank than a " + a.describe());
+  if (b.rank() > a.rank())
+    return fail(op, "b " + b.describe() + " has a higher rank than a " + a.describe());
   for (int i = 1; i <= b.rank(); ++i) {
     if (a.dim(-i) != b.dim(-i)) {
       return fail(op, "b " + b.describe() + " does not broadcast against a " + a.describe());
@@ -19,7 +20,8 @@ Status check_broadcast(std::string_view op, const Tensor& a, const Tensor& b) {
 }
 
 template <typename Kernel>
-Expected<Tensor> binary(const OpContext& ctx, std::string_view op, const Tensor& a, const Tensor& b, Kernel kernel) {
+Expected<Tensor> binary(const OpContext& ctx, std::string_view op, const Tensor& a, const Tensor& b,
+                        Kernel kernel) {
   ACEFIT_TRY(check_input(ctx, op, "a", a));
   ACEFIT_TRY(check_input(ctx, op, "b", b));
   ACEFIT_TRY(check_dtype(op, "a", a, {DType::f32}));

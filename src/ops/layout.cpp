@@ -10,7 +10,9 @@ namespace acefit::ops {
 
 namespace {
 
-int resolve_axis(int axis, int rank) { return axis < 0 ? axis + rank : axis; }
+int resolve_axis(int axis, int rank) {
+  return axis < 0 ? axis + rank : axis;
+}
 
 Status check_axis(std::string_view op, const Tensor& x, int axis) {
   if (axis < 0 || axis >= x.rank()) {
@@ -21,15 +23,16 @@ Status check_axis(std::string_view op, const Tensor& x, int axis) {
 
 // Copies a (possibly strided) view into the contiguous tensor dst.
 void copy_view(const OpContext& ctx, const Tensor& view, void* dst) {
-  cpu::strided_copy(ctx.pool, view.raw_data(), dst, dtype_size(view.dtype()), view.rank(), view.shape().data(),
-                    view.strides().data());
+  cpu::strided_copy(ctx.pool, view.raw_data(), dst, dtype_size(view.dtype()), view.rank(),
+                    view.shape().data(), view.strides().data());
 }
 
 // A defined tensor on ctx.device, any layout.
 Status check_view(const OpContext& ctx, std::string_view op, const Tensor& x) {
   if (!x.defined()) return fail(op, "x is undefined");
   if (x.device() != &ctx.device) {
-    return fail(op, "x is on device '" + x.device()->name() + "', the op runs on '" + ctx.device.name() + "'");
+    return fail(op, "x is on device '" + x.device()->name() + "', the op runs on '" +
+                        ctx.device.name() + "'");
   }
   return check_kernel_device(ctx, op);
 }
@@ -49,13 +52,14 @@ Expected<Tensor> transpose(const OpContext& ctx, const Tensor& x, int axis_a, in
   return contiguous(ctx, view);
 }
 
-Expected<Tensor> slice(const OpContext& ctx, const Tensor& x, int axis, std::int64_t start, std::int64_t end) {
+Expected<Tensor> slice(const OpContext& ctx, const Tensor& x, int axis, std::int64_t start,
+                       std::int64_t end) {
   ACEFIT_TRY(check_view(ctx, "slice", x));
   const int a = resolve_axis(axis, x.rank());
   ACEFIT_TRY(check_axis("slice", x, a));
   if (start < 0 || end < start || end > x.dim(a)) {
-    return fail("slice", "[" + std::to_string(start) + ", " + std::to_string(end) + ") is outside dim " +
-                             std::to_string(a) + " of " + x.describe());
+    return fail("slice", "[" + std::to_string(start) + ", " + std::to_string(end) +
+                             ") is outside dim " + std::to_string(a) + " of " + x.describe());
   }
   ACEFIT_ASSIGN(Tensor view, x.narrow(a, start, end - start));
   return contiguous(ctx, view);
@@ -75,13 +79,14 @@ Expected<Tensor> concat(const OpContext& ctx, const std::vector<Tensor>& parts, 
     }
     for (int i = 0; i < first.rank(); ++i) {
       if (i != a && part.dim(i) != first.dim(i)) {
-        return fail(op, "cannot join " + part.describe() + " with " + first.describe() + " along axis " +
-                            std::to_string(a));
+        return fail(op, "cannot join " + part.describe() + " with " + first.describe() +
+                            " along axis " + std::to_string(a));
       }
     }
     total += part.dim(a);
   }
-  ACEFIT_ASSIGN(Tensor y, ctx.device.empty(first.dtype(), first.shape().with_dim(a, total), ctx.output_tag));
+  ACEFIT_ASSIGN(Tensor y,
+                ctx.device.empty(first.dtype(), first.shape().with_dim(a, total), ctx.output_tag));
   if (planning(ctx) || y.numel() == 0) return y;
   // Each part is written through a strided view of y: treat y's slice as the
   // destination by copying the part into place row-run by row-run.
@@ -95,14 +100,16 @@ Expected<Tensor> concat(const OpContext& ctx, const std::vector<Tensor>& parts, 
   for (const Tensor& part : parts) {
     Tensor source = part;
     if (!part.is_contiguous()) {
-      ACEFIT_ASSIGN(source, contiguous(OpContext{ctx.device, ctx.pool, MemoryTag::workspace}, part));
+      ACEFIT_ASSIGN(source,
+                    contiguous(OpContext{ctx.device, ctx.pool, MemoryTag::workspace}, part));
     }
     const std::int64_t run = part.dim(a) * inner;
     const auto* in = static_cast<const unsigned char*>(source.raw_data());
     ctx.pool.parallel_for(outer, 16, [&](std::int64_t o0, std::int64_t o1) {
       for (std::int64_t o = o0; o < o1; ++o) {
         std::memcpy(out + static_cast<std::size_t>(o * total * inner + offset * inner) * element,
-                    in + static_cast<std::size_t>(o * run) * element, static_cast<std::size_t>(run) * element);
+                    in + static_cast<std::size_t>(o * run) * element,
+                    static_cast<std::size_t>(run) * element);
       }
     });
     offset += part.dim(a);
@@ -110,16 +117,19 @@ Expected<Tensor> concat(const OpContext& ctx, const std::vector<Tensor>& parts, 
   return y;
 }
 
-Expected<Tensor> pad(const OpContext& ctx, const Tensor& x, int axis, std::int64_t before, std::int64_t after,
-                     float value) {
+Expected<Tensor> pad(const OpContext& ctx, const Tensor& x, int axis, std::int64_t before,
+                     std::int64_t after, float value) {
   constexpr std::string_view op = "pad";
   ACEFIT_TRY(check_input(ctx, op, "x", x));
   ACEFIT_TRY(check_kernel_device(ctx, op));
   const int a = resolve_axis(axis, x.rank());
   ACEFIT_TRY(check_axis(op, x, a));
   if (before < 0 || after < 0) return fail(op, "padding must be >= 0");
-  if (value != 0.0f && x.dtype() != DType::f32) return fail(op, "a non-zero pad value needs an f32 tensor");
-  ACEFIT_ASSIGN(Tensor y, ctx.device.empty(x.dtype(), x.shape().with_dim(a, x.dim(a) + before + after), ctx.output_tag));
+  if (value != 0.0f && x.dtype() != DType::f32)
+    return fail(op, "a non-zero pad value needs an f32 tensor");
+  ACEFIT_ASSIGN(Tensor y,
+                ctx.device.empty(x.dtype(), x.shape().with_dim(a, x.dim(a) + before + after),
+                                 ctx.output_tag));
   if (planning(ctx) || y.numel() == 0) return y;
   std::int64_t outer = 1;
   for (int i = 0; i < a; ++i) outer *= x.dim(i);
@@ -139,7 +149,8 @@ Expected<Tensor> pad(const OpContext& ctx, const Tensor& x, int axis, std::int64
         std::fill(reinterpret_cast<float*>(row), reinterpret_cast<float*>(row) + out_run, value);
       }
       std::memcpy(row + static_cast<std::size_t>(before * inner) * element,
-                  in + static_cast<std::size_t>(o * in_run) * element, static_cast<std::size_t>(in_run) * element);
+                  in + static_cast<std::size_t>(o * in_run) * element,
+                  static_cast<std::size_t>(in_run) * element);
     }
   });
   return y;
@@ -165,12 +176,15 @@ Expected<Tensor> cast(const OpContext& ctx, const Tensor& x, DType to) {
     if (to == DType::f32) {
       const auto* src = x.data<std::uint16_t>() + b;
       float* dst = y.data<float>() + b;
-      if (from == DType::bf16) bf16_to_f32_n(src, dst, count); else f16_to_f32_n(src, dst, count);
+      if (from == DType::bf16)
+        bf16_to_f32_n(src, dst, count);
+      else
+        f16_to_f32_n(src, dst, count);
       return;
     }
     auto* dst = y.data<std::uint16_t>() + b;
     for (std::int64_t i = 0; i < e - b; ++i) {
-      const float v = from == DType::f32 ? x.data<float>()[b + i]
+      const float v = from == DType::f32    ? x.data<float>()[b + i]
                       : from == DType::bf16 ? bf16_to_f32(x.data<std::uint16_t>()[b + i])
                                             : f16_to_f32(x.data<std::uint16_t>()[b + i]);
       dst[i] = to == DType::bf16 ? f32_to_bf16(v) : f32_to_f16(v);
@@ -201,8 +215,8 @@ Expected<Tensor> embedding(const OpContext& ctx, const Tensor& table, const Tens
   for (std::int64_t i = 0; i < count; ++i) {
     const std::int64_t id = id_at(i);
     if (id < 0 || id >= vocab) {
-      return fail(op, "id " + std::to_string(id) + " at index " + std::to_string(i) + " is outside the table of " +
-                          std::to_string(vocab) + " rows");
+      return fail(op, "id " + std::to_string(id) + " at index " + std::to_string(i) +
+                          " is outside the table of " + std::to_string(vocab) + " rows");
     }
   }
   ctx.pool.parallel_for(count, 16, [&](std::int64_t b, std::int64_t e) {
@@ -210,9 +224,11 @@ Expected<Tensor> embedding(const OpContext& ctx, const Tensor& table, const Tens
       float* dst = y.data<float>() + i * width;
       const std::int64_t id = id_at(i);
       if (table.dtype() == DType::f32) {
-        std::memcpy(dst, table.data<float>() + id * width, static_cast<std::size_t>(width) * sizeof(float));
+        std::memcpy(dst, table.data<float>() + id * width,
+                    static_cast<std::size_t>(width) * sizeof(float));
       } else {
-        bf16_to_f32_n(table.data<std::uint16_t>() + id * width, dst, static_cast<std::size_t>(width));
+        bf16_to_f32_n(table.data<std::uint16_t>() + id * width, dst,
+                      static_cast<std::size_t>(width));
       }
     }
   });

@@ -12,13 +12,14 @@ Expected<Tensor> contiguous(const OpContext& ctx, const Tensor& x);
 // Swaps two axes and materialises the result.
 Expected<Tensor> transpose(const OpContext& ctx, const Tensor& x, int axis_a, int axis_b);
 // Elements [start, end) along axis.
-Expected<Tensor> slice(const OpContext& ctx, const Tensor& x, int axis, std::int64_t start, std::int64_t end);
+Expected<Tensor> slice(const OpContext& ctx, const Tensor& x, int axis, std::int64_t start,
+                       std::int64_t end);
 // Joins tensors of equal dtype and equal shape except along axis.
 Expected<Tensor> concat(const OpContext& ctx, const std::vector<Tensor>& parts, int axis);
 // Pads axis with `before` and `after` elements of value (f32 only for a
 // non-zero value).
-Expected<Tensor> pad(const OpContext& ctx, const Tensor& x, int axis, std::int64_t before, std::int64_t after,
-                     float value = 0.0f);
+Expected<Tensor> pad(const OpContext& ctx, const Tensor& x, int axis, std::int64_t before,
+                     std::int64_t after, float value = 0.0f);
 // Converts between f32, f16 and bf16 (round to nearest even).
 Expected<Tensor> cast(const OpContext& ctx, const Tensor& x, DType to);
 

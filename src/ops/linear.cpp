@@ -17,8 +17,8 @@ Expected<Tensor> workspace_floats(const OpContext& ctx, std::int64_t floats) {
 
 }  // namespace
 
-Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                        const Tensor& weight_scale) {
+Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& weight,
+                        const Tensor& bias, const Tensor& weight_scale) {
   constexpr std::string_view op = "linear";
   ACEFIT_TRY(check_input(ctx, op, "x", x));
   ACEFIT_TRY(check_input(ctx, op, "weight", weight));
@@ -29,20 +29,22 @@ Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& wei
   const std::int64_t n = weight.dim(0);
   const std::int64_t k = weight.dim(1);
   if (x.dim(-1) != k) {
-    return fail(op, "x " + x.describe() + " has " + std::to_string(x.dim(-1)) + " features, weight " +
-                        weight.describe() + " expects " + std::to_string(k));
+    return fail(op, "x " + x.describe() + " has " + std::to_string(x.dim(-1)) +
+                        " features, weight " + weight.describe() + " expects " + std::to_string(k));
   }
   if (bias.defined()) {
     ACEFIT_TRY(check_input(ctx, op, "bias", bias));
     ACEFIT_TRY(check_dtype(op, "bias", bias, {DType::f32}));
-    if (bias.shape() != Shape{n}) return fail(op, "bias " + bias.describe() + " should be [" + std::to_string(n) + "]");
+    if (bias.shape() != Shape{n})
+      return fail(op, "bias " + bias.describe() + " should be [" + std::to_string(n) + "]");
   }
   if (weight.dtype() == DType::i8) {
     if (!weight_scale.defined()) return fail(op, "an i8 weight needs weight_scale");
     ACEFIT_TRY(check_input(ctx, op, "weight_scale", weight_scale));
     ACEFIT_TRY(check_dtype(op, "weight_scale", weight_scale, {DType::f32}));
     if (weight_scale.shape() != Shape{n}) {
-      return fail(op, "weight_scale " + weight_scale.describe() + " should be [" + std::to_string(n) + "]");
+      return fail(
+          op, "weight_scale " + weight_scale.describe() + " should be [" + std::to_string(n) + "]");
     }
   } else if (weight_scale.defined()) {
     return fail(op, "weight_scale is only for i8 weights");
@@ -60,15 +62,17 @@ Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& wei
   const float* b = bias.defined() ? bias.data<float>() : nullptr;
   switch (weight.dtype()) {
     case DType::f32:
-      cpu::linear_f32(ctx.pool, x.data<float>(), weight.data<float>(), b, y.data<float>(), m_rows, n, k);
+      cpu::linear_f32(ctx.pool, x.data<float>(), weight.data<float>(), b, y.data<float>(), m_rows,
+                      n, k);
       break;
     case DType::bf16:
-      cpu::linear_bf16(ctx.pool, x.data<float>(), weight.data<std::uint16_t>(), b, y.data<float>(), m_rows, n, k,
-                       work.data<float>());
+      cpu::linear_bf16(ctx.pool, x.data<float>(), weight.data<std::uint16_t>(), b, y.data<float>(),
+                       m_rows, n, k, work.data<float>());
       break;
     default:
-      cpu::linear_i8(ctx.pool, x.data<float>(), weight.data<std::int8_t>(), weight_scale.data<float>(), b,
-                     y.data<float>(), m_rows, n, k, work.data<float>());
+      cpu::linear_i8(ctx.pool, x.data<float>(), weight.data<std::int8_t>(),
+                     weight_scale.data<float>(), b, y.data<float>(), m_rows, n, k,
+                     work.data<float>());
       break;
   }
   return y;
@@ -82,13 +86,15 @@ Expected<std::pair<Tensor, Tensor>> quantize_int8(const OpContext& ctx, const Te
   ACEFIT_TRY(check_kernel_device(ctx, op));
   Tensor source = weight;
   if (weight.dtype() != DType::f32) {
-    ACEFIT_ASSIGN(source, cast(OpContext{ctx.device, ctx.pool, MemoryTag::workspace}, weight, DType::f32));
+    ACEFIT_ASSIGN(source,
+                  cast(OpContext{ctx.device, ctx.pool, MemoryTag::workspace}, weight, DType::f32));
   }
   ACEFIT_ASSIGN(Tensor q, ctx.device.empty(DType::i8, weight.shape(), MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor scale, ctx.device.empty(DType::f32, Shape{weight.dim(0)}, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor scale,
+                ctx.device.empty(DType::f32, Shape{weight.dim(0)}, MemoryTag::weights));
   if (!planning(ctx)) {
-    cpu::quantize_rows_i8(ctx.pool, source.data<float>(), q.data<std::int8_t>(), scale.data<float>(),
-                          weight.dim(0), weight.dim(1));
+    cpu::quantize_rows_i8(ctx.pool, source.data<float>(), q.data<std::int8_t>(),
+                          scale.data<float>(), weight.dim(0), weight.dim(1));
   }
   return std::make_pair(std::move(q), std::move(scale));
 }
@@ -111,9 +117,11 @@ Expected<Tensor> matmul(const OpContext& ctx, const Tensor& a, const Tensor& b, 
   }
   const bool shared_b = b.rank() == 2;
   if (!shared_b) {
-    if (b.rank() != a.rank()) return fail(op, "b " + b.describe() + " must be 2-D or match a's rank " + a.describe());
+    if (b.rank() != a.rank())
+      return fail(op, "b " + b.describe() + " must be 2-D or match a's rank " + a.describe());
     for (int i = 0; i < a.rank() - 2; ++i) {
-      if (a.dim(i) != b.dim(i)) return fail(op, "batch dims differ: a " + a.describe() + ", b " + b.describe());
+      if (a.dim(i) != b.dim(i))
+        return fail(op, "batch dims differ: a " + a.describe() + ", b " + b.describe());
     }
   }
   ACEFIT_TRY(check_kernel_device(ctx, op));
@@ -128,8 +136,8 @@ Expected<Tensor> matmul(const OpContext& ctx, const Tensor& a, const Tensor& b, 
       std::fill(yi, yi + m * n, 0.0f);
       continue;
     }
-    cpu::sgemm(false, transpose_b, m, n, k, 1.0f, a.data<float>() + i * m * k, k, bi, transpose_b ? k : n, 0.0f,
-               yi, n);
+    cpu::sgemm(false, transpose_b, m, n, k, 1.0f, a.data<float>() + i * m * k, k, bi,
+               transpose_b ? k : n, 0.0f, yi, n);
   }
   return y;
 }

@@ -21,6 +21,7 @@ Expected<std::pair<Tensor, Tensor>> quantize_int8(const OpContext& ctx, const Te
 // Batched product: a[..., M, K] b[..., K, N] -> [..., M, N] (f32). With
 // transpose_b, b is [..., N, K]. b's batch dims equal a's, or b is 2-D and
 // shared by every batch item.
-Expected<Tensor> matmul(const OpContext& ctx, const Tensor& a, const Tensor& b, bool transpose_b = false);
+Expected<Tensor> matmul(const OpContext& ctx, const Tensor& a, const Tensor& b,
+                        bool transpose_b = false);
 
 }  // namespace acefit::ops

@@ -16,19 +16,21 @@ Expected<Tensor> rms_norm(const OpContext& ctx, const Tensor& x, const Tensor& w
   if (weight.defined()) {
     ACEFIT_TRY(check_input(ctx, op, "weight", weight));
     ACEFIT_TRY(check_dtype(op, "weight", weight, {DType::f32}));
-    if (weight.shape() != Shape{cols}) return fail(op, "weight " + weight.describe() + " should be [" + std::to_string(cols) + "]");
+    if (weight.shape() != Shape{cols})
+      return fail(op, "weight " + weight.describe() + " should be [" + std::to_string(cols) + "]");
   }
   if (!(eps >= 0.0f) || !std::isfinite(eps)) return fail(op, "eps must be finite and >= 0");
   if (cols == 0) return fail(op, "x " + x.describe() + " has an empty last dim");
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
   if (planning(ctx)) return y;
-  cpu::rms_norm(ctx.pool, x.data<float>(), weight.defined() ? weight.data<float>() : nullptr, y.data<float>(),
-                x.numel() / cols, cols, eps);
+  cpu::rms_norm(ctx.pool, x.data<float>(), weight.defined() ? weight.data<float>() : nullptr,
+                y.data<float>(), x.numel() / cols, cols, eps);
   return y;
 }
 
-Expected<Tensor> rope(const OpContext& ctx, const Tensor& x, float theta, std::int64_t position_offset) {
+Expected<Tensor> rope(const OpContext& ctx, const Tensor& x, float theta,
+                      std::int64_t position_offset) {
   constexpr std::string_view op = "rope";
   ACEFIT_TRY(check_input(ctx, op, "x", x));
   ACEFIT_TRY(check_dtype(op, "x", x, {DType::f32}));
@@ -39,8 +41,8 @@ Expected<Tensor> rope(const OpContext& ctx, const Tensor& x, float theta, std::i
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
   if (planning(ctx)) return y;
-  cpu::rope(ctx.pool, x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), theta,
-            position_offset);
+  cpu::rope(ctx.pool, x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3),
+            theta, position_offset);
   return y;
 }
 

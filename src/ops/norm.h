@@ -12,6 +12,7 @@ Expected<Tensor> rms_norm(const OpContext& ctx, const Tensor& x, const Tensor& w
 // Rotary position embedding, rotate-half (NeoX) layout, on x [B, S, H, D]
 // (D even): pairs (i, i + D/2) turn by angle p * theta^(-2i/D) at position
 // p = position_offset + s.
-Expected<Tensor> rope(const OpContext& ctx, const Tensor& x, float theta, std::int64_t position_offset = 0);
+Expected<Tensor> rope(const OpContext& ctx, const Tensor& x, float theta,
+                      std::int64_t position_offset = 0);
 
 }  // namespace acefit::ops

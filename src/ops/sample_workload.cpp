@@ -16,8 +16,8 @@ namespace acefit::ops {
 namespace {
 
 // A tensor of N(0, stddev^2) values (or of zeros in planning mode: no data).
-Expected<Tensor> random_tensor(const OpContext& ctx, Rng& rng, Shape shape, float stddev, MemoryTag tag,
-                               DType dtype = DType::f32) {
+Expected<Tensor> random_tensor(const OpContext& ctx, Rng& rng, Shape shape, float stddev,
+                               MemoryTag tag, DType dtype = DType::f32) {
   ACEFIT_ASSIGN(Tensor t, ctx.device.empty(dtype, shape, tag));
   if (ctx.device.planning()) return t;
   const auto count = static_cast<std::size_t>(shape.numel());
@@ -35,28 +35,41 @@ Expected<Tensor> random_tensor(const OpContext& ctx, Rng& rng, Shape shape, floa
 
 }  // namespace
 
-Expected<Tensor> run_sample_workload(const OpContext& ctx, const SampleWorkloadShape& s, std::uint64_t seed) {
+Expected<Tensor> run_sample_workload(const OpContext& ctx, const SampleWorkloadShape& s,
+                                     std::uint64_t seed) {
   Rng rng(seed);
   const OpContext weights{ctx.device, ctx.pool, MemoryTag::weights};
   const float w_scale = 0.1f;
-  ACEFIT_ASSIGN(Tensor norm_w, random_tensor(weights, rng, Shape{s.hidden}, 1.0f, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor wq, random_tensor(weights, rng, Shape{s.q_heads * s.head_dim, s.hidden}, w_scale, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor wk, random_tensor(weights, rng, Shape{s.kv_heads * s.head_dim, s.hidden}, w_scale,
-                                         MemoryTag::weights, DType::bf16));
-  ACEFIT_ASSIGN(Tensor wv_f32, random_tensor(weights, rng, Shape{s.kv_heads * s.head_dim, s.hidden}, w_scale,
-                                             MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor norm_w,
+                random_tensor(weights, rng, Shape{s.hidden}, 1.0f, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor wq, random_tensor(weights, rng, Shape{s.q_heads * s.head_dim, s.hidden},
+                                         w_scale, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor wk, random_tensor(weights, rng, Shape{s.kv_heads * s.head_dim, s.hidden},
+                                         w_scale, MemoryTag::weights, DType::bf16));
+  ACEFIT_ASSIGN(Tensor wv_f32, random_tensor(weights, rng, Shape{s.kv_heads * s.head_dim, s.hidden},
+                                             w_scale, MemoryTag::weights));
   ACEFIT_ASSIGN(auto wv, quantize_int8(weights, wv_f32));
   wv_f32 = Tensor();
-  ACEFIT_ASSIGN(Tensor wo, random_tensor(weights, rng, Shape{s.hidden, s.q_heads * s.head_dim}, w_scale, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor wg, random_tensor(weights, rng, Shape{s.mlp, s.hidden}, w_scale, MemoryTag::weights, DType::bf16));
-  ACEFIT_ASSIGN(Tensor wu, random_tensor(weights, rng, Shape{s.mlp, s.hidden}, w_scale, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor wd, random_tensor(weights, rng, Shape{s.hidden, s.mlp}, w_scale, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor conv_w, random_tensor(weights, rng, Shape{s.hidden / 2, s.hidden, 3}, w_scale, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor conv_b, random_tensor(weights, rng, Shape{s.hidden / 2}, w_scale, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor alpha, random_tensor(weights, rng, Shape{s.hidden / 2}, 0.2f, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor beta, random_tensor(weights, rng, Shape{s.hidden / 2}, 0.2f, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor up_w, random_tensor(weights, rng, Shape{s.hidden / 2, s.hidden / 2, 4}, w_scale, MemoryTag::weights));
-  ACEFIT_ASSIGN(Tensor x, random_tensor(ctx, rng, Shape{s.batch, s.seq, s.hidden}, 1.0f, MemoryTag::io));
+  ACEFIT_ASSIGN(Tensor wo, random_tensor(weights, rng, Shape{s.hidden, s.q_heads * s.head_dim},
+                                         w_scale, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor wg, random_tensor(weights, rng, Shape{s.mlp, s.hidden}, w_scale,
+                                         MemoryTag::weights, DType::bf16));
+  ACEFIT_ASSIGN(Tensor wu,
+                random_tensor(weights, rng, Shape{s.mlp, s.hidden}, w_scale, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor wd,
+                random_tensor(weights, rng, Shape{s.hidden, s.mlp}, w_scale, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor conv_w, random_tensor(weights, rng, Shape{s.hidden / 2, s.hidden, 3},
+                                             w_scale, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor conv_b,
+                random_tensor(weights, rng, Shape{s.hidden / 2}, w_scale, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor alpha,
+                random_tensor(weights, rng, Shape{s.hidden / 2}, 0.2f, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor beta,
+                random_tensor(weights, rng, Shape{s.hidden / 2}, 0.2f, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor up_w, random_tensor(weights, rng, Shape{s.hidden / 2, s.hidden / 2, 4},
+                                           w_scale, MemoryTag::weights));
+  ACEFIT_ASSIGN(Tensor x,
+                random_tensor(ctx, rng, Shape{s.batch, s.seq, s.hidden}, 1.0f, MemoryTag::io));
 
   // Attention half of a transformer block.
   ACEFIT_ASSIGN(Tensor h, rms_norm(ctx, x, norm_w, 1e-6f));

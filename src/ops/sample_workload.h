@@ -24,6 +24,7 @@ struct SampleWorkloadShape {
 
 // Weights and input come from `seed`; everything lives on ctx.device.
 // Returns the final activation [batch, hidden / 2, 2 * seq].
-Expected<Tensor> run_sample_workload(const OpContext& ctx, const SampleWorkloadShape& shape, std::uint64_t seed);
+Expected<Tensor> run_sample_workload(const OpContext& ctx, const SampleWorkloadShape& shape,
+                                     std::uint64_t seed);
 
 }  // namespace acefit::ops

@@ -12,14 +12,18 @@
 namespace acefit::ops {
 
 // Defined, contiguous and on ctx.device.
-Status check_input(const OpContext& ctx, std::string_view op, std::string_view arg, const Tensor& t);
+Status check_input(const OpContext& ctx, std::string_view op, std::string_view arg,
+                   const Tensor& t);
 Status check_dtype(std::string_view op, std::string_view arg, const Tensor& t,
                    std::initializer_list<DType> allowed);
-Status check_rank(std::string_view op, std::string_view arg, const Tensor& t, int min_rank, int max_rank);
+Status check_rank(std::string_view op, std::string_view arg, const Tensor& t, int min_rank,
+                  int max_rank);
 // Fails with a clear message when the op has no kernel for this device.
 Status check_kernel_device(const OpContext& ctx, std::string_view op);
 // True when kernels must not run (planning device).
-inline bool planning(const OpContext& ctx) { return ctx.device.planning(); }
+inline bool planning(const OpContext& ctx) {
+  return ctx.device.planning();
+}
 
 Status fail(std::string_view op, std::string message);
 

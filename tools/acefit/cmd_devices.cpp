@@ -56,29 +56,36 @@ int run_devices(const std::optional<std::string>& device_flag, bool json) {
     return 0;
   }
   std::printf("acefit %s\n", ACEFIT_VERSION);
-  std::printf("backends compiled in: cpu, sim%s\n", cuda_compiled_in() ? ", cuda" : " (no cuda: built without the CUDA toolkit)");
-  std::printf("threads: %d (BLAS: %s, %d threads)\n", runtime->pool->size(), cpu::blas_name(), cpu::blas_threads());
+  std::printf("backends compiled in: cpu, sim%s\n",
+              cuda_compiled_in() ? ", cuda" : " (no cuda: built without the CUDA toolkit)");
+  std::printf("threads: %d (BLAS: %s, %d threads)\n", runtime->pool->size(), cpu::blas_name(),
+              cpu::blas_threads());
   std::printf("devices found:\n");
   for (const auto& device : seen) print_device(*device, "  ");
-  if (cuda_compiled_in() && seen.size() == 1) std::printf("  (no CUDA GPU: the driver reports none)\n");
+  if (cuda_compiled_in() && seen.size() == 1)
+    std::printf("  (no CUDA GPU: the driver reports none)\n");
   std::printf("selected device:\n");
   print_device(selected, "  ");
   for (const auto& warning : runtime->warnings) std::printf("warning: %s\n", warning.c_str());
-  std::printf("Choose with ACEFIT_DEVICE=cpu|sim|cuda[:N] or --device; size the sim device with "
-              "MAX_CUDA_VRAM=GiB (cap = GiB - 0.5) or ACEFIT_SIM_VRAM_GB=GiB.\n");
+  std::printf(
+      "Choose with ACEFIT_DEVICE=cpu|sim|cuda[:N] or --device; size the sim device with "
+      "MAX_CUDA_VRAM=GiB (cap = GiB - 0.5) or ACEFIT_SIM_VRAM_GB=GiB.\n");
   return 0;
 }
 
 }  // namespace
 
 void add_devices_command(CLI::App& app, int& exit_code) {
-  auto* command = app.add_subcommand("devices", "Report the build, the devices found and the one selected");
+  auto* command =
+      app.add_subcommand("devices", "Report the build, the devices found and the one selected");
   auto device = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  command->add_option("--device", *device, "auto, cpu, sim, cuda or cuda:N (default: ACEFIT_DEVICE or auto)");
+  command->add_option("--device", *device,
+                      "auto, cpu, sim, cuda or cuda:N (default: ACEFIT_DEVICE or auto)");
   command->add_flag("--json", *json, "Print JSON");
   command->callback([device, json, &exit_code] {
-    exit_code = run_devices(device->empty() ? std::nullopt : std::optional<std::string>(*device), *json);
+    exit_code =
+        run_devices(device->empty() ? std::nullopt : std::optional<std::string>(*device), *json);
   });
 }
 

@@ -30,7 +30,8 @@ Expected<Tensor> host_tensor(Device& device, const std::vector<float>& values, S
 
 std::vector<float> to_host(const Tensor& t) {
   std::vector<float> out(static_cast<std::size_t>(t.numel()));
-  if (t.device()->copy_to_host(out.data(), t.raw_data(), out.size() * sizeof(float)).ok()) return out;
+  if (t.device()->copy_to_host(out.data(), t.raw_data(), out.size() * sizeof(float)).ok())
+    return out;
   return {};
 }
 
@@ -53,9 +54,11 @@ std::string check_linear(const ops::OpContext& ctx) {
   for (std::int64_t i = 0; i < m; ++i) {
     for (std::int64_t j = 0; j < n; ++j) {
       double ref = 0;
-      for (std::int64_t p = 0; p < k; ++p) ref += static_cast<double>(xs[i * k + p]) * ws[j * k + p];
+      for (std::int64_t p = 0; p < k; ++p)
+        ref += static_cast<double>(xs[i * k + p]) * ws[j * k + p];
       if (std::fabs(ref - ys[static_cast<std::size_t>(i * n + j)]) > 1e-4 * (1 + std::fabs(ref))) {
-        return "linear differs from the naive product at (" + std::to_string(i) + ", " + std::to_string(j) + ")";
+        return "linear differs from the naive product at (" + std::to_string(i) + ", " +
+               std::to_string(j) + ")";
       }
     }
   }
@@ -65,7 +68,8 @@ std::string check_linear(const ops::OpContext& ctx) {
 std::string check_attention(const ops::OpContext& ctx) {
   Rng rng(2);
   const std::int64_t s = 9, hq = 4, hkv = 2, d = 8;
-  auto qs = random_values(rng, s * hq * d), ks = random_values(rng, s * hkv * d), vs = random_values(rng, s * hkv * d);
+  auto qs = random_values(rng, s * hq * d), ks = random_values(rng, s * hkv * d),
+       vs = random_values(rng, s * hkv * d);
   auto q = host_tensor(ctx.device, qs, Shape{1, s, hq, d});
   auto k = host_tensor(ctx.device, ks, Shape{1, s, hkv, d});
   auto v = host_tensor(ctx.device, vs, Shape{1, s, hkv, d});
@@ -81,15 +85,18 @@ std::string check_attention(const ops::OpContext& ctx) {
       double peak = -1e300, sum = 0;
       for (std::int64_t j = 0; j <= i; ++j) {
         double dot = 0;
-        for (std::int64_t c = 0; c < d; ++c) dot += qs[(i * hq + h) * d + c] * ks[(j * hkv + h / 2) * d + c];
+        for (std::int64_t c = 0; c < d; ++c)
+          dot += qs[(i * hq + h) * d + c] * ks[(j * hkv + h / 2) * d + c];
         p[static_cast<std::size_t>(j)] = dot / std::sqrt(static_cast<double>(d));
         peak = std::max(peak, p[static_cast<std::size_t>(j)]);
       }
       for (auto& e : p) sum += (e = std::exp(e - peak));
       for (std::int64_t c = 0; c < d; ++c) {
         double ref = 0;
-        for (std::int64_t j = 0; j <= i; ++j) ref += p[static_cast<std::size_t>(j)] / sum * vs[(j * hkv + h / 2) * d + c];
-        if (std::fabs(ref - os[static_cast<std::size_t>((i * hq + h) * d + c)]) > 1e-4) return "causal GQA attention differs";
+        for (std::int64_t j = 0; j <= i; ++j)
+          ref += p[static_cast<std::size_t>(j)] / sum * vs[(j * hkv + h / 2) * d + c];
+        if (std::fabs(ref - os[static_cast<std::size_t>((i * hq + h) * d + c)]) > 1e-4)
+          return "causal GQA attention differs";
       }
     }
   }
@@ -111,7 +118,8 @@ std::string check_plan_equals_run(const ops::OpContext& ctx) {
   }
   const PlanReport plan = plan_report(*planner);
   if (plan.peak_bytes != measured) {
-    return "planned peak " + std::to_string(plan.peak_bytes) + " != measured peak " + std::to_string(measured);
+    return "planned peak " + std::to_string(plan.peak_bytes) + " != measured peak " +
+           std::to_string(measured);
   }
   if (ctx.device.budget().used_bytes() != base) return "the workload leaked device memory";
   return {};
@@ -119,17 +127,20 @@ std::string check_plan_equals_run(const ops::OpContext& ctx) {
 
 std::string check_hard_cap(ThreadPool& pool) {
   auto planner = make_planning_device(*make_sim_device(1ull << 30));
-  if (!ops::run_sample_workload(ops::OpContext{*planner, pool}, {}, 7).ok()) return "planning failed";
+  if (!ops::run_sample_workload(ops::OpContext{*planner, pool}, {}, 7).ok())
+    return "planning failed";
   const std::uint64_t peak = plan_report(*planner).peak_bytes;
   for (std::uint64_t cap : {peak, peak - 1}) {
     auto device = make_sim_device(cap);
     auto out = ops::run_sample_workload(ops::OpContext{*device, pool}, {}, 7);
     const bool should_fit = cap == peak;
     if (out.ok() != should_fit) {
-      return "cap of " + std::to_string(cap) + " bytes: expected " + (should_fit ? "success" : "out_of_memory") +
-             ", got " + (out.ok() ? "success" : out.status().to_string());
+      return "cap of " + std::to_string(cap) + " bytes: expected " +
+             (should_fit ? "success" : "out_of_memory") + ", got " +
+             (out.ok() ? "success" : out.status().to_string());
     }
-    if (!out.ok() && out.status().code() != ErrorCode::out_of_memory) return out.status().to_string();
+    if (!out.ok() && out.status().code() != ErrorCode::out_of_memory)
+      return out.status().to_string();
     out = Status(ErrorCode::cancelled, "released");
     if (device->budget().used_bytes() != 0) return "memory left allocated after an out_of_memory";
   }
@@ -142,7 +153,8 @@ int run_selfcheck(const std::optional<std::string>& device_flag) {
     std::fprintf(stderr, "acefit selfcheck: %s\n", runtime.status().to_string().c_str());
     return 2;
   }
-  for (const auto& warning : runtime->warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+  for (const auto& warning : runtime->warnings)
+    std::fprintf(stderr, "warning: %s\n", warning.c_str());
   Device& device = *runtime->device;
   ops::OpContext ctx{device, *runtime->pool};
   std::printf("self-check on %s (%d threads)\n", device.name().c_str(), runtime->pool->size());
@@ -172,9 +184,11 @@ int run_selfcheck(const std::optional<std::string>& device_flag) {
 }  // namespace
 
 void add_selfcheck_command(CLI::App& app, int& exit_code) {
-  auto* command = app.add_subcommand("selfcheck", "Check ops, memory caps and planning on this machine");
+  auto* command =
+      app.add_subcommand("selfcheck", "Check ops, memory caps and planning on this machine");
   auto device = std::make_shared<std::string>();
-  command->add_option("--device", *device, "auto, cpu, sim, cuda or cuda:N (default: ACEFIT_DEVICE or auto)");
+  command->add_option("--device", *device,
+                      "auto, cpu, sim, cuda or cuda:N (default: ACEFIT_DEVICE or auto)");
   command->callback([device, &exit_code] {
     exit_code = run_selfcheck(device->empty() ? std::nullopt : std::optional<std::string>(*device));
   });

@@ -6,7 +6,8 @@
 
 int main(int argc, char** argv) {
   try {
-    CLI::App app{"acefit: ACE-Step 1.5 music generation that fits the memory of any device", "acefit"};
+    CLI::App app{"acefit: ACE-Step 1.5 music generation that fits the memory of any device",
+                 "acefit"};
     app.set_version_flag("--version", std::string("acefit ") + ACEFIT_VERSION);
     app.require_subcommand(1);
     int exit_code = 0;

@@ -43,7 +43,8 @@ Expected<Runtime> open_runtime(std::optional<std::string> cli_device) {
   const int threads = thread_count(runtime.warnings);
   runtime.pool = std::make_unique<ThreadPool>(threads);
   cpu::blas_set_threads(threads);
-  ACEFIT_ASSIGN(DeviceRequest request, device_request_from(process_environment(), std::move(cli_device)));
+  ACEFIT_ASSIGN(DeviceRequest request,
+                device_request_from(process_environment(), std::move(cli_device)));
   ACEFIT_ASSIGN(runtime.device, open_device(request, runtime.warnings));
   return runtime;
 }

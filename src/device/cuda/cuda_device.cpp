@@ -21,12 +21,14 @@ Status cuda_status(cudaError_t error, const char* what) {
 class CudaDevice final : public Device {
  public:
   CudaDevice(int ordinal, std::uint64_t cap_bytes)
-      : Device("cuda:" + std::to_string(ordinal), DeviceKind::cuda, cap_bytes, 256), ordinal_(ordinal) {}
+      : Device("cuda:" + std::to_string(ordinal), DeviceKind::cuda, cap_bytes, 256),
+        ordinal_(ordinal) {}
 
   DeviceMemory memory() const override {
     std::size_t free_bytes = 0;
     std::size_t total_bytes = 0;
-    if (cudaSetDevice(ordinal_) != cudaSuccess || cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    if (cudaSetDevice(ordinal_) != cudaSuccess ||
+        cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
       cudaGetLastError();
       return {};
     }
@@ -61,7 +63,8 @@ class CudaDevice final : public Device {
   }
   Status raw_copy_on_device(void* dst, const void* src, std::uint64_t bytes) override {
     ACEFIT_TRY(cuda_status(cudaSetDevice(ordinal_), "cudaSetDevice"));
-    return cuda_status(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy on device");
+    return cuda_status(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice),
+                       "cudaMemcpy on device");
   }
 
  private:
@@ -70,7 +73,9 @@ class CudaDevice final : public Device {
 
 }  // namespace
 
-bool cuda_compiled_in() { return true; }
+bool cuda_compiled_in() {
+  return true;
+}
 
 int cuda_device_count() {
   int count = 0;
@@ -89,13 +94,15 @@ Expected<std::shared_ptr<Device>> make_cuda_device(int ordinal, std::uint64_t ca
     return Status(ErrorCode::not_found, "no usable CUDA GPU: " + cuda_error_text(error));
   }
   if (ordinal < 0 || ordinal >= count) {
-    return Status(ErrorCode::not_found, "CUDA device " + std::to_string(ordinal) + " does not exist (" +
-                                            std::to_string(count) + " found)");
+    return Status(ErrorCode::not_found, "CUDA device " + std::to_string(ordinal) +
+                                            " does not exist (" + std::to_string(count) +
+                                            " found)");
   }
   auto device = std::make_shared<CudaDevice>(ordinal, kUnlimitedBytes);
   const DeviceMemory memory = device->memory();
   if (memory.total_bytes == 0) {
-    return Status(ErrorCode::not_found, "CUDA device " + std::to_string(ordinal) + " reports no memory");
+    return Status(ErrorCode::not_found,
+                  "CUDA device " + std::to_string(ordinal) + " reports no memory");
   }
   device->budget().set_cap_bytes(cap_bytes == 0 ? memory.total_bytes : cap_bytes);
   return std::shared_ptr<Device>(device);

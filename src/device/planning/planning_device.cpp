@@ -7,7 +7,8 @@ namespace {
 class PlanningDevice final : public Device {
  public:
   explicit PlanningDevice(const Device& like)
-      : Device(like.name(), like.kind(), like.budget().cap_bytes(), like.budget().granularity_bytes()),
+      : Device(like.name(), like.kind(), like.budget().cap_bytes(),
+               like.budget().granularity_bytes()),
         reported_(like.memory()) {
     budget().set_keep_ledger(true);
   }

@@ -41,7 +41,7 @@ i64 attention_block_queries(const AttentionShape& s) {
 void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, const float* k,
                    const float* v, float* out, float* workspace) {
   const i64 d = s.head_dim;
-  const i64 q_row = s.q_heads * d;   // stride between query positions
+  const i64 q_row = s.q_heads * d;  // stride between query positions
   const i64 kv_row = s.kv_heads * d;
   const i64 group = s.q_heads / s.kv_heads;
   const i64 block = attention_block_queries(s);
@@ -69,8 +69,8 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
           continue;
         }
         const i64 span = k_last - k_first;
-        sgemm(false, true, rows, span, d, s.scale, qh + q0 * q_row, q_row, kh + k_first * kv_row, kv_row,
-              0.0f, workspace, span);
+        sgemm(false, true, rows, span, d, s.scale, qh + q0 * q_row, q_row, kh + k_first * kv_row,
+              kv_row, 0.0f, workspace, span);
         pool.parallel_for(rows, 8, [&](i64 r0, i64 r1) {
           for (i64 r = r0; r < r1; ++r) {
             float* row = workspace + r * span;
@@ -90,8 +90,8 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
             for (i64 j = f; j < l; ++j) row[j] *= inv;
           }
         });
-        sgemm(false, false, rows, d, span, 1.0f, workspace, span, vh + k_first * kv_row, kv_row, 0.0f,
-              oh + q0 * q_row, q_row);
+        sgemm(false, false, rows, d, span, 1.0f, workspace, span, vh + k_first * kv_row, kv_row,
+              0.0f, oh + q0 * q_row, q_row);
       }
     }
   }

@@ -22,8 +22,8 @@ i64 conv1d_block_columns(const Conv1dShape& s) {
   return std::max<i64>(1, std::min(s.out_length, std::max<i64>(64, kWorkspaceFloats / rows)));
 }
 
-void conv1d(ThreadPool& pool, const Conv1dShape& s, const float* x, const float* w, const float* bias,
-            float* y, float* workspace) {
+void conv1d(ThreadPool& pool, const Conv1dShape& s, const float* x, const float* w,
+            const float* bias, float* y, float* workspace) {
   const i64 rows = s.in_channels * s.kernel;
   const i64 block = conv1d_block_columns(s);
   const bool direct = s.kernel == 1 && s.stride == 1 && s.padding == 0;
@@ -50,7 +50,8 @@ void conv1d(ThreadPool& pool, const Conv1dShape& s, const float* x, const float*
         rhs = workspace;
         ld = cols;
       }
-      sgemm(false, false, s.out_channels, cols, rows, 1.0f, w, rows, rhs, ld, 0.0f, yb + t0, s.out_length);
+      sgemm(false, false, s.out_channels, cols, rows, 1.0f, w, rows, rhs, ld, 0.0f, yb + t0,
+            s.out_length);
     }
     if (bias != nullptr) {
       pool.parallel_for(s.out_channels, 4, [&](i64 c0, i64 c1) {
@@ -76,12 +77,14 @@ void conv_transpose1d(ThreadPool& pool, const Conv1dShape& s, const float* x, co
     const float* xb = x + b * s.in_channels * s.length;
     float* yb = y + b * s.out_channels * s.out_length;
     pool.parallel_for(s.out_channels, 4, [&](i64 c0, i64 c1) {
-      for (i64 c = c0; c < c1; ++c) std::fill(yb + c * s.out_length, yb + (c + 1) * s.out_length, bias ? bias[c] : 0.0f);
+      for (i64 c = c0; c < c1; ++c)
+        std::fill(yb + c * s.out_length, yb + (c + 1) * s.out_length, bias ? bias[c] : 0.0f);
     });
     for (i64 t0 = 0; t0 < s.length; t0 += block) {
       const i64 cols = std::min(block, s.length - t0);
       // W is stored [Cin, Cout*K]: cols = W^T x[:, t0:t0+cols].
-      sgemm(true, false, rows, cols, s.in_channels, 1.0f, w, rows, xb + t0, s.length, 0.0f, workspace, cols);
+      sgemm(true, false, rows, cols, s.in_channels, 1.0f, w, rows, xb + t0, s.length, 0.0f,
+            workspace, cols);
       pool.parallel_for(s.out_channels, 1, [&](i64 c0, i64 c1) {
         for (i64 c = c0; c < c1; ++c) {
           float* out = yb + c * s.out_length;
@@ -98,8 +101,8 @@ void conv_transpose1d(ThreadPool& pool, const Conv1dShape& s, const float* x, co
   }
 }
 
-void snake(ThreadPool& pool, const float* x, const float* alpha, const float* beta, float* y, i64 batch,
-           i64 channels, i64 length, bool log_scale) {
+void snake(ThreadPool& pool, const float* x, const float* alpha, const float* beta, float* y,
+           i64 batch, i64 channels, i64 length, bool log_scale) {
   pool.parallel_for(batch * channels, 1, [&](i64 r0, i64 r1) {
     for (i64 r = r0; r < r1; ++r) {
       const i64 c = r % channels;
@@ -121,7 +124,8 @@ void weight_norm(ThreadPool& pool, const float* g, const float* v, float* w, i64
     for (i64 r = r0; r < r1; ++r) {
       const float* src = v + r * cols;
       double sum = 0.0;
-      for (i64 j = 0; j < cols; ++j) sum += static_cast<double>(src[j]) * static_cast<double>(src[j]);
+      for (i64 j = 0; j < cols; ++j)
+        sum += static_cast<double>(src[j]) * static_cast<double>(src[j]);
       const double norm = std::sqrt(sum);
       const float factor = norm > 0.0 ? static_cast<float>(static_cast<double>(g[r]) / norm) : 0.0f;
       for (i64 j = 0; j < cols; ++j) w[r * cols + j] = src[j] * factor;

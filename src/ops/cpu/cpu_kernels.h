@@ -16,16 +16,17 @@ using i64 = std::int64_t;
 // Rows of W converted to f32 per block: the workspace holds rows x K floats.
 i64 linear_block_rows(i64 n, i64 k);
 // y[M,N] = x[M,K] W[N,K]^T (+ bias[N]).
-void linear_f32(ThreadPool& pool, const float* x, const float* w, const float* bias, float* y, i64 m,
-                i64 n, i64 k);
+void linear_f32(ThreadPool& pool, const float* x, const float* w, const float* bias, float* y,
+                i64 m, i64 n, i64 k);
 // W in bf16, converted a block of rows at a time into workspace.
-void linear_bf16(ThreadPool& pool, const float* x, const std::uint16_t* w, const float* bias, float* y,
-                 i64 m, i64 n, i64 k, float* workspace);
+void linear_bf16(ThreadPool& pool, const float* x, const std::uint16_t* w, const float* bias,
+                 float* y, i64 m, i64 n, i64 k, float* workspace);
 // W in int8 with one scale per output row: y = (x Wq^T) * scale (+ bias).
 void linear_i8(ThreadPool& pool, const float* x, const std::int8_t* w, const float* scale,
                const float* bias, float* y, i64 m, i64 n, i64 k, float* workspace);
 // Per-row symmetric int8: scale[r] = max|w[r,:]| / 127, q = round(w / scale).
-void quantize_rows_i8(ThreadPool& pool, const float* w, std::int8_t* q, float* scale, i64 rows, i64 cols);
+void quantize_rows_i8(ThreadPool& pool, const float* w, std::int8_t* q, float* scale, i64 rows,
+                      i64 cols);
 
 // ---- attention ----------------------------------------------------------
 struct AttentionShape {
@@ -41,7 +42,8 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
                    const float* v, float* out, float* workspace);
 
 // ---- normalisation, position, activations -------------------------------
-void rms_norm(ThreadPool& pool, const float* x, const float* w, float* y, i64 rows, i64 cols, float eps);
+void rms_norm(ThreadPool& pool, const float* x, const float* w, float* y, i64 rows, i64 cols,
+              float eps);
 // x[B,S,H,D] rotate-half RoPE with positions offset..offset+S-1.
 void rope(ThreadPool& pool, const float* x, float* y, i64 batch, i64 seq, i64 heads, i64 dim,
           float theta, i64 offset);
@@ -55,14 +57,14 @@ struct Conv1dShape {
   i64 batch, in_channels, out_channels, length, kernel, stride, padding, dilation, out_length;
 };
 i64 conv1d_block_columns(const Conv1dShape& s);  // workspace: in*kernel x block floats
-void conv1d(ThreadPool& pool, const Conv1dShape& s, const float* x, const float* w, const float* bias,
-            float* y, float* workspace);
+void conv1d(ThreadPool& pool, const Conv1dShape& s, const float* x, const float* w,
+            const float* bias, float* y, float* workspace);
 i64 conv_transpose1d_block_columns(const Conv1dShape& s);  // workspace: out*kernel x block floats
 void conv_transpose1d(ThreadPool& pool, const Conv1dShape& s, const float* x, const float* w,
                       const float* bias, float* y, float* workspace);
 // y = x + 1/(beta + 1e-9) * sin(alpha x)^2 per channel; x[B,C,L].
-void snake(ThreadPool& pool, const float* x, const float* alpha, const float* beta, float* y, i64 batch,
-           i64 channels, i64 length, bool log_scale);
+void snake(ThreadPool& pool, const float* x, const float* alpha, const float* beta, float* y,
+           i64 batch, i64 channels, i64 length, bool log_scale);
 // w[r,:] = g[r] * v[r,:] / ||v[r,:]||.
 void weight_norm(ThreadPool& pool, const float* g, const float* v, float* w, i64 rows, i64 cols);
 

@@ -37,7 +37,8 @@ void strided_copy(ThreadPool& pool, const void* src, void* dst, std::size_t elem
       } else {
         for (i64 j = 0; j < inner; ++j) {
           std::memcpy(to + static_cast<std::size_t>(j) * element_bytes,
-                      from + static_cast<std::size_t>(j * inner_stride) * element_bytes, element_bytes);
+                      from + static_cast<std::size_t>(j * inner_stride) * element_bytes,
+                      element_bytes);
         }
       }
     }

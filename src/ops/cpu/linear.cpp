@@ -54,12 +54,13 @@ void widen_i8(const std::int8_t* src, float* dst, i64 count) {
 
 // Widen rows [n0, n0+nb) of a narrow weight into workspace, then one sgemm.
 template <typename Widen>
-void linear_blocked(ThreadPool& pool, const float* x, float* y, i64 m, i64 n, i64 k, float* workspace,
-                    const float* scale, const float* bias, Widen widen_rows) {
+void linear_blocked(ThreadPool& pool, const float* x, float* y, i64 m, i64 n, i64 k,
+                    float* workspace, const float* scale, const float* bias, Widen widen_rows) {
   const i64 block = linear_block_rows(n, k);
   for (i64 n0 = 0; n0 < n; n0 += block) {
     const i64 nb = std::min(block, n - n0);
-    pool.parallel_for(nb, 8, [&](i64 r0, i64 r1) { widen_rows(n0 + r0, r1 - r0, workspace + r0 * k); });
+    pool.parallel_for(nb, 8,
+                      [&](i64 r0, i64 r1) { widen_rows(n0 + r0, r1 - r0, workspace + r0 * k); });
     sgemm(false, true, m, nb, k, 1.0f, x, k, workspace, k, 0.0f, y + n0, n);
     finish_columns(pool, y, m, n, n0, nb, scale, bias);
   }
@@ -73,8 +74,8 @@ i64 linear_block_rows(i64 n, i64 k) {
   return std::max<i64>(1, std::min(n, rows));
 }
 
-void linear_f32(ThreadPool& pool, const float* x, const float* w, const float* bias, float* y, i64 m,
-                i64 n, i64 k) {
+void linear_f32(ThreadPool& pool, const float* x, const float* w, const float* bias, float* y,
+                i64 m, i64 n, i64 k) {
   if (k == 0) {
     for (i64 r = 0; r < m; ++r) {
       for (i64 j = 0; j < n; ++j) y[r * n + j] = bias ? bias[j] : 0.0f;
@@ -85,8 +86,8 @@ void linear_f32(ThreadPool& pool, const float* x, const float* w, const float* b
   finish_columns(pool, y, m, n, 0, n, nullptr, bias);
 }
 
-void linear_bf16(ThreadPool& pool, const float* x, const std::uint16_t* w, const float* bias, float* y,
-                 i64 m, i64 n, i64 k, float* workspace) {
+void linear_bf16(ThreadPool& pool, const float* x, const std::uint16_t* w, const float* bias,
+                 float* y, i64 m, i64 n, i64 k, float* workspace) {
   if (k == 0) return linear_f32(pool, x, nullptr, bias, y, m, n, k);
   linear_blocked(pool, x, y, m, n, k, workspace, nullptr, bias, [&](i64 row, i64 rows, float* dst) {
     bf16_to_f32_n(w + row * k, dst, static_cast<std::size_t>(rows * k));
@@ -100,7 +101,8 @@ void linear_i8(ThreadPool& pool, const float* x, const std::int8_t* w, const flo
                  [&](i64 row, i64 rows, float* dst) { widen_i8(w + row * k, dst, rows * k); });
 }
 
-void quantize_rows_i8(ThreadPool& pool, const float* w, std::int8_t* q, float* scale, i64 rows, i64 cols) {
+void quantize_rows_i8(ThreadPool& pool, const float* w, std::int8_t* q, float* scale, i64 rows,
+                      i64 cols) {
   pool.parallel_for(rows, 4, [&](i64 r0, i64 r1) {
     for (i64 r = r0; r < r1; ++r) {
       const float* src = w + r * cols;

@@ -13,14 +13,17 @@ namespace {
 constexpr i64 kElementGrain = 1 << 14;
 }
 
-void rms_norm(ThreadPool& pool, const float* x, const float* w, float* y, i64 rows, i64 cols, float eps) {
+void rms_norm(ThreadPool& pool, const float* x, const float* w, float* y, i64 rows, i64 cols,
+              float eps) {
   pool.parallel_for(rows, 4, [&](i64 r0, i64 r1) {
     for (i64 r = r0; r < r1; ++r) {
       const float* src = x + r * cols;
       float* dst = y + r * cols;
       double sum = 0.0;
-      for (i64 j = 0; j < cols; ++j) sum += static_cast<double>(src[j]) * static_cast<double>(src[j]);
-      const float inv = static_cast<float>(1.0 / std::sqrt(sum / static_cast<double>(cols) + static_cast<double>(eps)));
+      for (i64 j = 0; j < cols; ++j)
+        sum += static_cast<double>(src[j]) * static_cast<double>(src[j]);
+      const float inv = static_cast<float>(
+          1.0 / std::sqrt(sum / static_cast<double>(cols) + static_cast<double>(eps)));
       if (w != nullptr) {
         for (i64 j = 0; j < cols; ++j) dst[j] = src[j] * inv * w[j];
       } else {
@@ -30,13 +33,13 @@ void rms_norm(ThreadPool& pool, const float* x, const float* w, float* y, i64 ro
   });
 }
 
-void rope(ThreadPool& pool, const float* x, float* y, i64 batch, i64 seq, i64 heads, i64 dim, float theta,
-          i64 offset) {
+void rope(ThreadPool& pool, const float* x, float* y, i64 batch, i64 seq, i64 heads, i64 dim,
+          float theta, i64 offset) {
   const i64 half = dim / 2;
   std::vector<double> inv_freq(static_cast<std::size_t>(half));
   for (i64 i = 0; i < half; ++i) {
-    inv_freq[static_cast<std::size_t>(i)] =
-        std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) / static_cast<double>(dim));
+    inv_freq[static_cast<std::size_t>(i)] = std::pow(
+        static_cast<double>(theta), -2.0 * static_cast<double>(i) / static_cast<double>(dim));
   }
   pool.parallel_for(batch * seq, 4, [&](i64 t0, i64 t1) {
     std::vector<float> cos_v(static_cast<std::size_t>(half)), sin_v(static_cast<std::size_t>(half));
@@ -44,7 +47,8 @@ void rope(ThreadPool& pool, const float* x, float* y, i64 batch, i64 seq, i64 he
       const double p = static_cast<double>(offset + t % seq);
       for (i64 i = 0; i < half; ++i) {
         // Angles in f32 as the reference computes them (positions * inv_freq).
-        const float angle = static_cast<float>(p) * static_cast<float>(inv_freq[static_cast<std::size_t>(i)]);
+        const float angle =
+            static_cast<float>(p) * static_cast<float>(inv_freq[static_cast<std::size_t>(i)]);
         cos_v[static_cast<std::size_t>(i)] = std::cos(angle);
         sin_v[static_cast<std::size_t>(i)] = std::sin(angle);
       }
@@ -69,7 +73,8 @@ void silu(ThreadPool& pool, const float* x, float* y, i64 n) {
 }
 
 void swiglu(ThreadPool& pool, const float* gate, const float* up, float* y, i64 n) {
-  pool.parallel_for(n, kElementGrain, [&](i64 a, i64 b) { swiglu_n(gate + a, up + a, y + a, b - a); });
+  pool.parallel_for(n, kElementGrain,
+                    [&](i64 a, i64 b) { swiglu_n(gate + a, up + a, y + a, b - a); });
 }
 
 void gelu(ThreadPool& pool, const float* x, float* y, i64 n, bool tanh_approximation) {
@@ -81,7 +86,8 @@ void gelu(ThreadPool& pool, const float* x, float* y, i64 n, bool tanh_approxima
         y[i] = 0.5f * v * (1.0f + std::tanh(kAlpha * (v + 0.044715f * v * v * v)));
       }
     } else {
-      for (i64 i = a; i < b; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+      for (i64 i = a; i < b; ++i)
+        y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
     }
   });
 }
@@ -102,7 +108,8 @@ namespace {
 
 // y = f(a, b) where b repeats every b_n elements of a.
 template <typename F>
-void broadcast_binary(ThreadPool& pool, const float* a, const float* b, float* y, i64 n, i64 b_n, F f) {
+void broadcast_binary(ThreadPool& pool, const float* a, const float* b, float* y, i64 n, i64 b_n,
+                      F f) {
   const i64 rows = n / b_n;
   const i64 grain = std::max<i64>(1, kElementGrain / std::max<i64>(1, b_n));
   pool.parallel_for(rows, grain, [&](i64 r0, i64 r1) {

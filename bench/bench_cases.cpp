@@ -1,0 +1,239 @@
+// The benchmark bodies, on deterministic random f32 inputs on the CPU device:
+//   gemm/<shape>/acefit_{f32,bf16,int8}  ops::linear with that weight type
+//   gemm/<shape>/openblas_sgemm           cblas_sgemm on the same f32 data
+//   attention/<shape>/acefit_{full,sliding_window}  ops::attention
+//   attention/<shape>/openblas_full       per-head sgemm + softmax + sgemm
+#include "bench_cases.h"
+
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/rng.h"
+#include "ops/attention.h"
+#include "ops/layout.h"
+#include "ops/linear.h"
+
+namespace acefit::bench {
+
+namespace {
+
+using std::int64_t;
+
+constexpr int64_t kGemmK = 2048;
+constexpr int64_t kGemmM[] = {375, 1500};
+constexpr int64_t kGemmN[] = {2048, 6144};
+
+constexpr int64_t kSeq = 1500;
+constexpr int64_t kQHeads = 16;
+constexpr int64_t kKvHeads = 8;
+constexpr int64_t kHeadDim = 128;
+constexpr int64_t kWindow = 128;
+
+Expected<Tensor> random_tensor(const ops::OpContext& ctx, Shape shape, MemoryTag tag,
+                               std::uint64_t seed, float stddev) {
+  ACEFIT_ASSIGN(Tensor t, ctx.device.empty(DType::f32, shape, tag));
+  Rng rng(seed);
+  float* data = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) data[i] = stddev * rng.normal();
+  return t;
+}
+
+// Concatenates parts (GCC 12 warns, falsely, on some `"literal" + std::string`).
+std::string join(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) out += part;
+  return out;
+}
+
+benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b, double min_time) {
+  return b->MinTime(min_time)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+// y[M,N] = x[M,K] w[N,K]^T with OpenBLAS, the reference for every gemm row.
+void register_sgemm(const std::string& name, double min_time, Tensor x, Tensor w) {
+  auto body = [x, w](benchmark::State& state) {
+    const int64_t m = x.dim(0), k = x.dim(1), n = w.dim(0);
+    std::vector<float> y(static_cast<std::size_t>(m * n));
+    for (auto _ : state) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m),
+                  static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, x.data<float>(),
+                  static_cast<blasint>(k), w.data<float>(), static_cast<blasint>(k), 0.0f, y.data(),
+                  static_cast<blasint>(n));
+      benchmark::DoNotOptimize(y.data());
+      benchmark::ClobberMemory();
+    }
+  };
+  configure(benchmark::RegisterBenchmark(name.c_str(), body), min_time);
+}
+
+// acefit linear; scale is defined for int8 weights only.
+void register_linear(const std::string& name, double min_time, const ops::OpContext& ctx, Tensor x,
+                     Tensor w, Tensor scale) {
+  auto body = [&ctx, x, w, scale](benchmark::State& state) {
+    for (auto _ : state) {
+      auto y = ops::linear(ctx, x, w, {}, scale);
+      if (!y.ok()) {
+        state.SkipWithError(y.status().to_string().c_str());
+        break;
+      }
+      benchmark::DoNotOptimize(y->data<float>());
+    }
+  };
+  configure(benchmark::RegisterBenchmark(name.c_str(), body), min_time);
+}
+
+Status register_gemm(const ops::OpContext& ctx, double min_time, std::vector<GemmRow>& rows) {
+  std::vector<Tensor> inputs;
+  for (int64_t m : kGemmM) {
+    ACEFIT_ASSIGN(Tensor x, random_tensor(ctx, Shape{m, kGemmK}, MemoryTag::activations,
+                                          static_cast<std::uint64_t>(1000 + m), 1.0f));
+    inputs.push_back(std::move(x));
+  }
+  const float w_stddev = 1.0f / std::sqrt(static_cast<float>(kGemmK));
+  for (int64_t n : kGemmN) {
+    ACEFIT_ASSIGN(Tensor w, random_tensor(ctx, Shape{n, kGemmK}, MemoryTag::weights,
+                                          static_cast<std::uint64_t>(2000 + n), w_stddev));
+    ACEFIT_ASSIGN(Tensor w_bf16, ops::cast(ctx, w, DType::bf16));
+    ACEFIT_ASSIGN(auto quantized, ops::quantize_int8(ctx, w));
+    for (const Tensor& x : inputs) {
+      const int64_t m = x.dim(0);
+      const std::string shape =
+          join({"m", std::to_string(m), "_n", std::to_string(n), "_k", std::to_string(kGemmK)});
+      const std::string openblas_name = join({"gemm/", shape, "/openblas_sgemm"});
+      register_sgemm(openblas_name, min_time, x, w);
+      const std::pair<std::string, Tensor> variants[] = {
+          {"f32", w}, {"bf16", w_bf16}, {"int8", quantized.first}};
+      for (const auto& [weights, weight] : variants) {
+        const std::string name = join({"gemm/", shape, "/acefit_", weights});
+        register_linear(name, min_time, ctx, x, weight,
+                        weights == "int8" ? quantized.second : Tensor{});
+        rows.push_back({m, n, kGemmK, weights, name, openblas_name});
+      }
+    }
+  }
+  return {};
+}
+
+void softmax_row(float* row, int64_t count) {
+  float max = row[0];
+  for (int64_t j = 1; j < count; ++j) max = std::max(max, row[j]);
+  float sum = 0.0f;
+  for (int64_t j = 0; j < count; ++j) {
+    row[j] = std::exp(row[j] - max);
+    sum += row[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < count; ++j) row[j] *= inv;
+}
+
+// Full attention head by head with OpenBLAS: P = softmax(Q_h K_h^T * scale),
+// out_h = P V_h. q and out are [S, Hq, D], k and v [S, Hkv, D]; scores [S, S].
+void openblas_attention(ThreadPool& pool, const float* q, const float* k, const float* v,
+                        float* out, float* scores) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
+  const auto s = static_cast<blasint>(kSeq), d = static_cast<blasint>(kHeadDim);
+  const auto q_stride = static_cast<blasint>(kQHeads * kHeadDim);
+  const auto kv_stride = static_cast<blasint>(kKvHeads * kHeadDim);
+  for (int64_t h = 0; h < kQHeads; ++h) {
+    const int64_t kv = h / (kQHeads / kKvHeads);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s, s, d, scale, q + h * kHeadDim, q_stride,
+                k + kv * kHeadDim, kv_stride, 0.0f, scores, s);
+    pool.parallel_for(kSeq, 16, [scores](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) softmax_row(scores + r * kSeq, kSeq);
+    });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s, d, s, 1.0f, scores, s,
+                v + kv * kHeadDim, kv_stride, 0.0f, out + h * kHeadDim, q_stride);
+  }
+}
+
+// Keys query p sees under |p - j| <= window, summed over all queries.
+double visible_pairs(int64_t seq, int64_t window) {
+  double pairs = 0;
+  for (int64_t p = 0; p < seq; ++p) {
+    pairs +=
+        static_cast<double>(std::min(seq - 1, p + window) - std::max<int64_t>(0, p - window) + 1);
+  }
+  return pairs;
+}
+
+Status register_attention(const ops::OpContext& ctx, double min_time,
+                          std::vector<AttentionRow>& rows) {
+  ACEFIT_ASSIGN(Tensor q, random_tensor(ctx, Shape{1, kSeq, kQHeads, kHeadDim},
+                                        MemoryTag::activations, 3001, 1.0f));
+  ACEFIT_ASSIGN(Tensor k, random_tensor(ctx, Shape{1, kSeq, kKvHeads, kHeadDim},
+                                        MemoryTag::activations, 3002, 1.0f));
+  ACEFIT_ASSIGN(Tensor v, random_tensor(ctx, Shape{1, kSeq, kKvHeads, kHeadDim},
+                                        MemoryTag::activations, 3003, 1.0f));
+  const std::string shape = join({"s", std::to_string(kSeq), "_hq", std::to_string(kQHeads), "_hkv",
+                                  std::to_string(kKvHeads), "_d", std::to_string(kHeadDim)});
+  const std::string openblas_name = join({"attention/", shape, "/openblas_full"});
+  auto reference = [&ctx, q, k, v](benchmark::State& state) {
+    std::vector<float> out(static_cast<std::size_t>(q.numel()));
+    std::vector<float> scores(static_cast<std::size_t>(kSeq * kSeq));
+    for (auto _ : state) {
+      openblas_attention(ctx.pool, q.data<float>(), k.data<float>(), v.data<float>(), out.data(),
+                         scores.data());
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    }
+  };
+  configure(benchmark::RegisterBenchmark(openblas_name.c_str(), reference), min_time);
+
+  const double per_pair = 4.0 * kHeadDim * kQHeads;
+  const double full_flops = per_pair * static_cast<double>(kSeq) * static_cast<double>(kSeq);
+  const std::string full_reference =
+      "OpenBLAS per query head: scores = Q_h K_h^T * scale (cblas_sgemm), row softmax (plain "
+      "loop, rows split across the thread pool), out = P V_h (cblas_sgemm)";
+  struct Mask {
+    const char* name;
+    ops::AttentionOptions options;
+    int64_t window;
+    double flops;
+    std::string reference;
+  };
+  const Mask masks[] = {
+      {"full", ops::AttentionOptions{}, -1, full_flops, full_reference},
+      {"sliding_window", ops::AttentionOptions{ops::AttentionMask::sliding_window, kWindow},
+       kWindow, per_pair * visible_pairs(kSeq, kWindow),
+       join({"the same OpenBLAS full-attention computation over all S*S pairs (what one does "
+             "without a banded kernel), the same measurement as the full row; acefit_gflops "
+             "counts only visible (query, key) pairs, openblas_gflops counts all pairs. ",
+             full_reference})}};
+  for (const Mask& mask : masks) {
+    const std::string name = join({"attention/", shape, "/acefit_", mask.name});
+    auto body = [&ctx, q, k, v, options = mask.options](benchmark::State& state) {
+      for (auto _ : state) {
+        auto out = ops::attention(ctx, q, k, v, options);
+        if (!out.ok()) {
+          state.SkipWithError(out.status().to_string().c_str());
+          break;
+        }
+        benchmark::DoNotOptimize(out->data<float>());
+      }
+    };
+    configure(benchmark::RegisterBenchmark(name.c_str(), body), min_time);
+    rows.push_back({kSeq, kQHeads, kKvHeads, kHeadDim, mask.name, mask.window, mask.flops,
+                    full_flops, mask.reference, name, openblas_name});
+  }
+  return {};
+}
+
+}  // namespace
+
+Expected<Cases> register_cases(const ops::OpContext& ctx, double min_time) {
+  Cases cases;
+  ACEFIT_TRY(register_gemm(ctx, min_time, cases.gemm));
+  ACEFIT_TRY(register_attention(ctx, min_time, cases.attention));
+  return cases;
+}
+
+}  // namespace acefit::bench

@@ -1,0 +1,143 @@
+// JsonReporter: turns Google Benchmark runs into acefit-bench's JSON document
+// (machine, gemm rows, attention rows; each acefit figure beside OpenBLAS's).
+#include "bench_reporter.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iomanip>
+#include <utility>
+
+namespace acefit::bench {
+
+namespace {
+
+// A number for the document, or null when the benchmark did not run (for
+// example because --benchmark_filter left it out).
+nlohmann::ordered_json number_or_null(std::optional<double> value) {
+  if (!value) return nullptr;
+  return *value;
+}
+
+std::optional<double> gflops(double flops, std::optional<double> seconds) {
+  if (!seconds || *seconds <= 0) return std::nullopt;
+  return flops / *seconds / 1e9;
+}
+
+std::optional<double> milliseconds(std::optional<double> seconds) {
+  if (!seconds) return std::nullopt;
+  return *seconds * 1e3;
+}
+
+std::optional<double> quotient(std::optional<double> a, std::optional<double> b) {
+  if (!a || !b || *b <= 0) return std::nullopt;
+  return *a / *b;
+}
+
+}  // namespace
+
+JsonReporter::JsonReporter(nlohmann::ordered_json machine, std::vector<GemmRow> gemm,
+                           std::vector<AttentionRow> attention)
+    : machine_(std::move(machine)), gemm_(std::move(gemm)), attention_(std::move(attention)) {
+  for (const GemmRow& row : gemm_) {
+    for (const auto* name : {&row.acefit_name, &row.openblas_name}) {
+      name_width_ = std::max(name_width_, static_cast<int>(name->size()) + 2);
+    }
+  }
+  for (const AttentionRow& row : attention_) {
+    for (const auto* name : {&row.acefit_name, &row.openblas_name}) {
+      name_width_ = std::max(name_width_, static_cast<int>(name->size()) + 2);
+    }
+  }
+}
+
+bool JsonReporter::ReportContext(const Context& context) {
+  PrintBasicContext(&GetErrorStream(), context);
+  return true;
+}
+
+void JsonReporter::ReportRuns(const std::vector<Run>& runs) {
+  for (const Run& run : runs) {
+    const std::string& name = run.run_name.function_name;
+    if (run.error_occurred) {
+      failed_ = true;
+      GetErrorStream() << name << ": error: " << run.error_message << "\n";
+      continue;
+    }
+    Timing& timing = timings_[name];
+    if (run.run_type == Run::RT_Aggregate) {
+      // Used only when no per-repetition run came (--benchmark_report_aggregates_only).
+      if (run.aggregate_name == "mean" && run.aggregate_unit == benchmark::kTime) {
+        timing.mean_seconds =
+            run.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
+      }
+      continue;
+    }
+    if (run.iterations <= 0) continue;
+    const double seconds = run.real_accumulated_time / static_cast<double>(run.iterations);
+    timing.samples.push_back(seconds);
+    char line[64];
+    std::snprintf(line, sizeof line, "%10.3f ms  (%lld iterations)", seconds * 1e3,
+                  static_cast<long long>(run.iterations));
+    GetErrorStream() << std::left << std::setw(name_width_) << name << line << "\n";
+  }
+}
+
+std::optional<double> JsonReporter::seconds(const std::string& name) const {
+  auto it = timings_.find(name);
+  if (it == timings_.end()) return std::nullopt;
+  std::vector<double> samples = it->second.samples;
+  if (!samples.empty()) {
+    std::sort(samples.begin(), samples.end());
+    const std::size_t mid = samples.size() / 2;
+    return samples.size() % 2 == 1 ? samples[mid] : 0.5 * (samples[mid - 1] + samples[mid]);
+  }
+  return it->second.mean_seconds;
+}
+
+nlohmann::ordered_json JsonReporter::document() const {
+  nlohmann::ordered_json gemm = nlohmann::ordered_json::array();
+  for (const GemmRow& row : gemm_) {
+    const auto acefit = seconds(row.acefit_name);
+    const auto openblas = seconds(row.openblas_name);
+    if (!acefit && !openblas) continue;
+    const double flops =
+        2.0 * static_cast<double>(row.m) * static_cast<double>(row.n) * static_cast<double>(row.k);
+    const auto acefit_gflops = gflops(flops, acefit);
+    const auto openblas_gflops = gflops(flops, openblas);
+    gemm.push_back({{"m", row.m},
+                    {"n", row.n},
+                    {"k", row.k},
+                    {"weights", row.weights},
+                    {"acefit_gflops", number_or_null(acefit_gflops)},
+                    {"openblas_sgemm_gflops", number_or_null(openblas_gflops)},
+                    {"ratio", number_or_null(quotient(acefit_gflops, openblas_gflops))},
+                    {"acefit_ms", number_or_null(milliseconds(acefit))},
+                    {"openblas_ms", number_or_null(milliseconds(openblas))}});
+  }
+  nlohmann::ordered_json attention = nlohmann::ordered_json::array();
+  for (const AttentionRow& row : attention_) {
+    const auto acefit = seconds(row.acefit_name);
+    const auto openblas = seconds(row.openblas_name);
+    if (!acefit && !openblas) continue;
+    nlohmann::ordered_json entry = {{"seq", row.seq},
+                                    {"q_heads", row.q_heads},
+                                    {"kv_heads", row.kv_heads},
+                                    {"head_dim", row.head_dim},
+                                    {"mask", row.mask}};
+    if (row.window >= 0) entry["window"] = row.window;
+    entry["acefit_ms"] = number_or_null(milliseconds(acefit));
+    entry["acefit_gflops"] = number_or_null(gflops(row.acefit_flops, acefit));
+    entry["openblas_ms"] = number_or_null(milliseconds(openblas));
+    entry["openblas_gflops"] = number_or_null(gflops(row.openblas_flops, openblas));
+    entry["ratio"] = number_or_null(quotient(openblas, acefit));
+    entry["reference"] = row.reference;
+    attention.push_back(std::move(entry));
+  }
+  return {{"machine", machine_}, {"gemm", std::move(gemm)}, {"attention", std::move(attention)}};
+}
+
+void JsonReporter::Finalize() {
+  GetOutputStream() << document().dump(2) << std::endl;
+}
+
+}  // namespace acefit::bench

@@ -1,0 +1,146 @@
+// Attention against a naive double-precision softmax(Q K^T * scale) V with
+// an explicit visibility rule, over masks, GQA ratios, head dims and edges.
+#include <cmath>
+
+#include "ops/attention.h"
+#include "test_support.h"
+
+namespace acefit {
+namespace {
+
+struct AttentionCase {
+  std::int64_t batch, q_len, kv_len, q_heads, kv_heads, head_dim;
+  ops::AttentionMask mask;
+  std::int64_t window;
+  std::int64_t query_position;  // -1: automatic
+};
+
+std::vector<double> naive_attention(const AttentionCase& c, const std::vector<float>& q,
+                                    const std::vector<float>& k, const std::vector<float>& v) {
+  const std::int64_t d = c.head_dim, group = c.q_heads / c.kv_heads;
+  const std::int64_t offset =
+      c.query_position >= 0 ? c.query_position : std::max<std::int64_t>(0, c.kv_len - c.q_len);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  std::vector<double> out(static_cast<std::size_t>(c.batch * c.q_len * c.q_heads * d), 0.0);
+  for (std::int64_t b = 0; b < c.batch; ++b) {
+    for (std::int64_t i = 0; i < c.q_len; ++i) {
+      const std::int64_t p = offset + i;
+      for (std::int64_t h = 0; h < c.q_heads; ++h) {
+        const std::int64_t kh = h / group;
+        std::vector<double> w(static_cast<std::size_t>(c.kv_len), 0.0);
+        std::vector<bool> seen(static_cast<std::size_t>(c.kv_len), false);
+        double peak = -1e300;
+        for (std::int64_t j = 0; j < c.kv_len; ++j) {
+          bool visible = true;
+          if (c.mask == ops::AttentionMask::causal) visible = j <= p;
+          if (c.mask == ops::AttentionMask::sliding_window) visible = std::llabs(p - j) <= c.window;
+          if (!visible) continue;
+          double dot = 0;
+          for (std::int64_t e = 0; e < d; ++e) {
+            dot += static_cast<double>(q[((b * c.q_len + i) * c.q_heads + h) * d + e]) *
+                   k[((b * c.kv_len + j) * c.kv_heads + kh) * d + e];
+          }
+          w[static_cast<std::size_t>(j)] = dot * scale;
+          seen[static_cast<std::size_t>(j)] = true;
+          peak = std::max(peak, dot * scale);
+        }
+        double sum = 0;
+        for (std::int64_t j = 0; j < c.kv_len; ++j) {
+          if (seen[static_cast<std::size_t>(j)])
+            sum +=
+                (w[static_cast<std::size_t>(j)] = std::exp(w[static_cast<std::size_t>(j)] - peak));
+        }
+        if (sum == 0) continue;  // no visible key: zero output
+        for (std::int64_t e = 0; e < d; ++e) {
+          double acc = 0;
+          for (std::int64_t j = 0; j < c.kv_len; ++j) {
+            if (seen[static_cast<std::size_t>(j)])
+              acc += w[static_cast<std::size_t>(j)] / sum *
+                     v[((b * c.kv_len + j) * c.kv_heads + kh) * d + e];
+          }
+          out[static_cast<std::size_t>(((b * c.q_len + i) * c.q_heads + h) * d + e)] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+class AttentionTest : public testing::DeviceTest {
+ protected:
+  void check(const AttentionCase& c, const std::string& what) {
+    const auto q = testing::random_floats(c.batch * c.q_len * c.q_heads * c.head_dim, 1);
+    const auto k = testing::random_floats(c.batch * c.kv_len * c.kv_heads * c.head_dim, 2);
+    const auto v = testing::random_floats(c.batch * c.kv_len * c.kv_heads * c.head_dim, 3);
+    ops::AttentionOptions options;
+    options.mask = c.mask;
+    options.window = c.window;
+    options.query_position = c.query_position;
+    Tensor out = testing::unwrap(
+        ops::attention(ctx(), up(q, Shape{c.batch, c.q_len, c.q_heads, c.head_dim}),
+                       up(k, Shape{c.batch, c.kv_len, c.kv_heads, c.head_dim}),
+                       up(v, Shape{c.batch, c.kv_len, c.kv_heads, c.head_dim}), options));
+    EXPECT_EQ(out.shape(), (Shape{c.batch, c.q_len, c.q_heads, c.head_dim}));
+    testing::expect_close(testing::download(out), naive_attention(c, q, k, v), 2e-5, 1e-4, what);
+  }
+};
+ACEFIT_DEVICE_TEST_SUITE(AttentionTest);
+
+using Mask = ops::AttentionMask;
+
+TEST_P(AttentionTest, FullWithGqaRatios) {
+  check({1, 13, 13, 4, 4, 64, Mask::full, 0, -1}, "MHA, head_dim 64");
+  check({2, 11, 11, 8, 2, 128, Mask::full, 0, -1}, "GQA 4:1, head_dim 128");
+  check({1, 9, 9, 6, 1, 64, Mask::full, 0, -1}, "one key-value head");
+  check({1, 7, 7, 3, 3, 5, Mask::full, 0, -1}, "odd head_dim");
+  check({1, 1, 1, 2, 1, 64, Mask::full, 0, -1}, "length 1");
+}
+
+TEST_P(AttentionTest, Causal) {
+  check({1, 20, 20, 4, 2, 64, Mask::causal, 0, -1}, "causal");
+  check({2, 3, 10, 4, 2, 64, Mask::causal, 0, -1},
+        "causal, queries are the last 3 positions (KV cache)");
+  check({1, 5, 10, 2, 1, 64, Mask::causal, 0, 2}, "causal with an explicit query position");
+}
+
+TEST_P(AttentionTest, SlidingWindow) {
+  check({1, 40, 40, 4, 2, 64, Mask::sliding_window, 3, -1}, "window 3");
+  check({1, 17, 17, 2, 1, 128, Mask::sliding_window, 0, -1}, "window 0 sees only itself");
+  check({1, 12, 12, 2, 2, 64, Mask::sliding_window, 12, -1}, "window >= length equals full");
+  check({1, 300, 300, 2, 1, 64, Mask::sliding_window, 20, -1}, "several query blocks");
+}
+
+TEST_P(AttentionTest, CrossAttentionWithADifferentKeyLength) {
+  check({2, 9, 31, 4, 2, 64, Mask::full, 0, -1}, "cross, keys longer");
+  check({1, 30, 4, 4, 4, 128, Mask::full, 0, -1}, "cross, keys shorter");
+}
+
+TEST_P(AttentionTest, QueriesThatSeeNoKeyGiveZeros) {
+  // Queries at positions 10..13 with a window of 1 see none of keys 0..2.
+  check({1, 4, 3, 2, 1, 64, Mask::sliding_window, 1, 10}, "no visible key");
+}
+
+TEST_P(AttentionTest, LongSequencesCrossQueryBlocks) {
+  const AttentionCase full{1, 600, 600, 2, 1, 64, Mask::full, 0, -1};
+  check(full, "long full attention (block boundaries)");
+}
+
+TEST_P(AttentionTest, RejectsBadShapes) {
+  auto t = [&](Shape s) {
+    return up(testing::random_floats(static_cast<std::size_t>(s.numel()), 1), s);
+  };
+  EXPECT_FALSE(
+      ops::attention(ctx(), t({1, 4, 3, 8}), t({1, 4, 2, 8}), t({1, 4, 2, 8})).ok());  // 3 % 2
+  EXPECT_FALSE(
+      ops::attention(ctx(), t({1, 4, 2, 8}), t({1, 4, 2, 4}), t({1, 4, 2, 4})).ok());  // head_dim
+  EXPECT_FALSE(
+      ops::attention(ctx(), t({1, 4, 2, 8}), t({1, 4, 2, 8}), t({1, 5, 2, 8})).ok());  // k != v
+  EXPECT_FALSE(ops::attention(ctx(), t({4, 2, 8}), t({1, 4, 2, 8}), t({1, 4, 2, 8})).ok());  // rank
+  ops::AttentionOptions bad;
+  bad.mask = Mask::sliding_window;
+  bad.window = -1;
+  EXPECT_FALSE(ops::attention(ctx(), t({1, 4, 2, 8}), t({1, 4, 2, 8}), t({1, 4, 2, 8}), bad).ok());
+}
+
+}  // namespace
+}  // namespace acefit

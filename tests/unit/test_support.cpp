@@ -1,0 +1,72 @@
+#include "test_support.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "device/cpu/cpu_device.h"
+#include "device/sim/sim_device.h"
+#include "ops/cpu/blas.h"
+
+namespace acefit::testing {
+
+ThreadPool& test_pool() {
+  static ThreadPool* pool = [] {
+    auto* p = new ThreadPool(2);
+    cpu::blas_set_threads(p->size());
+    return p;
+  }();
+  return *pool;
+}
+
+std::shared_ptr<Device> make_test_device(const std::string& kind) {
+  if (kind == "sim") return make_sim_device(std::uint64_t{1} << 30);
+  return make_cpu_device();
+}
+
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float stddev) {
+  Rng rng(seed);
+  std::vector<float> values(n);
+  for (float& v : values) v = rng.normal() * stddev;
+  return values;
+}
+
+Tensor upload_bytes(Device& device, const void* data, DType dtype, Shape shape) {
+  Tensor t = unwrap(device.empty(dtype, shape, MemoryTag::io));
+  const Status status = device.copy_from_host(t.raw_data(), data, t.nbytes());
+  if (!status.ok()) throw std::runtime_error(status.to_string());
+  return t;
+}
+
+Tensor upload(Device& device, const std::vector<float>& values, Shape shape) {
+  if (static_cast<std::int64_t>(values.size()) != shape.numel()) {
+    throw std::runtime_error("upload: " + std::to_string(values.size()) + " values for " +
+                             shape.to_string());
+  }
+  return upload_bytes(device, values.data(), DType::f32, shape);
+}
+
+std::vector<float> download(const Tensor& tensor) {
+  std::vector<float> values(static_cast<std::size_t>(tensor.numel()));
+  const Status status =
+      tensor.device()->copy_to_host(values.data(), tensor.raw_data(), tensor.nbytes());
+  if (!status.ok()) throw std::runtime_error(status.to_string());
+  return values;
+}
+
+void expect_close(const std::vector<float>& actual, const std::vector<double>& expected,
+                  double atol, double rtol, const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const double a = actual[i];
+    const double e = expected[i];
+    if (!(std::fabs(a - e) <= atol + rtol * std::fabs(e))) {
+      if (++bad <= 5)
+        ADD_FAILURE() << what << ": element " << i << " is " << a << ", expected " << e;
+    }
+  }
+  EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << actual.size()
+                     << " elements out of tolerance";
+}
+
+}  // namespace acefit::testing
