@@ -8,5 +8,7 @@ namespace acefit::cli {
 
 void add_devices_command(CLI::App& app, int& exit_code);
 void add_selfcheck_command(CLI::App& app, int& exit_code);
+void add_inspect_command(CLI::App& app, int& exit_code);
+void add_tokenize_command(CLI::App& app, int& exit_code);
 
 }  // namespace acefit::cli

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
     int exit_code = 0;
     acefit::cli::add_devices_command(app, exit_code);
     acefit::cli::add_selfcheck_command(app, exit_code);
+    acefit::cli::add_inspect_command(app, exit_code);
+    acefit::cli::add_tokenize_command(app, exit_code);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
