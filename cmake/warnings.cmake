@@ -19,3 +19,8 @@ if(ACEFIT_SANITIZE)
     -fno-sanitize-recover=all)
   target_link_options(acefit_options INTERFACE -fsanitize=${ACEFIT_SANITIZE})
 endif()
+if(ACEFIT_BUILD_FUZZERS)
+  # Coverage instrumentation for the whole library, so libFuzzer sees the
+  # parsers' branches and not only the target file.
+  target_compile_options(acefit_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
