@@ -1,0 +1,307 @@
+// Tests for atomic file output (reliability spec 3.6, OUT-01..OUT-09): the
+// normal path, every operation failing in turn through the fault-injecting
+// file system, folders that are missing or read-only, symlink targets and
+// stale temp file removal.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "io/atomic_file.h"
+
+namespace acefit {
+namespace {
+
+namespace fs = std::filesystem;
+
+class AtomicFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (fs::temp_directory_path() / "acefit-atomic-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::permissions(dir_, fs::perms::owner_all, ignored);
+    fs::remove_all(dir_, ignored);
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  static std::string read(const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  static std::span<const std::uint8_t> bytes(const std::string& s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+  }
+  // Every name in the folder.
+  std::vector<std::string> listing() const {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  bool any_temp() const {
+    for (const auto& name : listing()) {
+      if (name.rfind(kAtomicTempPrefix, 0) == 0) return true;
+    }
+    return false;
+  }
+  fs::path dir_;
+};
+
+const std::string kPayload(100000, 'x');
+
+TEST_F(AtomicFile, WritesCompleteFileAndLeavesNoTemp) {  // OUT-01
+  FaultInjectingFileSystem shim;
+  AtomicWriteOptions options;
+  options.fs = &shim;
+  ASSERT_TRUE(write_file_atomic(path("out.bin"), bytes(kPayload), options).ok());
+  EXPECT_EQ(read(path("out.bin")), kPayload);
+  EXPECT_EQ(listing(), std::vector<std::string>{"out.bin"});
+  // The temp file and the folder were both fsynced; the rename happened once.
+  EXPECT_EQ(shim.count(FileOp::fsync), 2);
+  EXPECT_EQ(shim.count(FileOp::open), 2);  // temp file, then the folder
+  EXPECT_EQ(shim.count(FileOp::rename), 1);
+  EXPECT_EQ(shim.count(FileOp::close), 2);
+  struct stat info {};
+  ASSERT_EQ(::stat(path("out.bin").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0600, 0600);
+}
+
+TEST_F(AtomicFile, ShortWritesAndEintrAreRetried) {
+  FaultInjectingFileSystem shim;
+  shim.set_max_write_bytes(7);
+  shim.set_eintr_every_other_write(true);
+  AtomicWriteOptions options;
+  options.fs = &shim;
+  const std::string payload(1000, 'q');
+  ASSERT_TRUE(write_file_atomic(path("short.bin"), bytes(payload), options).ok());
+  EXPECT_EQ(read(path("short.bin")), payload);
+  EXPECT_GT(shim.count(FileOp::write), 2 * (1000 / 7));
+}
+
+// OUT-02/03/05: every operation before the rename fails in turn with each
+// errno; the old file must be untouched and no temp file left.
+TEST_F(AtomicFile, EachFailureLeavesOldFileAndNoTemp) {
+  const std::string old_contents = "old contents";
+  struct Case {
+    FileOp op;
+    int nth;
+  };
+  const Case cases[] = {{FileOp::open, 1},  {FileOp::write, 1}, {FileOp::write, 3},
+                        {FileOp::fsync, 1}, {FileOp::close, 1}, {FileOp::rename, 1}};
+  for (const int error_number : {ENOSPC, EIO, EACCES}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE("op " + std::to_string(static_cast<int>(c.op)) + " nth " +
+                   std::to_string(c.nth) + " errno " + std::to_string(error_number));
+      for (const bool existing : {false, true}) {
+        std::error_code ignored;
+        fs::remove(path("out.wav"), ignored);
+        if (existing) {
+          std::ofstream(path("out.wav"), std::ios::binary) << old_contents;
+        }
+        FaultInjectingFileSystem shim;
+        shim.set_max_write_bytes(4096);  // several writes per file
+        shim.fail_nth(c.op, c.nth, error_number);
+        AtomicWriteOptions options;
+        options.fs = &shim;
+        const Status status = write_file_atomic(path("out.wav"), bytes(kPayload), options);
+        EXPECT_TRUE(shim.fault_fired());
+        ASSERT_FALSE(status.ok());
+        EXPECT_EQ(status.code(), ErrorCode::io);
+        EXPECT_NE(status.message().find(path("out.wav")), std::string::npos) << status.message();
+        EXPECT_NE(status.message().find(error_number == ENOSPC ? "disk_full" : "io_error"),
+                  std::string::npos)
+            << status.message();
+        EXPECT_FALSE(any_temp());
+        if (existing) {
+          EXPECT_EQ(read(path("out.wav")), old_contents);
+        } else {
+          EXPECT_FALSE(fs::exists(path("out.wav")));  // no final, no zero-byte file
+        }
+      }
+    }
+  }
+}
+
+TEST_F(AtomicFile, FolderFsyncFailureIsReportedAfterTheRename) {
+  FaultInjectingFileSystem shim;
+  shim.fail_nth(FileOp::fsync, 2, EIO);  // the folder's fsync
+  AtomicWriteOptions options;
+  options.fs = &shim;
+  const Status status = write_file_atomic(path("out.bin"), bytes(kPayload), options);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("fsync folder"), std::string::npos) << status.message();
+  EXPECT_FALSE(any_temp());
+  EXPECT_EQ(read(path("out.bin")), kPayload);  // complete, never partial
+}
+
+TEST_F(AtomicFile, StreamingWriterFailureKeepsReturningTheError) {
+  FaultInjectingFileSystem shim;
+  shim.fail_nth(FileOp::write, 2, ENOSPC);
+  AtomicWriteOptions options;
+  options.fs = &shim;
+  auto writer = AtomicFileWriter::create(path("s.bin"), options);
+  ASSERT_TRUE(writer.ok());
+  EXPECT_TRUE(writer->write(bytes("abc")).ok());
+  const Status first = writer->write(bytes("def"));
+  EXPECT_FALSE(first.ok());
+  EXPECT_FALSE(any_temp());  // removed at the failure, not at destruction
+  EXPECT_EQ(writer->write(bytes("ghi")).message(), first.message());
+  EXPECT_EQ(writer->commit().message(), first.message());
+  EXPECT_FALSE(fs::exists(path("s.bin")));
+}
+
+TEST_F(AtomicFile, DiscardedWriterRemovesTemp) {
+  {
+    auto writer = AtomicFileWriter::create(path("d.bin"));
+    ASSERT_TRUE(writer.ok());
+    EXPECT_TRUE(writer->write(bytes("partial")).ok());
+    EXPECT_TRUE(any_temp());
+    EXPECT_EQ(fs::path(writer->temp_path()).parent_path(), dir_);
+  }
+  EXPECT_TRUE(listing().empty());
+}
+
+TEST_F(AtomicFile, MissingFolderNamesTheFolder) {  // OUT-04
+  const std::string missing = path("no/such/folder");
+  const Status status = write_file_atomic(missing + "/out.wav", bytes("x"));
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("no/such/folder"), std::string::npos) << status.message();
+  const Status preflight = check_output_folder(missing);
+  ASSERT_FALSE(preflight.ok());
+  EXPECT_NE(preflight.message().find("output folder '" + missing + "'"), std::string::npos);
+  std::ofstream(path("file")) << "x";
+  EXPECT_NE(check_output_folder(path("file")).message().find("is not a folder"), std::string::npos);
+  EXPECT_TRUE(check_output_folder(dir_.string()).ok());
+  EXPECT_TRUE(listing() == std::vector<std::string>{"file"});  // the probe is gone
+}
+
+TEST_F(AtomicFile, ReadOnlyFolderViaShim) {  // OUT-04, independent of the user id
+  FaultInjectingFileSystem shim;
+  shim.fail_nth(FileOp::open, 1, EROFS);
+  const Status status = check_output_folder(dir_.string(), &shim);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("is not writable"), std::string::npos);
+  EXPECT_NE(status.message().find("Read-only file system"), std::string::npos);
+}
+
+TEST_F(AtomicFile, ReadOnlyFolderViaChmod) {  // OUT-04
+  if (::geteuid() == 0) {
+    GTEST_SKIP() << "running as root: permission bits do not stop root, so chmod 0555 cannot "
+                    "make the folder unwritable (ReadOnlyFolderViaShim covers the error path)";
+  }
+  ASSERT_EQ(::chmod(dir_.c_str(), 0555), 0);
+  const Status status = write_file_atomic(path("out.wav"), bytes("x"));
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("Permission denied"), std::string::npos);
+  EXPECT_FALSE(check_output_folder(dir_.string()).ok());
+  ::chmod(dir_.c_str(), 0755);
+  EXPECT_TRUE(listing().empty());
+}
+
+TEST_F(AtomicFile, ReplacesExistingFileAtomically) {  // OUT-05 (CLI)
+  std::ofstream(path("out.wav")) << "old";
+  std::ifstream reader(path("out.wav"));  // a reader holding the old file open
+  ASSERT_TRUE(write_file_atomic(path("out.wav"), bytes("new contents")).ok());
+  EXPECT_EQ(read(path("out.wav")), "new contents");
+  std::string old_seen;
+  reader >> old_seen;
+  EXPECT_EQ(old_seen, "old");
+}
+
+TEST_F(AtomicFile, NoOverwriteModeFailsWithOutputExists) {  // OUT-05 (server), OUT-07
+  AtomicWriteOptions options;
+  options.replace_existing = false;
+  ASSERT_TRUE(write_file_atomic(path("job.wav"), bytes("first"), options).ok());
+  const Status second = write_file_atomic(path("job.wav"), bytes("second"), options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.message().find("output_exists"), std::string::npos);
+  EXPECT_EQ(read(path("job.wav")), "first");
+  EXPECT_EQ(listing(), std::vector<std::string>{"job.wav"});
+}
+
+TEST_F(AtomicFile, TwoWritersToOneNameNeverInterleave) {  // OUT-07
+  auto a = AtomicFileWriter::create(path("same.wav"));
+  auto b = AtomicFileWriter::create(path("same.wav"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->temp_path(), b->temp_path());
+  ASSERT_TRUE(a->write(bytes(std::string(5000, 'a'))).ok());
+  ASSERT_TRUE(b->write(bytes(std::string(7000, 'b'))).ok());
+  ASSERT_TRUE(a->commit().ok());
+  ASSERT_TRUE(b->commit().ok());
+  EXPECT_EQ(read(path("same.wav")), std::string(7000, 'b'));
+  EXPECT_FALSE(any_temp());
+}
+
+TEST_F(AtomicFile, SymlinkTargetIsReplacedAsALink) {  // OUT-06
+  std::ofstream(path("real.wav")) << "pointed-to";
+  fs::create_symlink(path("real.wav"), path("link.wav"));
+  ASSERT_TRUE(write_file_atomic(path("link.wav"), bytes("fresh")).ok());
+  EXPECT_FALSE(fs::is_symlink(path("link.wav")));
+  EXPECT_EQ(read(path("link.wav")), "fresh");
+  EXPECT_EQ(read(path("real.wav")), "pointed-to");
+}
+
+TEST_F(AtomicFile, TempFileIgnoresTmpdir) {  // OUT-09
+  const char* old = std::getenv("TMPDIR");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("TMPDIR", "/nonexistent-acefit-tmpdir", 1);
+  auto writer = AtomicFileWriter::create(path("t.wav"));
+  if (old != nullptr) {
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  ASSERT_TRUE(writer.ok()) << writer.status().to_string();
+  EXPECT_EQ(fs::path(writer->temp_path()).parent_path(), dir_);
+  EXPECT_EQ(fs::path(writer->temp_path()).filename().string().rfind(".acefit-tmp-t.wav-", 0), 0u);
+  ASSERT_TRUE(writer->commit().ok());
+}
+
+TEST_F(AtomicFile, LongNamesKeepTempNameWithinLimit) {
+  const std::string name(250, 'n');
+  ASSERT_TRUE(write_file_atomic(path(name), bytes("x")).ok());
+  EXPECT_EQ(read(path(name)), "x");
+  EXPECT_FALSE(write_file_atomic(path(std::string(256, 'n')), bytes("x")).ok());
+  EXPECT_FALSE(write_file_atomic(dir_.string() + "/", bytes("x")).ok());
+}
+
+TEST_F(AtomicFile, StaleTempFilesAreRemoved) {  // OUT-08
+  std::ofstream(path(".acefit-tmp-out.wav-0123456789abcdef")) << "half";
+  std::ofstream(path(".acefit-tmp-other.flac-fedcba9876543210")) << "half";
+  std::ofstream(path("keep.wav")) << "done";
+  std::ofstream(path(".hidden")) << "user";
+  fs::create_directory(path(".acefit-tmp-folder"));
+  fs::create_symlink(path("keep.wav"), path(".acefit-tmp-link"));
+  auto young = remove_stale_temp_files(dir_.string(), 3600);
+  ASSERT_TRUE(young.ok());
+  EXPECT_EQ(*young, 0u);  // too recent: may belong to a live writer
+  auto removed = remove_stale_temp_files(dir_.string());
+  ASSERT_TRUE(removed.ok()) << removed.status().to_string();
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_EQ(listing(), (std::vector<std::string>{".acefit-tmp-folder", ".acefit-tmp-link",
+                                                 ".hidden", "keep.wav"}));
+  EXPECT_FALSE(remove_stale_temp_files(path("missing")).ok());
+}
+
+TEST_F(AtomicFile, ReadFileBytesIsBounded) {
+  std::ofstream(path("f")) << "hello";
+  auto ok = read_file_bytes(path("f"), 5);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(std::string(ok->begin(), ok->end()), "hello");
+  EXPECT_EQ(read_file_bytes(path("f"), 4).status().code(), ErrorCode::unsupported);
+  EXPECT_EQ(read_file_bytes(path("nope"), 4).status().code(), ErrorCode::not_found);
+  EXPECT_FALSE(read_file_bytes(dir_.string(), 4).ok());
+}
+
+}  // namespace
+}  // namespace acefit
