@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "io/strict_json.h"
+
 namespace acefit {
 
 namespace {
@@ -208,8 +210,9 @@ std::vector<TensorSpec> expected_qwen3_tensors(const Qwen3Config& c, const std::
   return out;
 }
 
-Status check_tensors(const std::string& origin, const std::vector<TensorSpec>& expected,
-                     const std::vector<FoundTensor>& found, const TensorCheckOptions& options) {
+std::vector<std::string> tensor_problems(const std::vector<TensorSpec>& expected,
+                                         const std::vector<FoundTensor>& found,
+                                         const TensorCheckOptions& options) {
   std::map<std::string, const FoundTensor*> by_name;
   for (const FoundTensor& t : found) by_name[t.name] = &t;
   const std::set<std::string> optional(options.optional_names.begin(),
@@ -240,9 +243,16 @@ Status check_tensors(const std::string& origin, const std::vector<TensorSpec>& e
   }
   for (const FoundTensor& t : found) {
     if (seen.count(t.name) == 0 && optional.count(t.name) == 0) {
-      problems.push_back("unexpected tensor '" + t.name + "' " + shape_text(t.shape));
+      problems.push_back("unexpected tensor '" + printable(t.name, 200) + "' " +
+                         shape_text(t.shape));
     }
   }
+  return problems;
+}
+
+Status check_tensors(const std::string& origin, const std::vector<TensorSpec>& expected,
+                     const std::vector<FoundTensor>& found, const TensorCheckOptions& options) {
+  const std::vector<std::string> problems = tensor_problems(expected, found, options);
   if (problems.empty()) return {};
   constexpr std::size_t kShown = 40;
   std::string message = origin + ": " + std::to_string(problems.size()) + " tensor problem" +

@@ -41,6 +41,12 @@ struct TensorCheckOptions {
   std::vector<std::string> optional_names;
 };
 
+// One line per missing tensor, unexpected tensor, wrong shape and unusable
+// dtype, in expected order then found order; empty when all match.
+std::vector<std::string> tensor_problems(const std::vector<TensorSpec>& expected,
+                                         const std::vector<FoundTensor>& found,
+                                         const TensorCheckOptions& options = {});
+
 // corrupt naming every missing tensor, unexpected tensor, wrong shape and
 // unusable dtype (the first 40, then a count), or ok.
 Status check_tensors(const std::string& origin, const std::vector<TensorSpec>& expected,

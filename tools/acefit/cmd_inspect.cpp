@@ -1,7 +1,9 @@
-// acefit inspect PATH [--json]: validate and list the tensors of a
-// safetensors file, a sharded *.safetensors.index.json, a model folder, or a
-// folder of model folders (such as checkpoints/). Exit 0 when everything is
-// valid, 2 with one line per failure on stderr otherwise.
+// acefit inspect PATH [--json] [--summary]: validate and list the tensors of
+// a safetensors file, a sharded *.safetensors.index.json, one model folder,
+// or a whole checkpoints/ folder. ACE-Step model folders (acestep-v15-*,
+// vae, Qwen3-Embedding-*, acestep-5Hz-lm-*) are also checked against their
+// config.json, and a DiT's silence_latent.pt is read. Exit 0 when everything
+// is valid; 2 with one line per problem on stderr otherwise.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -13,8 +15,9 @@
 #include <vector>
 
 #include "commands.h"
+#include "io/checkpoint_check.h"
+#include "io/checkpoint_layout.h"
 #include "io/safetensors.h"
-#include "io/safetensors_index.h"
 #include "io/strict_json.h"
 
 namespace acefit::cli {
@@ -23,25 +26,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The weight files of a model folder, in the order acestep.cpp looks.
-constexpr const char* kWeightFiles[] = {"model.safetensors", "model.safetensors.index.json",
-                                        "diffusion_pytorch_model.safetensors"};
-
-struct Row {
-  std::string name;
-  SafetensorsDtype dtype;
-  std::vector<std::uint64_t> shape;
-  std::uint64_t bytes;
-  std::string shard;  // empty for a single file
-};
-
-struct Report {
+// What was inspected: one weight file, or one model folder (kind set) with
+// its problems.
+struct Part {
+  std::string label;  // folder name or file path
+  std::string kind;   // "dit", "vae", "text_encoder", "lm", or "weights"
   std::string path;
-  std::string kind;  // "file" or "sharded"
-  std::vector<Row> rows;
-  std::uint64_t total_bytes = 0;
-  std::vector<std::pair<std::string, std::string>> metadata;
-  std::vector<std::string> warnings;
+  TensorTable table;
+  std::vector<std::string> problems;
 };
 
 bool is_regular(const std::string& path) {
@@ -54,74 +46,73 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-bool ends_with(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+Part weights_part(const std::string& weights_path) {
+  Part part{weights_path, "weights", weights_path, {}, {}};
+  auto table = read_tensor_table(weights_path);
+  if (table.ok()) {
+    part.table = std::move(table).value();
+  } else {
+    part.problems.push_back(table.status().message());
+  }
+  return part;
 }
 
-// The weight file of a model folder, or "".
-std::string weight_file_in(const std::string& folder) {
-  for (const char* name : kWeightFiles) {
-    const std::string candidate = folder + "/" + name;
-    if (is_regular(candidate)) return candidate;
-  }
-  return {};
+Part model_part(const ModelPartCheck& check) {
+  return {check.name, std::string(model_part_kind_name(check.kind)), check.path, check.table,
+          check.problems};
 }
 
-Expected<Report> inspect_file(const std::string& path) {
-  Report report;
-  report.path = path;
-  if (ends_with(path, ".safetensors.index.json")) {
-    ACEFIT_ASSIGN(ShardedCheckpoint checkpoint, open_sharded(path));
-    report.kind = "sharded";
-    for (const auto& tensor : checkpoint.tensors) {
-      const SafetensorsTensorInfo& info = checkpoint.info(tensor);
-      report.rows.push_back({info.name, info.dtype, info.shape, info.byte_size,
-                             checkpoint.shard_names[tensor.shard]});
-    }
-    report.total_bytes = checkpoint.total_bytes;
-    report.warnings = std::move(checkpoint.warnings);
-    return report;
-  }
-  ACEFIT_ASSIGN(SafetensorsFile file, open_safetensors(path));
-  report.kind = "file";
-  for (const auto& info : file.tensors()) {
-    report.rows.push_back({info.name, info.dtype, info.shape, info.byte_size, {}});
-  }
-  report.total_bytes = file.layout().total_tensor_bytes;
-  report.metadata = file.metadata();
-  return report;
+std::string folder_name(const std::string& path) {
+  fs::path p = fs::path(path).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
 }
 
-// The files PATH stands for, or a failure naming it.
-Expected<std::vector<std::string>> discover(const std::string& path) {
-  if (is_regular(path)) return std::vector<std::string>{path};
+// The parts PATH stands for, or a failure naming it.
+Expected<std::vector<Part>> inspect(const std::string& path) {
+  if (is_regular(path)) return std::vector<Part>{weights_part(path)};
   if (!is_directory(path)) {
     return Status(ErrorCode::not_found, printable(path) + ": not_found: no such file or folder");
   }
-  const std::string own = weight_file_in(path);
-  if (!own.empty()) return std::vector<std::string>{own};
-  std::vector<std::string> found;
+  // One ACE-Step model folder.
+  ModelPartKind kind{};
+  if (model_part_kind_from_folder_name(folder_name(path), kind)) {
+    return std::vector<Part>{model_part(check_model_part(kind, path))};
+  }
+  // A checkpoints/ folder.
+  if (auto checks = check_checkpoints(path); checks.ok()) {
+    std::vector<Part> parts;
+    for (const ModelPartCheck& check : checks.value()) parts.push_back(model_part(check));
+    return parts;
+  }
+  // Any other model folder, or a folder of them: tensors only.
+  if (auto own = find_weight_file(path); own.ok()) {
+    return std::vector<Part>{weights_part(own.value())};
+  }
   std::error_code error;
   std::vector<std::string> children;
   for (const auto& entry : fs::directory_iterator(path, error)) {
+    if (children.size() >= 10000) break;
     children.push_back(entry.path().string());
-  }
-  std::sort(children.begin(), children.end());
-  for (const std::string& child : children) {
-    if (!is_directory(child)) continue;
-    const std::string weights = weight_file_in(child);
-    if (!weights.empty()) found.push_back(weights);
   }
   if (error) {
     return Status(ErrorCode::io, printable(path) + ": io_error: cannot list: " + error.message());
   }
-  if (found.empty()) {
+  std::sort(children.begin(), children.end());
+  std::vector<Part> parts;
+  for (const std::string& child : children) {
+    if (!is_directory(child)) continue;
+    if (auto weights = find_weight_file(child); weights.ok()) {
+      parts.push_back(weights_part(weights.value()));
+    }
+  }
+  if (parts.empty()) {
     return Status(ErrorCode::not_found,
                   printable(path) +
                       ": not_found: no model.safetensors, model.safetensors.index.json or "
                       "diffusion_pytorch_model.safetensors here or in a subfolder");
   }
-  return found;
+  return parts;
 }
 
 std::string shape_text(const std::vector<std::uint64_t>& shape) {
@@ -130,90 +121,114 @@ std::string shape_text(const std::vector<std::uint64_t>& shape) {
   return out + "]";
 }
 
-void print_text(const Report& report) {
-  std::printf("%s (%s): %zu tensors, %llu bytes\n", printable(report.path, 4096).c_str(),
-              report.kind.c_str(), report.rows.size(),
-              static_cast<unsigned long long>(report.total_bytes));
-  for (const auto& [key, value] : report.metadata) {
+void print_text(const Part& part, bool summary) {
+  const TensorTable& table = part.table;
+  if (part.kind == "weights") {
+    std::printf("%s", printable(part.path, 4096).c_str());
+  } else {
+    std::printf("%s (%s) %s", printable(part.label).c_str(), part.kind.c_str(),
+                printable(part.path, 4096).c_str());
+  }
+  std::printf(": %s\n", part.problems.empty() ? "valid" : "INVALID");
+  if (!table.weights_path.empty()) {
+    std::printf("  %s (%s): %zu tensors, %llu bytes\n", printable(table.weights_path, 4096).c_str(),
+                table.sharded ? "sharded" : "file", table.rows.size(),
+                static_cast<unsigned long long>(table.total_bytes));
+  }
+  for (const auto& [key, value] : table.metadata) {
     std::printf("  metadata %s = %s\n", printable(key).c_str(), printable(value).c_str());
   }
-  for (const Row& row : report.rows) {
-    std::printf("  %-60s %-11s %-24s %14llu%s%s\n", printable(row.name, 200).c_str(),
-                std::string(safetensors_dtype_name(row.dtype)).c_str(),
-                shape_text(row.shape).c_str(), static_cast<unsigned long long>(row.bytes),
-                row.shard.empty() ? "" : "  ", printable(row.shard).c_str());
+  if (!summary) {
+    for (const TensorTableRow& row : table.rows) {
+      std::printf("  %-60s %-11s %-24s %14llu%s%s\n", printable(row.tensor.name, 200).c_str(),
+                  row.tensor.dtype.c_str(), shape_text(row.tensor.shape).c_str(),
+                  static_cast<unsigned long long>(row.bytes), row.shard.empty() ? "" : "  ",
+                  printable(row.shard).c_str());
+    }
   }
-  for (const auto& warning : report.warnings) {
+  for (const auto& warning : table.warnings) {
     std::printf("  warning: %s\n", printable(warning, 4096).c_str());
+  }
+  for (const auto& problem : part.problems) {
+    std::printf("  problem: %s\n", problem.c_str());
   }
 }
 
-nlohmann::json report_json(const Report& report) {
+nlohmann::json part_json(const Part& part, bool summary) {
+  const TensorTable& table = part.table;
   nlohmann::json out;
-  out["path"] = report.path;
-  out["kind"] = report.kind;
-  out["tensor_count"] = report.rows.size();
-  out["total_bytes"] = report.total_bytes;
+  out["name"] = part.label;
+  out["kind"] = part.kind;
+  out["path"] = part.path;
+  out["valid"] = part.problems.empty();
+  out["problems"] = part.problems;
+  out["weights"] = table.weights_path;
+  out["sharded"] = table.sharded;
+  out["tensor_count"] = table.rows.size();
+  out["total_bytes"] = table.total_bytes;
   out["metadata"] = nlohmann::json::object();
-  for (const auto& [key, value] : report.metadata) out["metadata"][key] = value;
-  out["warnings"] = report.warnings;
-  out["tensors"] = nlohmann::json::array();
-  for (const Row& row : report.rows) {
-    nlohmann::json tensor = {{"name", row.name},
-                             {"dtype", std::string(safetensors_dtype_name(row.dtype))},
-                             {"shape", row.shape},
-                             {"bytes", row.bytes}};
-    if (!row.shard.empty()) tensor["shard"] = row.shard;
-    out["tensors"].push_back(std::move(tensor));
+  for (const auto& [key, value] : table.metadata) out["metadata"][key] = value;
+  out["warnings"] = table.warnings;
+  if (!summary) {
+    out["tensors"] = nlohmann::json::array();
+    for (const TensorTableRow& row : table.rows) {
+      nlohmann::json tensor = {{"name", row.tensor.name},
+                               {"dtype", row.tensor.dtype},
+                               {"shape", row.tensor.shape},
+                               {"bytes", row.bytes}};
+      if (!row.shard.empty()) tensor["shard"] = row.shard;
+      out["tensors"].push_back(std::move(tensor));
+    }
   }
   return out;
 }
 
-int run_inspect(const std::string& path, bool json) {
-  auto files = discover(path);
-  if (!files.ok()) {
-    std::fprintf(stderr, "acefit inspect: %s\n", files.status().message().c_str());
+int run_inspect(const std::string& path, bool json, bool summary) {
+  auto parts = inspect(path);
+  if (!parts.ok()) {
+    std::fprintf(stderr, "acefit inspect: %s\n", parts.status().message().c_str());
     return 2;
   }
-  int exit_code = 0;
-  nlohmann::json out = {{"checkpoints", nlohmann::json::array()},
-                        {"errors", nlohmann::json::array()}};
-  for (const std::string& file : *files) {
-    auto report = inspect_file(file);
-    if (!report.ok()) {
-      // Messages are one line: every untrusted part went through printable().
-      std::fprintf(stderr, "acefit inspect: %s\n", report.status().message().c_str());
-      out["errors"].push_back(report.status().message());
-      exit_code = 2;
-      continue;
+  bool valid = true;
+  nlohmann::json out = {{"path", path}, {"parts", nlohmann::json::array()}};
+  for (const Part& part : *parts) {
+    // Messages are one line each: every untrusted part went through printable().
+    for (const std::string& problem : part.problems) {
+      std::fprintf(stderr, "acefit inspect: %s\n", problem.c_str());
     }
+    valid = valid && part.problems.empty();
     if (json) {
-      out["checkpoints"].push_back(report_json(*report));
+      out["parts"].push_back(part_json(part, summary));
     } else {
-      print_text(*report);
+      print_text(part, summary);
     }
   }
   if (json) {
-    out["valid"] = exit_code == 0;
+    out["valid"] = valid;
     std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
-  return exit_code;
+  return valid ? 0 : 2;
 }
 
 }  // namespace
 
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
-      "inspect", "List and validate the tensors of a safetensors file, index or folder");
+      "inspect",
+      "List and validate the tensors of a safetensors file, an index, a model folder or a "
+      "checkpoints/ folder");
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
+  auto summary = std::make_shared<bool>(false);
   command
       ->add_option("path", *path,
                    "a .safetensors file, a *.safetensors.index.json, a model folder or a folder "
-                   "of model folders")
+                   "of model folders (such as checkpoints/)")
       ->required();
   command->add_flag("--json", *json, "Print JSON");
-  command->callback([path, json, &exit_code] { exit_code = run_inspect(*path, *json); });
+  command->add_flag("--summary", *summary, "Leave out the per-tensor rows");
+  command->callback(
+      [path, json, summary, &exit_code] { exit_code = run_inspect(*path, *json, *summary); });
 }
 
 }  // namespace acefit::cli

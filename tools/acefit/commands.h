@@ -10,5 +10,6 @@ void add_devices_command(CLI::App& app, int& exit_code);
 void add_selfcheck_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
 void add_tokenize_command(CLI::App& app, int& exit_code);
+void add_synth_checkpoints_command(CLI::App& app, int& exit_code);
 
 }  // namespace acefit::cli

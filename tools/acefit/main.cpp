@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     acefit::cli::add_selfcheck_command(app, exit_code);
     acefit::cli::add_inspect_command(app, exit_code);
     acefit::cli::add_tokenize_command(app, exit_code);
+    acefit::cli::add_synth_checkpoints_command(app, exit_code);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -90,11 +90,12 @@ def cli_files():
         "weight_map": {"layers.0.w": "model-00001-of-00002.safetensors",
                        "layers.1.w": "model-00002-of-00002.safetensors",
                        "norm": "model-00002-of-00002.safetensors"}}, indent=2) + "\n")
-    # A checkpoints/ folder whose subfolders are model folders.
-    ckpt = os.path.join(HERE, "checkpoints")
+    # A folder whose subfolders are model folders of no ACE-Step kind
+    # (ACE-Step checkpoints/ folders are tested on synthetic checkpoints).
+    ckpt = os.path.join(HERE, "model_folders")
     write(os.path.join(ckpt, "dit"), "model.safetensors",
           tensors_file([("proj_in.weight", "BF16", [2, 2], bf16(1, 2, 3, 4))]))
-    write(os.path.join(ckpt, "vae"), "diffusion_pytorch_model.safetensors",
+    write(os.path.join(ckpt, "decoder"), "diffusion_pytorch_model.safetensors",
           tensors_file([("decoder.conv.weight", "F32", [1], f32(0.5))]))
 
 
