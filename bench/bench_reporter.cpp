@@ -145,6 +145,18 @@ nlohmann::ordered_json JsonReporter::document() const {
         number_or_null(quotient(static_cast<double>(tokenizer_.tokens), encode));
     tokenizer["mb_per_second"] =
         number_or_null(quotient(static_cast<double>(tokenizer_.text_bytes) / 1e6, encode));
+    nlohmann::ordered_json reference = {{"implementation", "@lenml/tokenizers (node)"}};
+    if (tokenizer_.reference_seconds >= 0) {
+      reference["encode_ms"] = tokenizer_.reference_seconds * 1e3;
+      reference["tokens_per_second"] =
+          static_cast<double>(tokenizer_.reference_tokens) / tokenizer_.reference_seconds;
+      reference["ids_match"] = tokenizer_.reference_ids_match;
+      tokenizer["speedup_vs_reference"] =
+          number_or_null(quotient(tokenizer_.reference_seconds, encode));
+    } else {
+      reference["note"] = tokenizer_.reference_note;
+    }
+    tokenizer["reference"] = std::move(reference);
   }
   return {{"machine", machine_},
           {"gemm", std::move(gemm)},

@@ -43,6 +43,13 @@ struct TokenizerRow {
   std::int64_t text_bytes = 0;
   std::int64_t tokens = 0;
   std::string note;
+  // The same text encoded by @lenml/tokenizers under node in the same run
+  // (tests/reference/tokenizer_speed.mjs); reference_seconds < 0 when node or
+  // the package is missing, with reference_note saying why.
+  double reference_seconds = -1;
+  std::int64_t reference_tokens = 0;
+  bool reference_ids_match = false;
+  std::string reference_note;
 };
 
 class JsonReporter final : public benchmark::BenchmarkReporter {
