@@ -90,7 +90,7 @@ TEST_F(AtomicFile, ShortWritesAndEintrAreRetried) {
 
 // OUT-02/03/05: every operation before the rename fails in turn with each
 // errno; the old file must be untouched and no temp file left.
-TEST_F(AtomicFile, EachFailureLeavesOldFileAndNoTemp) {
+TEST_F(AtomicFile, EachFailureLeavesOldFileAndNoTemp) {  // OUT-02, OUT-03 (I/O shim)
   const std::string old_contents = "old contents";
   struct Case {
     FileOp op;
