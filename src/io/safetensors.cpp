@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <optional>
+#include <vector>
 
 #include "io/strict_json.h"
 
@@ -239,6 +242,83 @@ Status SafetensorsFile::read_tensor_bytes(std::string_view name,
                                           std::span<std::byte> destination) const {
   ACEFIT_ASSIGN(const std::size_t index, resolve(name));
   return read_tensor_bytes(index, destination);
+}
+
+namespace {
+
+bool is_float_dtype(DType dtype) {
+  return dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16;
+}
+
+float load_element(DType source, const std::byte* p) {
+  if (source == DType::f32) {
+    float value;
+    std::memcpy(&value, p, 4);
+    return value;
+  }
+  std::uint16_t bits;
+  std::memcpy(&bits, p, 2);
+  return source == DType::bf16 ? bf16_to_f32(bits) : f16_to_f32(bits);
+}
+
+void store_element(DType target, float value, std::byte* p) {
+  if (target == DType::f32) {
+    std::memcpy(p, &value, 4);
+    return;
+  }
+  const std::uint16_t bits = target == DType::bf16 ? f32_to_bf16(value) : f32_to_f16(value);
+  std::memcpy(p, &bits, 2);
+}
+
+}  // namespace
+
+Status SafetensorsFile::read_tensor_as(std::size_t index, DType target,
+                                       std::span<std::byte> destination) const {
+  if (index >= layout_.tensors.size()) {
+    return invalid_argument(printable(path_) + ": tensor index " + std::to_string(index) +
+                            " out of range");
+  }
+  const SafetensorsTensorInfo& t = layout_.tensors[index];
+  const std::optional<DType> source = safetensors_compute_dtype(t.dtype);
+  if (!source || (*source != target && !(is_float_dtype(*source) && is_float_dtype(target)))) {
+    return safetensors_status(SafetensorsError::unsupported_dtype, path_,
+                              tensor_label(t.name) + " is " +
+                                  std::string(safetensors_dtype_name(t.dtype)) +
+                                  ", which cannot be loaded as " + std::string(dtype_name(target)));
+  }
+  const std::uint64_t wanted = t.element_count * dtype_size(target);
+  if (destination.size() != wanted) {
+    return invalid_argument(printable(path_) + ": " + tensor_label(t.name) + " as " +
+                            std::string(dtype_name(target)) + " is " + std::to_string(wanted) +
+                            " bytes, destination is " + std::to_string(destination.size()));
+  }
+  if (*source == target) return read_tensor_bytes(index, destination);
+
+  const std::size_t source_size = dtype_size(*source);
+  const std::size_t target_size = dtype_size(target);
+  constexpr std::size_t kStagingBytes = 1 << 20;
+  const std::size_t chunk_elements = kStagingBytes / source_size;
+  std::vector<std::byte> staging(std::min<std::uint64_t>(t.element_count, chunk_elements) *
+                                 source_size);
+  for (std::uint64_t done = 0; done < t.element_count;) {
+    const std::size_t count =
+        static_cast<std::size_t>(std::min<std::uint64_t>(t.element_count - done, chunk_elements));
+    const std::span<std::byte> chunk(staging.data(), count * source_size);
+    ACEFIT_TRY(read_range(t.file_offset + done * source_size, chunk, t.name));
+    std::byte* out = destination.data() + done * target_size;
+    for (std::size_t i = 0; i < count; ++i) {
+      store_element(target, load_element(*source, chunk.data() + i * source_size),
+                    out + i * target_size);
+    }
+    done += count;
+  }
+  return Status();
+}
+
+Status SafetensorsFile::read_tensor_as(std::string_view name, DType target,
+                                       std::span<std::byte> destination) const {
+  ACEFIT_ASSIGN(const std::size_t index, resolve(name));
+  return read_tensor_as(index, target, destination);
 }
 
 Expected<TensorBuffer> SafetensorsFile::read_tensor(std::size_t index) const {

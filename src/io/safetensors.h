@@ -206,6 +206,17 @@ class SafetensorsFile {
   Expected<TensorBuffer> read_tensor(std::size_t index) const;
   Expected<TensorBuffer> read_tensor(std::string_view name) const;
 
+  // Reads a tensor converted to the dtype a device computes with, into
+  // `destination` (exactly element_count * dtype_size(target) bytes). F32,
+  // F16 and BF16 convert among each other (to bf16/f16 rounding to nearest
+  // even); I8, I32 and I64 load only as themselves. Without a conversion the
+  // bytes go straight into `destination`; with one, through a bounded
+  // staging buffer (1 MiB), never a second full copy. unsupported_dtype for
+  // any other pair.
+  Status read_tensor_as(std::size_t index, DType target, std::span<std::byte> destination) const;
+  Status read_tensor_as(std::string_view name, DType target,
+                        std::span<std::byte> destination) const;
+
   // S21, opt-in: non_finite naming the first NaN/Inf element of the tensor
   // (floating dtypes only; the others cannot hold one).
   Status check_finite(std::size_t index) const;
