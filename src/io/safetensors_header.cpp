@@ -75,27 +75,6 @@ std::string tensor_label(std::string_view name) {
   return "tensor '" + printable(name) + "'";
 }
 
-// What a JSON value looks like, for messages.
-std::string describe(const JsonEvent& event) {
-  switch (event.type) {
-    case JsonEventType::string:
-      return "the string \"" + printable(event.text, 40) + "\"";
-    case JsonEventType::integer:
-    case JsonEventType::number:
-      return "the number " + printable(event.text, 40);
-    case JsonEventType::boolean:
-      return event.boolean ? "true" : "false";
-    case JsonEventType::null:
-      return "null";
-    case JsonEventType::object_begin:
-      return "an object";
-    case JsonEventType::array_begin:
-      return "an array";
-    default:
-      return "no value";
-  }
-}
-
 // Walks the header's events and fills a layout (S5-S14), stopping at the
 // first violation in file order.
 class HeaderParser {
@@ -197,7 +176,7 @@ class HeaderParser {
     if (event_.type != JsonEventType::object_begin) {
       return fail(SafetensorsError::invalid_metadata,
                   "__metadata__ at header byte " + std::to_string(event_.offset) + " is " +
-                      describe(event_) + ", not an object of strings");
+                      describe_json_value(event_) + ", not an object of strings");
     }
     while (true) {
       if (!next()) return json_failure();
@@ -207,7 +186,7 @@ class HeaderParser {
       if (event_.type != JsonEventType::string) {
         return fail(SafetensorsError::invalid_metadata,
                     "__metadata__ key '" + printable(key) + "' at header byte " +
-                        std::to_string(event_.offset) + " holds " + describe(event_) +
+                        std::to_string(event_.offset) + " holds " + describe_json_value(event_) +
                         "; only string values are allowed");
       }
       layout.metadata.emplace_back(std::move(key), std::move(event_.text));
@@ -221,14 +200,15 @@ class HeaderParser {
     if (!next()) return json_failure();
     if (event_.type != JsonEventType::array_begin) {
       return fail(error, where + " at header byte " + std::to_string(event_.offset) + " is " +
-                             describe(event_) + ", not an array of integers");
+                             describe_json_value(event_) + ", not an array of integers");
     }
     while (true) {
       if (!next()) return json_failure();
       if (event_.type == JsonEventType::array_end) return Status::ok_status();
       if (event_.type != JsonEventType::integer) {
         return fail(error, where + " element " + std::to_string(out.size()) + " at header byte " +
-                               std::to_string(event_.offset) + " is " + describe(event_) +
+                               std::to_string(event_.offset) + " is " +
+                               describe_json_value(event_) +
                                "; it must be an integer literal in [0, 2^64-1] with no sign, "
                                "fraction or exponent");
       }
@@ -247,7 +227,8 @@ class HeaderParser {
     if (event_.type != JsonEventType::object_begin) {
       return fail(SafetensorsError::missing_field,
                   label + " (header byte " + std::to_string(key_offset) + ") is " +
-                      describe(event_) + ", not an object with dtype, shape and data_offsets");
+                      describe_json_value(event_) +
+                      ", not an object with dtype, shape and data_offsets");
     }
     bool have_dtype = false, have_shape = false, have_offsets = false;
     while (true) {
@@ -263,7 +244,8 @@ class HeaderParser {
         if (!dtype) {
           return fail(SafetensorsError::unknown_dtype,
                       label + ": dtype at header byte " + std::to_string(event_.offset) + " is " +
-                          describe(event_) + ", not one of the 22 reference dtype names");
+                          describe_json_value(event_) +
+                          ", not one of the 22 reference dtype names");
         }
         info.dtype = *dtype;
         have_dtype = true;

@@ -38,26 +38,6 @@ std::string quoted(std::string_view text) {
   return "'" + printable(text) + "'";
 }
 
-std::string describe(const JsonEvent& event) {
-  switch (event.type) {
-    case JsonEventType::string:
-      return "a string";
-    case JsonEventType::integer:
-    case JsonEventType::number:
-      return "the number " + printable(event.text, 40);
-    case JsonEventType::boolean:
-      return event.boolean ? "true" : "false";
-    case JsonEventType::null:
-      return "null";
-    case JsonEventType::object_begin:
-      return "an object";
-    case JsonEventType::array_begin:
-      return "an array";
-    default:
-      return "nothing";
-  }
-}
-
 // realpath as a std::string, or the errno.
 bool canonical_path(const std::string& path, std::string& out, int& error) {
   std::unique_ptr<char, decltype(&::free)> resolved(::realpath(path.c_str(), nullptr), &::free);
@@ -84,8 +64,8 @@ class IndexParser {
   Status run(ShardIndex& index) {
     if (!next()) return json_failure();
     if (event_.type != JsonEventType::object_begin) {
-      return fail("invalid_index",
-                  "the index is " + describe(event_) + ", not an object with a weight_map");
+      return fail("invalid_index", "the index is " + describe_json_value(event_) +
+                                       ", not an object with a weight_map");
     }
     bool have_weight_map = false;
     while (true) {
@@ -151,7 +131,7 @@ class IndexParser {
     if (!next()) return json_failure();
     if (event_.type != JsonEventType::object_begin) {
       return fail("invalid_index", "weight_map at byte " + std::to_string(event_.offset) + " is " +
-                                       describe(event_) + ", not an object");
+                                       describe_json_value(event_) + ", not an object");
     }
     std::unordered_map<std::string, std::size_t> shard_ids;
     while (true) {
@@ -168,8 +148,8 @@ class IndexParser {
       if (!next()) return json_failure();
       if (event_.type != JsonEventType::string) {
         return fail("invalid_index", "weight_map[" + quoted(tensor) + "] at byte " +
-                                         std::to_string(event_.offset) + " is " + describe(event_) +
-                                         ", not a shard file name");
+                                         std::to_string(event_.offset) + " is " +
+                                         describe_json_value(event_) + ", not a shard file name");
       }
       ACEFIT_TRY(check_shard_name(event_.text, origin_));
       auto it = shard_ids.find(event_.text);
@@ -190,7 +170,7 @@ class IndexParser {
     if (!next()) return json_failure();
     if (event_.type != JsonEventType::object_begin) {
       return fail("invalid_index", "metadata at byte " + std::to_string(event_.offset) + " is " +
-                                       describe(event_) + ", not an object");
+                                       describe_json_value(event_) + ", not an object");
     }
     while (true) {
       if (!next()) return json_failure();
@@ -201,7 +181,7 @@ class IndexParser {
         if (event_.type == JsonEventType::integer) {
           index.declared_total_size = event_.integer;
         } else {
-          warn(index, "metadata.total_size is " + describe(event_) +
+          warn(index, "metadata.total_size is " + describe_json_value(event_) +
                           ", not a non-negative integer; ignored");
         }
       }

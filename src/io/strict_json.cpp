@@ -546,4 +546,24 @@ bool JsonReader::skip_container(JsonEvent& scratch) {
   return true;
 }
 
+std::string describe_json_value(const JsonEvent& event) {
+  switch (event.type) {
+    case JsonEventType::string:
+      return "the string \"" + printable(event.text, 40) + "\"";
+    case JsonEventType::integer:
+    case JsonEventType::number:
+      return "the number " + printable(event.text, 40);
+    case JsonEventType::boolean:
+      return event.boolean ? "true" : "false";
+    case JsonEventType::null:
+      return "null";
+    case JsonEventType::object_begin:
+      return "an object";
+    case JsonEventType::array_begin:
+      return "an array";
+    default:
+      return "no value";
+  }
+}
+
 }  // namespace acefit

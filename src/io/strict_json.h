@@ -166,4 +166,8 @@ std::size_t find_invalid_utf8(std::string_view text);
 // with "..." appended.
 std::string printable(std::string_view text, std::size_t max_bytes = 80);
 
+// What a JSON value event looks like, for messages: "the string \"x\"",
+// "the number 2", "true", "null", "an object", "an array", or "no value".
+std::string describe_json_value(const JsonEvent& event);
+
 }  // namespace acefit
