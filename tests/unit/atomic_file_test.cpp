@@ -3,11 +3,13 @@
 // file system, folders that are missing or read-only, symlink targets and
 // stale temp file removal.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -130,6 +132,24 @@ TEST_F(AtomicFile, EachFailureLeavesOldFileAndNoTemp) {  // OUT-02, OUT-03 (I/O 
       }
     }
   }
+}
+
+// OUT-02 on a real full file system: a 64 KiB tmpfs mounted over the test
+// folder (needs CAP_SYS_ADMIN; elsewhere the shim test above covers it).
+TEST_F(AtomicFile, RealFullTmpfsLeavesNothing) {  // OUT-02
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=64k") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno)
+                 << "); EachFailureLeavesOldFileAndNoTemp covers ENOSPC through the shim";
+  }
+  const Status status = write_file_atomic(path("out.wav"), bytes(kPayload + kPayload));
+  const Status small = write_file_atomic(path("small.wav"), bytes("fits"));
+  const auto names = listing();
+  ::umount2(dir_.c_str(), MNT_DETACH);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), ErrorCode::io);
+  EXPECT_NE(status.message().find("disk_full"), std::string::npos) << status.message();
+  EXPECT_TRUE(small.ok()) << small.to_string();
+  EXPECT_EQ(names, std::vector<std::string>{"small.wav"});  // no temp, no partial out.wav
 }
 
 TEST_F(AtomicFile, FolderFsyncFailureIsReportedAfterTheRename) {
