@@ -47,31 +47,51 @@ std::uint64_t simulated_vram_cap_bytes(double gib) {
   return gib_to_bytes(std::max(0.5, gib - 0.5));
 }
 
+namespace {
+
+// Parses one device name into `request`; an error names the text.
+Status parse_device(const std::string& d, DeviceRequest& request) {
+  if (d == "auto") {
+    request.choice = DeviceRequest::Choice::automatic;
+  } else if (d == "cpu") {
+    request.choice = DeviceRequest::Choice::cpu;
+  } else if (d == "sim") {
+    request.choice = DeviceRequest::Choice::sim;
+  } else if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
+    request.choice = DeviceRequest::Choice::cuda;
+    request.ordinal = 0;
+    if (d != "cuda") {
+      int ordinal = -1;
+      const auto [ptr, ec] = std::from_chars(d.data() + 5, d.data() + d.size(), ordinal);
+      if (ec != std::errc() || ptr != d.data() + d.size() || ordinal < 0) {
+        return invalid_argument("device '" + d + "': expected cuda:N with N a GPU index");
+      }
+      request.ordinal = ordinal;
+    }
+  } else {
+    return invalid_argument("unknown device '" + d + "' (expected auto, cpu, sim, cuda or cuda:N)");
+  }
+  return Status();
+}
+
+}  // namespace
+
 Expected<DeviceRequest> device_request_from(const EnvLookup& env,
                                             std::optional<std::string> cli_device) {
   DeviceRequest request;
-  std::optional<std::string> device = cli_device ? cli_device : env("ACEFIT_DEVICE");
-  if (device && !device->empty()) {
-    const std::string& d = *device;
-    if (d == "auto") {
-      request.choice = DeviceRequest::Choice::automatic;
-    } else if (d == "cpu") {
-      request.choice = DeviceRequest::Choice::cpu;
-    } else if (d == "sim") {
-      request.choice = DeviceRequest::Choice::sim;
-    } else if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
-      request.choice = DeviceRequest::Choice::cuda;
-      if (d != "cuda") {
-        int ordinal = -1;
-        const auto [ptr, ec] = std::from_chars(d.data() + 5, d.data() + d.size(), ordinal);
-        if (ec != std::errc() || ptr != d.data() + d.size() || ordinal < 0) {
-          return invalid_argument("device '" + d + "': expected cuda:N with N a GPU index");
-        }
-        request.ordinal = ordinal;
-      }
-    } else {
-      return invalid_argument("unknown device '" + d +
-                              "' (expected auto, cpu, sim, cuda or cuda:N)");
+  if (cli_device) {
+    ACEFIT_TRY(parse_device(*cli_device, request));
+  } else {
+    // ACESTEP_DEVICE (the reference's name) wins over ACEFIT_DEVICE. A bad
+    // value in the environment is ignored with a warning.
+    for (const char* name : {"ACESTEP_DEVICE", "ACEFIT_DEVICE"}) {
+      const std::optional<std::string> device = env(name);
+      if (!device || device->empty()) continue;
+      const Status parsed = parse_device(*device, request);
+      if (parsed.ok()) break;
+      request = DeviceRequest{};
+      request.warnings.push_back("Invalid " + std::string(name) + " value: " + *device +
+                                 " (expected auto, cpu, sim, cuda or cuda:N), ignoring");
     }
   }
   for (const char* name : {"MAX_CUDA_VRAM", "ACEFIT_SIM_VRAM_GB"}) {

@@ -1,6 +1,7 @@
 // Which device to open, from the environment (a lookup function, so the
 // library never reads getenv itself) and an optional command-line value.
-//   ACEFIT_DEVICE   auto (default) | cpu | sim | cuda | cuda:N
+//   ACESTEP_DEVICE, ACEFIT_DEVICE   auto (default) | cpu | sim | cuda | cuda:N
+//                   (ACESTEP_DEVICE wins; a bad value is ignored with a warning)
 //   MAX_CUDA_VRAM   GiB: the simulated size of a GPU. The device reports it as
 //                   its total and its budget cap is max(0.5, value - 0.5) GiB
 //                   (the 0.5 GiB stands for a CUDA context). On a real GPU it
@@ -9,18 +10,16 @@
 // An unparseable value gives a warning and is ignored.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/env_lookup.h"
 #include "device/device.h"
 
 namespace acefit {
-
-using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 
 inline constexpr double kDefaultSimVramGib = 8.0;
 
@@ -32,7 +31,7 @@ struct DeviceRequest {
   std::vector<std::string> warnings;
 };
 
-// cli_device, when given, wins over ACEFIT_DEVICE.
+// cli_device, when given, wins over the environment; a bad one is an error.
 Expected<DeviceRequest> device_request_from(const EnvLookup& env,
                                             std::optional<std::string> cli_device = std::nullopt);
 

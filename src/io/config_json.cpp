@@ -220,6 +220,45 @@ Expected<std::vector<std::string>> ConfigJson::string_list(const std::string& ke
   return out;
 }
 
+Expected<ConfigJson> ConfigJson::object(const std::string& key) {
+  read_.insert(key);
+  if (!has(key)) return key_error(key, "is missing");
+  const auto& value = document_->root.at(key);
+  if (!value.is_object()) return key_error(key, "must be an object, got " + shown(value));
+  ConfigJson nested;
+  nested.origin_ = origin_ + ": " + key;
+  nested.document_ = std::make_unique<Document>(Document{value});
+  return nested;
+}
+
+Expected<std::vector<ConfigJson>> ConfigJson::object_list(const std::string& key,
+                                                          std::size_t max_count) {
+  read_.insert(key);
+  if (!has(key)) return key_error(key, "is missing");
+  const auto& value = document_->root.at(key);
+  if (!value.is_array() || value.empty() || value.size() > max_count) {
+    return key_error(key, "must be a list of 1 to " + std::to_string(max_count) + " objects");
+  }
+  std::vector<ConfigJson> out;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (!value[i].is_object()) {
+      return key_error(
+          key, "holds " + shown(value[i]) + " at index " + std::to_string(i) + ", not an object");
+    }
+    ConfigJson nested;
+    nested.origin_ = origin_ + ": " + key + "[" + std::to_string(i) + "]";
+    nested.document_ = std::make_unique<Document>(Document{value[i]});
+    out.push_back(std::move(nested));
+  }
+  return out;
+}
+
+std::vector<std::string> ConfigJson::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : document_->root.items()) out.push_back(key);
+  return out;
+}
+
 std::vector<std::string> ConfigJson::unread_keys() const {
   std::vector<std::string> keys;
   for (const auto& [key, value] : document_->root.items()) {

@@ -44,6 +44,13 @@ class ConfigJson {
   Expected<std::vector<std::string>> string_list(const std::string& key, std::size_t max_count,
                                                  std::vector<std::string> fallback);
 
+  // A nested object, or each object of a list, as a ConfigJson of its own
+  // whose messages name the path ("file: tiers[2]: key ...").
+  Expected<ConfigJson> object(const std::string& key);
+  Expected<std::vector<ConfigJson>> object_list(const std::string& key, std::size_t max_count);
+
+  // Every top-level key, sorted.
+  std::vector<std::string> keys() const;
   // Top-level keys no accessor asked for.
   std::vector<std::string> unread_keys() const;
 

@@ -113,11 +113,22 @@ TEST(DeviceSelection, ParsesDeviceNames) {
   // The command line wins over the environment.
   EXPECT_EQ(testing::unwrap(device_request_from(env_of({{"ACEFIT_DEVICE", "sim"}}), "cpu")).choice,
             DeviceRequest::Choice::cpu);
+  // ACESTEP_DEVICE, the reference's name, wins over ACEFIT_DEVICE.
+  EXPECT_EQ(testing::unwrap(
+                device_request_from(env_of({{"ACEFIT_DEVICE", "sim"}, {"ACESTEP_DEVICE", "cpu"}})))
+                .choice,
+            DeviceRequest::Choice::cpu);
   for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU"}) {
-    auto r = device_request_from(env_of({{"ACEFIT_DEVICE", bad}}));
+    // On the command line a bad name is an error naming it ...
+    auto r = device_request_from(env_of({}), bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), ErrorCode::invalid_argument);
     EXPECT_NE(r.status().message().find(bad), std::string::npos);
+    // ... in the environment it is ignored with a warning naming it.
+    auto e = testing::unwrap(device_request_from(env_of({{"ACESTEP_DEVICE", bad}})));
+    EXPECT_EQ(e.choice, DeviceRequest::Choice::automatic) << bad;
+    ASSERT_EQ(e.warnings.size(), 1u);
+    EXPECT_NE(e.warnings[0].find(std::string("ACESTEP_DEVICE value: ") + bad), std::string::npos);
   }
 }
 

@@ -38,15 +38,19 @@ Logger stderr_logger(LogLevel min_level) {
       min_level);
 }
 
-Expected<Runtime> open_runtime(std::optional<std::string> cli_device) {
+Expected<Runtime> open_runtime_for(const DeviceRequest& request) {
   Runtime runtime;
   const int threads = thread_count(runtime.warnings);
   runtime.pool = std::make_unique<ThreadPool>(threads);
   cpu::blas_set_threads(threads);
-  ACEFIT_ASSIGN(DeviceRequest request,
-                device_request_from(process_environment(), std::move(cli_device)));
   ACEFIT_ASSIGN(runtime.device, open_device(request, runtime.warnings));
   return runtime;
+}
+
+Expected<Runtime> open_runtime(std::optional<std::string> cli_device) {
+  ACEFIT_ASSIGN(DeviceRequest request,
+                device_request_from(process_environment(), std::move(cli_device)));
+  return open_runtime_for(request);
 }
 
 }  // namespace acefit::cli

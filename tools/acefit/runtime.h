@@ -29,5 +29,7 @@ struct Runtime {
 
 // Opens the device named by --device (when given) or the environment.
 Expected<Runtime> open_runtime(std::optional<std::string> cli_device);
+// Opens the device of a request already made.
+Expected<Runtime> open_runtime_for(const DeviceRequest& request);
 
 }  // namespace acefit::cli

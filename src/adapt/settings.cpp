@@ -1,0 +1,723 @@
+#include "adapt/settings.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include "adapt/options.h"
+#include "device/device_selection.h"
+
+namespace acefit {
+
+namespace {
+
+constexpr double kMinDurationS = 10;
+constexpr double kMaxDurationS = 600;
+constexpr int kMaxBatch = 64;
+constexpr int kMaxChunkFrames = 1 << 20;
+
+// One place a setting may come from, in precedence order.
+struct Candidate {
+  std::string text;
+  SettingSource source;
+  std::string origin;  // flag or variable name
+};
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::optional<bool> parse_bool(std::string_view text) {
+  const std::string t = lower(text);
+  if (t == "1" || t == "true" || t == "yes" || t == "y" || t == "on") return true;
+  if (t == "0" || t == "false" || t == "no" || t == "n" || t == "off") return false;
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t min,
+                                          std::int64_t max) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < min || value > max)
+    return std::nullopt;
+  return value;
+}
+
+// Command line first, then each variable of the setting from the process
+// environment, then from .env. Empty variables count as unset.
+// Which places to look: all of them, the command line alone, or one variable.
+enum class Scope { all, command_line, one_variable };
+
+std::vector<Candidate> candidates(const SettingsInput& in, std::string_view setting, Scope scope,
+                                  std::string_view variable) {
+  std::vector<Candidate> out;
+  const auto it = in.command_line.find(std::string(setting));
+  if (scope != Scope::one_variable && it != in.command_line.end()) {
+    std::string flag = "--" + std::string(setting);
+    for (const auto& option : option_table()) {
+      if (option.setting == setting && !option.flag.empty()) flag = std::string(option.flag);
+    }
+    out.push_back({it->second, SettingSource::command_line, flag});
+  }
+  if (scope == Scope::command_line) return out;
+  for (const SettingSource layer : {SettingSource::environment, SettingSource::dotenv}) {
+    for (const auto& option : option_table()) {
+      if (option.setting != setting || option.env.empty()) continue;
+      if (scope == Scope::one_variable && option.env != variable) continue;
+      std::optional<std::string> value;
+      if (layer == SettingSource::environment && in.environment) value = in.environment(option.env);
+      if (layer == SettingSource::dotenv && in.dotenv) value = in.dotenv->get(option.env);
+      if (value && !value->empty()) out.push_back({*value, layer, std::string(option.env)});
+    }
+  }
+  return out;
+}
+
+std::string expected_values(std::string_view setting) {
+  for (const auto& option : option_table()) {
+    if (option.setting == setting) return std::string(option.values);
+  }
+  return {};
+}
+
+// The first candidate that parses. A bad command-line value is an error; a
+// bad variable is skipped with a warning, as if it were unset.
+template <typename T, typename Parse>
+Expected<std::optional<std::pair<T, Candidate>>> pick(const SettingsInput& in,
+                                                      std::string_view setting, Parse parse,
+                                                      std::vector<std::string>& warnings,
+                                                      Scope scope = Scope::all,
+                                                      std::string_view variable = {}) {
+  for (const auto& candidate : candidates(in, setting, scope, variable)) {
+    std::string why;
+    std::optional<T> value = parse(candidate.text, why);
+    if (value) return std::optional<std::pair<T, Candidate>>(std::pair{*value, candidate});
+    const std::string expected = why.empty() ? "expected " + expected_values(setting) : why;
+    if (candidate.source == SettingSource::command_line) {
+      return invalid_argument(candidate.origin + ": invalid value '" + candidate.text + "' (" +
+                              expected + ")");
+    }
+    warnings.push_back("Invalid " + candidate.origin + " value: " + candidate.text + " (from " +
+                       std::string(setting_source_name(candidate.source)) + "; " + expected +
+                       "), ignoring");
+  }
+  return std::optional<std::pair<T, Candidate>>();
+}
+
+template <typename T, typename U>
+void take(Setting<T>& setting, const std::optional<std::pair<U, Candidate>>& picked) {
+  if (!picked) return;
+  setting.value = picked->first;
+  setting.source = picked->second.source;
+  setting.origin = picked->second.origin;
+}
+
+template <typename T>
+void change(Setting<T>& setting, T value, std::string requested, std::string reason,
+            std::vector<std::string>& warnings, bool warn = true) {
+  setting.value = std::move(value);
+  setting.requested = std::move(requested);
+  setting.reason = reason;
+  if (warn) warnings.push_back(std::move(reason));
+}
+
+bool user_set(SettingSource source) {
+  return source == SettingSource::command_line || source == SettingSource::environment ||
+         source == SettingSource::dotenv;
+}
+
+std::string with_lm_text(bool with_lm) {
+  return with_lm ? "with LM" : "without LM";
+}
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f", seconds);
+  return text;
+}
+
+// The GPU memory: MAX_CUDA_VRAM, MAX_MPS_VRAM, MAX_XPU_VRAM (first valid one
+// wins, environment before .env), else the GPU's own size.
+void resolve_memory(const SettingsInput& in, EffectiveSettings& out) {
+  auto& memory = out.gpu_memory_gb;
+  memory.value = in.gpu.total_gib;
+  memory.source = SettingSource::device;
+  memory.reason = in.gpu.vendor.empty()   ? "no GPU detected: tier1 limits apply"
+                  : in.gpu.memory_unknown ? "GPU " + in.gpu.name +
+                                                " did not report its memory: tier1 limits "
+                                                "apply (set MAX_CUDA_VRAM to choose a size)"
+                                          : in.gpu.vendor + " " + in.gpu.name;
+  bool simulated = false;
+  for (const char* variable : {"MAX_CUDA_VRAM", "MAX_MPS_VRAM", "MAX_XPU_VRAM"}) {
+    for (const SettingSource layer : {SettingSource::environment, SettingSource::dotenv}) {
+      if (simulated) break;
+      std::optional<std::string> raw;
+      if (layer == SettingSource::environment && in.environment) raw = in.environment(variable);
+      if (layer == SettingSource::dotenv && in.dotenv) raw = in.dotenv->get(variable);
+      if (!raw) continue;
+      const auto gib = parse_gib(*raw);
+      if (!gib) {
+        out.warnings.push_back("Invalid " + std::string(variable) + " value: " + *raw +
+                               ", ignoring");
+        continue;
+      }
+      memory.value = *gib;
+      memory.source = layer;
+      memory.origin = variable;
+      memory.reason = "simulated with " + std::string(variable);
+      // Simulating a CUDA GPU means its rules apply, on any machine.
+      if (std::string_view(variable) == "MAX_CUDA_VRAM") out.simulated_cuda = true;
+      if (in.gpu.total_gib > 0)
+        memory.reason += " (the GPU has " + format_gb(in.gpu.total_gib) + " GB)";
+      char shown[32];
+      std::snprintf(shown, sizeof shown, "%.1f", *gib);
+      out.warnings.push_back("DEBUG MODE: Simulating GPU memory as " + std::string(shown) +
+                             "GB (set via " + variable + " environment variable)");
+      simulated = true;
+    }
+  }
+  if (in.gpu.memory_unknown && !simulated) out.warnings.push_back(memory.reason);
+  if (memory.value >= 15.5 && memory.value < 16) {
+    memory.reason += "; treated as a 16 GB class GPU";
+  }
+}
+
+Status resolve_tier(const SettingsInput& in, EffectiveSettings& out) {
+  const double m = out.gpu_memory_gb.value;
+  const TierRecord& detected = in.table->tier_for_memory(m);
+  out.tier.value = detected.name;
+  out.tier.source = out.gpu_memory_gb.source == SettingSource::device ? SettingSource::device
+                                                                      : out.gpu_memory_gb.source;
+  out.tier.origin = out.gpu_memory_gb.origin;
+  out.tier.reason = format_gb(m) + " GB of GPU memory";
+  out.tier_record = &detected;
+  const auto picked = pick<std::string>(
+      in, "tier",
+      [&](const std::string& text, std::string& why) -> std::optional<std::string> {
+        if (text == "auto") return text;
+        if (in.table->find(text) == nullptr) {
+          why = "expected auto or one of the table's tiers";
+          return std::nullopt;
+        }
+        return text;
+      },
+      out.warnings);
+  if (!picked.ok()) return picked.status();
+  if (picked.value() && picked.value()->first != "auto") {
+    const TierRecord* manual = in.table->find(picked.value()->first);
+    take(out.tier, picked.value());
+    out.tier.value = manual->name;
+    out.tier.reason = "chosen by hand; the detected tier is " + detected.name;
+    out.tier_record = manual;
+  }
+  return Status();
+}
+
+Status resolve_lm(const SettingsInput& in, EffectiveSettings& out) {
+  const TierRecord& tier = *out.tier_record;
+  auto& init = out.init_lm;
+  init.value = tier.init_lm_default;
+  init.source = SettingSource::tier;
+  init.reason = tier.init_lm_default ? tier.name + " fits an LM" : tier.name + " fits no LM";
+  // -1: auto (the tier decides), 0: off, 1: on.
+  ACEFIT_ASSIGN(const auto init_pick,
+                pick<int>(
+                    in, "init_lm",
+                    [](const std::string& text, std::string&) -> std::optional<int> {
+                      if (lower(text) == "auto") return -1;
+                      const auto value = parse_bool(text);
+                      if (!value) return std::nullopt;
+                      return *value ? 1 : 0;
+                    },
+                    out.warnings));
+  if (init_pick && init_pick->first >= 0) {
+    take(init, init_pick);
+    init.reason.clear();
+    if (init.value && tier.lm_models.empty()) {
+      if (out.force.value) {
+        init.reason = tier.name + " fits no LM; loaded anyway because of --force";
+        out.warnings.push_back("LM initialization forced on " + tier.name + " (" +
+                               format_gb(out.gpu_memory_gb.value) +
+                               " GB): this may cause high VRAM usage or OOM");
+      } else {
+        change(init, false, "true",
+               "Your GPU tier (" + tier.name + ", " + format_gb(out.gpu_memory_gb.value) +
+                   " GB) does not have enough memory to run any LM model: LM initialization "
+                   "turned off (--force keeps it)",
+               out.warnings);
+      }
+    }
+  }
+
+  auto& model = out.lm_model;
+  std::optional<std::string> size = tier.recommended_lm;
+  model.source = SettingSource::tier;
+  model.reason = size ? "recommended for " + tier.name : "";
+  if (!size && init.value) {  // forced LM on a tier without models: the smallest
+    size = std::string(kLmSizes[0]);
+    model.reason = "the smallest LM: " + tier.name + " recommends none";
+  }
+  if (size) model.value = lm_model_name(*size);
+  ACEFIT_ASSIGN(const auto model_pick,
+                pick<std::string>(
+                    in, "lm_model",
+                    [](const std::string& text, std::string& why) -> std::optional<std::string> {
+                      if (text.find('/') != std::string::npos ||
+                          text.find("..") != std::string::npos || !lm_size_of(text)) {
+                        why =
+                            "expected an LM folder name naming its size 0.6B, 1.7B or 4B, such "
+                            "as acestep-5Hz-lm-1.7B";
+                        return std::nullopt;
+                      }
+                      return text;
+                    },
+                    out.warnings));
+  if (model_pick) {
+    take(model, std::optional<std::pair<std::optional<std::string>, Candidate>>(
+                    {model_pick->first, model_pick->second}));
+    model.reason.clear();
+    size = lm_size_of(model_pick->first);
+  }
+  if (!init.value) {
+    if (model.value) {
+      model.requested = user_set(model.source) ? model.value : std::nullopt;
+      model.value = std::nullopt;
+      model.reason = "the LM is off";
+    }
+    return Status();
+  }
+  const std::string requested = *model.value;
+  const auto replace_size = [&](const std::string& to) {
+    std::string name = requested;
+    const auto at = name.find(*size);
+    return name.replace(at, size->size(), to);
+  };
+  if (!tier.allows_lm(*size) && !tier.lm_models.empty() && user_set(model.source)) {
+    if (out.force.value) {
+      model.reason = "not in " + tier.name + "'s LM list; kept because of --force";
+      out.warnings.push_back("LM " + requested + " is larger than " + tier.name +
+                             " allows: this may cause high VRAM usage or OOM");
+    } else {
+      const std::string largest = *largest_lm_size(tier.lm_models);
+      const std::string name = replace_size(largest);
+      change(model, std::optional<std::string>(name), requested,
+             "LM " + requested + " is larger than your GPU tier (" + tier.name + ", " +
+                 format_gb(out.gpu_memory_gb.value) + " GB) allows: using " + name +
+                 ", the largest it allows (--force keeps it)",
+             out.warnings);
+      size = largest;
+    }
+  }
+  const double m = out.gpu_memory_gb.value;
+  if (*size == "4B" && m > 0 && m < 20 && !out.force.value) {
+    const std::string from = *model.value;
+    const std::string name = [&] {
+      std::string n = from;
+      return n.replace(n.find("4B"), 2, "1.7B");
+    }();
+    change(model, std::optional<std::string>(name), from,
+           "The 4B LM needs 20 GB or more (this GPU: " + format_gb(m) + " GB): using " + name,
+           out.warnings);
+  }
+  return Status();
+}
+
+Status resolve_backend(const SettingsInput& in, EffectiveSettings& out) {
+  const TierRecord& tier = *out.tier_record;
+  auto& backend = out.backend;
+  backend.value = tier.recommended_backend;
+  backend.source = SettingSource::tier;
+  backend.reason = "recommended for " + tier.name;
+  ACEFIT_ASSIGN(const auto picked,
+                pick<std::string>(
+                    in, "backend",
+                    [](const std::string& text, std::string&) -> std::optional<std::string> {
+                      const std::string t = lower(text);
+                      if (t == "vllm" || t == "pt" || t == "mlx") return t;
+                      return std::nullopt;
+                    },
+                    out.warnings));
+  if (picked) {
+    take(backend, picked);
+    backend.reason.clear();
+  }
+  const bool asked = user_set(backend.source);
+  const auto fall_back = [&](std::string to, std::string why) {
+    const std::string from = backend.value;
+    change(backend, std::move(to), from, std::move(why), out.warnings, asked);
+    if (!asked) backend.requested.reset();
+  };
+  if (backend.value == "mlx" && !in.gpu.apple) {
+    fall_back("pt", "The mlx backend runs only on Apple Silicon: falling back to pt");
+  }
+  if (backend.value == "vllm" && !tier.allows_backend("vllm")) {
+    fall_back(tier.recommended_backend,
+              "The vllm backend is not allowed on " + tier.name + " (" +
+                  format_gb(out.gpu_memory_gb.value) +
+                  " GB; its KV cache is too memory-hungry): falling back to " +
+                  tier.recommended_backend);
+  }
+  if (backend.value == "vllm" && !in.gpu.cuda_class && !out.simulated_cuda) {
+    fall_back("pt", "The vllm backend needs an NVIDIA or AMD GPU: falling back to pt");
+  }
+  if (backend.value == "vllm" && in.gpu.compute_major && *in.gpu.compute_major < 7) {
+    fall_back("pt", "The vllm backend needs compute capability 7.0 or newer (this GPU: " +
+                        std::to_string(*in.gpu.compute_major) + ".x): falling back to pt");
+  }
+  return Status();
+}
+
+auto bool_parser() {
+  return [](const std::string& text, std::string& why) -> std::optional<bool> {
+    why = "expected true or false (1/0, yes/no, on/off)";
+    return parse_bool(text);
+  };
+}
+
+// --offload names the mode; the two variables are booleans, each falling back
+// to the tier's default when unset: (false, *) none, (true, false) cpu,
+// (true, true) cpu+dit.
+Status resolve_offload(const SettingsInput& in, EffectiveSettings& out) {
+  const TierRecord& tier = *out.tier_record;
+  auto& offload = out.offload;
+  offload.value = tier.offload;
+  offload.source = SettingSource::tier;
+  offload.reason = "default of " + tier.name;
+  ACEFIT_ASSIGN(const auto mode_pick,
+                pick<OffloadMode>(
+                    in, "offload",
+                    [](const std::string& text, std::string& why) -> std::optional<OffloadMode> {
+                      why = "expected cpu+dit, cpu or none";
+                      return parse_offload_mode(lower(text));
+                    },
+                    out.warnings, Scope::command_line));
+  if (mode_pick) {
+    take(offload, mode_pick);
+    offload.reason.clear();
+  } else {
+    ACEFIT_ASSIGN(const auto cpu_pick, pick<bool>(in, "offload", bool_parser(), out.warnings,
+                                                  Scope::one_variable, "ACESTEP_OFFLOAD_TO_CPU"));
+    ACEFIT_ASSIGN(const auto dit_pick,
+                  pick<bool>(in, "offload", bool_parser(), out.warnings, Scope::one_variable,
+                             "ACESTEP_OFFLOAD_DIT_TO_CPU"));
+    if (cpu_pick || dit_pick) {
+      const bool cpu = cpu_pick ? cpu_pick->first : tier.offload != OffloadMode::none;
+      const bool dit = dit_pick ? dit_pick->first : tier.offload == OffloadMode::cpu_dit;
+      const Candidate& from = cpu_pick ? cpu_pick->second : dit_pick->second;
+      offload.source = from.source;
+      offload.origin = cpu_pick && dit_pick
+                           ? cpu_pick->second.origin + " + " + dit_pick->second.origin
+                           : from.origin;
+      offload.value = !cpu ? OffloadMode::none : dit ? OffloadMode::cpu_dit : OffloadMode::cpu;
+      offload.reason.clear();
+      if (!cpu && dit) {
+        offload.reason = "ACESTEP_OFFLOAD_DIT_TO_CPU needs ACESTEP_OFFLOAD_TO_CPU: no offload";
+        out.warnings.push_back(offload.reason);
+      }
+    }
+  }
+  const bool asked = user_set(offload.source);
+  if (in.gpu.intel && offload.value != OffloadMode::none) {
+    const std::string from(offload_mode_name(offload.value));
+    change(offload, OffloadMode::none, from, "Offload is not used on Intel XPU: none", out.warnings,
+           asked);
+    if (!asked) offload.requested.reset();
+  }
+  const double m = out.gpu_memory_gb.value;
+  if (out.init_lm.value && out.lm_model.value && lm_size_of(*out.lm_model.value) == "4B" && m > 0 &&
+      m <= 24 && offload.value == OffloadMode::none) {
+    change(offload, OffloadMode::cpu, "none",
+           "The 4B LM on a GPU of " + format_gb(m) + " GB needs offload: using cpu", out.warnings);
+  }
+  return Status();
+}
+
+Status resolve_quantization_and_compile(const SettingsInput& in, EffectiveSettings& out) {
+  const TierRecord& tier = *out.tier_record;
+  auto& quantization = out.quantization;
+  quantization.value = tier.quantization_int8 && !in.gpu.apple;
+  quantization.source = SettingSource::tier;
+  quantization.reason =
+      in.gpu.apple ? "no quantization on Apple Silicon" : "default of " + tier.name;
+  ACEFIT_ASSIGN(const auto q_pick,
+                pick<bool>(
+                    in, "quantization",
+                    [](const std::string& text, std::string& why) -> std::optional<bool> {
+                      const std::string t = lower(text);
+                      if (t == "int8" || t == "int8_weight_only") return true;
+                      if (t == "none") return false;
+                      why = t == "int4_weight_only" || t == "fp8_weight_only" || t == "w8a8_dynamic"
+                                ? "Unsupported quantization type; expected int8 or none"
+                                : "expected int8 or none";
+                      return std::nullopt;
+                    },
+                    out.warnings));
+  if (q_pick) {
+    take(quantization, q_pick);
+    quantization.reason.clear();
+  }
+  auto& compile = out.compile;
+  compile.value = tier.compile;
+  compile.source = SettingSource::tier;
+  compile.reason = "default of " + tier.name;
+  ACEFIT_ASSIGN(const auto c_pick, pick<bool>(in, "compile", bool_parser(), out.warnings));
+  if (c_pick) {
+    take(compile, c_pick);
+    compile.reason.clear();
+  }
+  if (quantization.value && !compile.value) {
+    change(compile, true, "false", "Quantization requires compile: compile turned on",
+           out.warnings);
+  }
+  return Status();
+}
+
+Status resolve_limits(const SettingsInput& in, EffectiveSettings& out) {
+  const TierRecord& tier = *out.tier_record;
+  const bool with_lm = out.init_lm.value;
+  const std::string gb = format_gb(out.gpu_memory_gb.value);
+  const std::string lm_text = with_lm_text(with_lm);
+
+  out.max_duration_s = {tier.max_duration_s(with_lm), SettingSource::tier, "", std::nullopt,
+                        tier.name + ", " + lm_text};
+  out.max_batch = {tier.max_batch(with_lm), SettingSource::tier, "", std::nullopt,
+                   tier.name + ", " + lm_text};
+  out.lm_max_duration_s = {
+      tier.max_duration_with_lm_s, SettingSource::tier, "", std::nullopt,
+      "the LM may plan songs of 10 s up to " + tier.name + "'s maximum with LM"};
+
+  auto& batch = out.batch;
+  const int batch_limit = out.max_batch.value;
+  batch.value = std::min(2, batch_limit);
+  batch.source = SettingSource::tier;
+  batch.reason = "min(2, " + tier.name + " maximum " + std::to_string(batch_limit) + ")";
+  ACEFIT_ASSIGN(const auto b_pick,
+                pick<int>(
+                    in, "batch",
+                    [](const std::string& text, std::string&) -> std::optional<int> {
+                      const auto v = parse_integer(text, 1, kMaxBatch);
+                      if (!v) return std::nullopt;
+                      return static_cast<int>(*v);
+                    },
+                    out.warnings));
+  if (b_pick) {
+    take(batch, b_pick);
+    batch.reason.clear();
+    if (batch.value > batch_limit) {
+      const int requested = batch.value;
+      change(batch, batch_limit, std::to_string(requested),
+             "Requested batch size (" + std::to_string(requested) +
+                 ") exceeds the limit for your GPU (" + gb +
+                 " GB). Maximum allowed: " + std::to_string(batch_limit) + " (" + lm_text +
+                 "). Batch size will be clamped to " + std::to_string(batch_limit) + ".",
+             out.warnings);
+    }
+  }
+
+  auto& duration = out.duration_s;
+  duration.reason = "not requested: the request or the LM decides, up to max_duration_s";
+  ACEFIT_ASSIGN(const auto d_pick,
+                pick<double>(
+                    in, "duration_s",
+                    [](const std::string& text, std::string& why) -> std::optional<double> {
+                      why = "expected seconds, a number from 10 to 600";
+                      const auto v = parse_gib(text);  // a plain positive decimal
+                      if (!v) return std::nullopt;
+                      return *v;
+                    },
+                    out.warnings));
+  if (d_pick) {
+    take(duration, std::optional<std::pair<std::optional<double>, Candidate>>(
+                       {d_pick->first, d_pick->second}));
+    duration.reason.clear();
+    const double requested = d_pick->first;
+    const double limit = out.max_duration_s.value;
+    if (requested > limit) {
+      change(duration, std::optional<double>(limit), seconds_text(requested),
+             "Requested duration (" + seconds_text(requested) +
+                 "s) exceeds the limit for your GPU (" + gb +
+                 " GB). Maximum allowed: " + seconds_text(limit) + "s (" + lm_text +
+                 "). Duration will be clamped to " + seconds_text(limit) + "s.",
+             out.warnings);
+    } else if (requested < kMinDurationS) {
+      change(duration, std::optional<double>(kMinDurationS), seconds_text(requested),
+             "Requested duration (" + seconds_text(requested) +
+                 "s) is below the 10 s minimum. Duration will be raised to 10s.",
+             out.warnings);
+    }
+  }
+  (void)in;
+  return Status();
+}
+
+Status resolve_other(const SettingsInput& in, EffectiveSettings& out) {
+  out.device = {in.run_device, SettingSource::device, "", std::nullopt, ""};
+  // Bad device variables were already reported when the device was opened.
+  std::vector<std::string> device_warnings;
+  ACEFIT_ASSIGN(
+      const auto device_pick,
+      pick<std::string>(
+          in, "device",
+          [](const std::string& text, std::string&) -> std::optional<std::string> {
+            if (!device_request_from([](std::string_view) { return std::nullopt; }, text).ok()) {
+              return std::nullopt;
+            }
+            return text;
+          },
+          device_warnings));
+  if (device_pick) {
+    take(out.device, device_pick);
+    out.device.value = in.run_device;
+    if (device_pick->first != "auto" && device_pick->first != in.run_device &&
+        !(device_pick->first == "cuda" && in.run_device == "cuda:0")) {
+      out.device.requested = device_pick->first;
+      out.device.reason = device_pick->first + " is not available: running on " + in.run_device;
+    }
+  }
+
+  out.config_path = {"acestep-v15-turbo", SettingSource::built_in, "", std::nullopt, ""};
+  ACEFIT_ASSIGN(const auto config_pick,
+                pick<std::string>(
+                    in, "config_path",
+                    [](const std::string& text, std::string& why) -> std::optional<std::string> {
+                      why =
+                          "expected a DiT folder name under checkpoints/, such as "
+                          "acestep-v15-turbo";
+                      if (text.find('/') != std::string::npos || text == "." || text == "..")
+                        return std::nullopt;
+                      return text;
+                    },
+                    out.warnings));
+  take(out.config_path, config_pick);
+
+  out.vae_on_cpu = {false, SettingSource::built_in, "", std::nullopt, ""};
+  ACEFIT_ASSIGN(const auto vae_pick, pick<bool>(in, "vae_on_cpu", bool_parser(), out.warnings));
+  take(out.vae_on_cpu, vae_pick);
+
+  out.vae_decode_chunk_size.reason = "auto: chosen from free memory before each decode";
+  // 0: auto.
+  ACEFIT_ASSIGN(const auto chunk_pick,
+                pick<int>(
+                    in, "vae_decode_chunk_size",
+                    [](const std::string& text, std::string&) -> std::optional<int> {
+                      if (lower(text) == "auto") return 0;
+                      const auto v = parse_integer(text, 1, kMaxChunkFrames);
+                      if (!v) return std::nullopt;
+                      return static_cast<int>(*v);
+                    },
+                    out.warnings));
+  if (chunk_pick && chunk_pick->first > 0) {
+    take(out.vae_decode_chunk_size, std::optional<std::pair<std::optional<int>, Candidate>>(
+                                        {chunk_pick->first, chunk_pick->second}));
+    out.vae_decode_chunk_size.reason.clear();
+  }
+  return Status();
+}
+
+}  // namespace
+
+std::string_view setting_source_name(SettingSource source) {
+  switch (source) {
+    case SettingSource::built_in:
+      return "built-in";
+    case SettingSource::tier:
+      return "tier";
+    case SettingSource::device:
+      return "device";
+    case SettingSource::dotenv:
+      return ".env";
+    case SettingSource::environment:
+      return "environment";
+    case SettingSource::command_line:
+      return "command line";
+  }
+  return "built-in";
+}
+
+std::string format_gb(double gib) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", gib);
+  std::string out = text;
+  if (out.size() > 2 && out.compare(out.size() - 2, 2, ".0") == 0) out.resize(out.size() - 2);
+  return out;
+}
+
+Expected<EffectiveSettings> resolve_settings(const SettingsInput& in) {
+  if (in.table == nullptr || in.table->tiers.empty()) {
+    return invalid_argument("settings resolution needs a tier table with at least one tier");
+  }
+  EffectiveSettings out;
+  out.force.value = in.command_line.count("force") != 0;
+  if (out.force.value) {
+    out.force.source = SettingSource::command_line;
+    out.force.origin = "--force";
+  }
+  resolve_memory(in, out);
+  ACEFIT_TRY(resolve_tier(in, out));
+  ACEFIT_TRY(resolve_lm(in, out));
+  ACEFIT_TRY(resolve_backend(in, out));
+  ACEFIT_TRY(resolve_offload(in, out));
+  ACEFIT_TRY(resolve_quantization_and_compile(in, out));
+  ACEFIT_TRY(resolve_limits(in, out));
+  ACEFIT_TRY(resolve_other(in, out));
+  return out;
+}
+
+namespace {
+
+template <typename T>
+SettingView view(std::string name, const Setting<T>& setting, SettingScalar value) {
+  return {std::move(name), std::move(value),  std::string(setting_source_name(setting.source)),
+          setting.origin,  setting.requested, setting.reason};
+}
+
+template <typename T>
+SettingScalar optional_scalar(const std::optional<T>& value) {
+  if (!value) return std::monostate();
+  if constexpr (std::is_same_v<T, int>)
+    return static_cast<std::int64_t>(*value);
+  else
+    return *value;
+}
+
+}  // namespace
+
+std::vector<SettingView> setting_views(const EffectiveSettings& s) {
+  const auto integer = [](int v) { return SettingScalar(static_cast<std::int64_t>(v)); };
+  return {
+      view("gpu_memory_gb", s.gpu_memory_gb, s.gpu_memory_gb.value),
+      view("tier", s.tier, s.tier.value),
+      view("device", s.device, s.device.value),
+      view("init_lm", s.init_lm, s.init_lm.value),
+      view("lm_model", s.lm_model, optional_scalar(s.lm_model.value)),
+      view("backend", s.backend, s.backend.value),
+      view("offload", s.offload, std::string(offload_mode_name(s.offload.value))),
+      view("quantization", s.quantization,
+           s.quantization.value ? SettingScalar(std::string("int8")) : SettingScalar()),
+      view("compile", s.compile, s.compile.value),
+      view("duration_s", s.duration_s, optional_scalar(s.duration_s.value)),
+      view("batch", s.batch, integer(s.batch.value)),
+      view("max_duration_s", s.max_duration_s, integer(s.max_duration_s.value)),
+      view("max_batch", s.max_batch, integer(s.max_batch.value)),
+      view("lm_max_duration_s", s.lm_max_duration_s, integer(s.lm_max_duration_s.value)),
+      view("config_path", s.config_path, s.config_path.value),
+      view("vae_on_cpu", s.vae_on_cpu, s.vae_on_cpu.value),
+      view("vae_decode_chunk_size", s.vae_decode_chunk_size,
+           optional_scalar(s.vae_decode_chunk_size.value)),
+      view("force", s.force, s.force.value),
+  };
+}
+
+std::string scalar_text(const SettingScalar& value) {
+  if (std::holds_alternative<std::monostate>(value)) return "null";
+  if (const bool* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
+  if (const auto* i = std::get_if<std::int64_t>(&value)) return std::to_string(*i);
+  if (const double* d = std::get_if<double>(&value)) return format_gb(*d);
+  return std::get<std::string>(value);
+}
+
+}  // namespace acefit

@@ -1,0 +1,109 @@
+#include "settings_cli.h"
+
+#include <algorithm>
+#include <set>
+
+#include "adapt/gpu_selection.h"
+#include "adapt/options.h"
+
+namespace acefit::cli {
+
+namespace {
+
+std::string help_of(const OptionSpec& option) {
+  std::string help = std::string(option.help);
+  std::string variables;
+  for (const auto& row : option_table()) {
+    if (row.setting == option.setting && !row.env.empty()) {
+      variables += (variables.empty() ? "" : ", ") + std::string(row.env);
+    }
+  }
+  if (!variables.empty()) help += " [env: " + variables + "]";
+  return help;
+}
+
+void add_flag(CLI::App& command, SettingFlags& flags, const OptionSpec& option) {
+  const std::string setting(option.setting);
+  if (option.setting == "force") {
+    command.add_flag_callback(
+        "--force", [&flags] { flags.values["force"] = "true"; }, std::string(option.help));
+    return;
+  }
+  auto* added = command.add_option_function<std::string>(
+      std::string(option.flag),
+      [&flags, setting](const std::string& value) { flags.values[setting] = value; },
+      help_of(option));
+  added->type_name(std::string(option.values));
+  // true|false options may be given bare: --compile means --compile true.
+  const std::string_view values = option.values;
+  if (values == "true|false" || values == "auto|true|false") {
+    added->expected(0, 1)->default_str("true");
+  }
+}
+
+}  // namespace
+
+void add_setting_flags(CLI::App& command, SettingFlags& flags) {
+  std::set<std::string_view> seen;
+  for (const auto& option : option_table()) {
+    if (option.flag.empty() || !seen.insert(option.flag).second) continue;
+    add_flag(command, flags, option);
+  }
+  command.add_option("--tier-table", flags.tier_table_path,
+                     "Read the tier table from this JSON file instead of the built-in one");
+}
+
+void add_device_flags(CLI::App& command, SettingFlags& flags) {
+  for (const auto& option : option_table()) {
+    if (option.flag == "--device" || option.flag == "--tier") {
+      add_flag(command, flags, option);
+    }
+  }
+  command.add_option("--tier-table", flags.tier_table_path,
+                     "Read the tier table from this JSON file instead of the built-in one");
+}
+
+Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {
+  ResolvedContext context;
+  ACEFIT_ASSIGN(context.dotenv, load_dotenv("."));
+  const EnvLookup environment = process_environment();
+  // The environment wins over .env wherever acefit reads a variable.
+  const DotEnv* dotenv = &context.dotenv;
+  const EnvLookup layered = [environment, dotenv](std::string_view name) {
+    auto value = environment(name);
+    return value ? value : dotenv->get(name);
+  };
+  std::optional<std::string> cli_device;
+  if (const auto it = flags.values.find("device"); it != flags.values.end())
+    cli_device = it->second;
+  ACEFIT_ASSIGN(context.request, device_request_from(layered, cli_device));
+  ACEFIT_ASSIGN(context.runtime, open_runtime_for(context.request));
+  context.probes = probe_devices(layered);
+  if (flags.tier_table_path) {
+    ACEFIT_ASSIGN(context.table, load_tier_table(*flags.tier_table_path));
+  } else {
+    ACEFIT_ASSIGN(context.table, default_tier_table());
+  }
+  context.gpu = select_gpu(context.probes, context.request, *context.runtime.device);
+  SettingsInput input;
+  input.gpu = context.gpu;
+  input.run_device = run_device_label(*context.runtime.device, context.request);
+  input.table = &context.table;
+  input.dotenv = &context.dotenv;
+  input.environment = environment;
+  input.command_line = flags.values;
+  ACEFIT_ASSIGN(context.settings, resolve_settings(input));
+  // Warnings in the order they arose: .env, device, then settings; the
+  // device layer and the settings both see MAX_CUDA_VRAM, say it once.
+  std::vector<std::string> warnings = context.dotenv.warnings;
+  warnings.insert(warnings.end(), context.runtime.warnings.begin(), context.runtime.warnings.end());
+  for (auto& warning : context.settings.warnings) {
+    if (std::find(warnings.begin(), warnings.end(), warning) == warnings.end()) {
+      warnings.push_back(std::move(warning));
+    }
+  }
+  context.settings.warnings = std::move(warnings);
+  return context;
+}
+
+}  // namespace acefit::cli

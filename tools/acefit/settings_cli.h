@@ -1,0 +1,43 @@
+// The setting flags every generating subcommand shares, built from the one
+// option table (src/adapt/options.h), and the path from the process (.env,
+// environment, flags, probes, the opened device) to effective settings.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "adapt/probe/device_probe.h"
+#include "adapt/settings.h"
+#include "adapt/tier_table.h"
+#include "io/dotenv.h"
+#include "runtime.h"
+
+namespace acefit::cli {
+
+struct SettingFlags {
+  std::map<std::string, std::string> values;  // setting -> text, for the flags given
+  std::optional<std::string> tier_table_path;
+};
+
+void add_setting_flags(CLI::App& command, SettingFlags& flags);
+// Only --device and --tier-table (for reports that take no settings).
+void add_device_flags(CLI::App& command, SettingFlags& flags);
+
+struct ResolvedContext {
+  DotEnv dotenv;
+  ProbeReport probes;
+  DeviceRequest request;
+  Runtime runtime;
+  TierTable table;
+  GpuFacts gpu;
+  EffectiveSettings settings;
+};
+
+// Reads .env from the working folder, opens the device, runs the probes,
+// loads the tier table and resolves the settings.
+Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags);
+
+}  // namespace acefit::cli
