@@ -291,11 +291,6 @@ Status resolve_lm(const SettingsInput& in, EffectiveSettings& out) {
     return Status();
   }
   const std::string requested = *model.value;
-  const auto replace_size = [&](const std::string& to) {
-    std::string name = requested;
-    const auto at = name.find(*size);
-    return name.replace(at, size->size(), to);
-  };
   if (!tier.allows_lm(*size) && !tier.lm_models.empty() && user_set(model.source)) {
     if (out.force.value) {
       model.reason = "not in " + tier.name + "'s LM list; kept because of --force";
@@ -303,7 +298,7 @@ Status resolve_lm(const SettingsInput& in, EffectiveSettings& out) {
                              " allows: this may cause high VRAM usage or OOM");
     } else {
       const std::string largest = *largest_lm_size(tier.lm_models);
-      const std::string name = replace_size(largest);
+      const std::string name = with_lm_size(requested, largest);
       change(model, std::optional<std::string>(name), requested,
              "LM " + requested + " is larger than your GPU tier (" + tier.name + ", " +
                  format_gb(out.gpu_memory_gb.value) + " GB) allows: using " + name +
@@ -315,10 +310,7 @@ Status resolve_lm(const SettingsInput& in, EffectiveSettings& out) {
   const double m = out.gpu_memory_gb.value;
   if (*size == "4B" && m > 0 && m < 20 && !out.force.value) {
     const std::string from = *model.value;
-    const std::string name = [&] {
-      std::string n = from;
-      return n.replace(n.find("4B"), 2, "1.7B");
-    }();
+    const std::string name = with_lm_size(from, "1.7B");
     change(model, std::optional<std::string>(name), from,
            "The 4B LM needs 20 GB or more (this GPU: " + format_gb(m) + " GB): using " + name,
            out.warnings);
@@ -337,7 +329,9 @@ Status resolve_backend(const SettingsInput& in, EffectiveSettings& out) {
                     in, "backend",
                     [](const std::string& text, std::string&) -> std::optional<std::string> {
                       const std::string t = lower(text);
-                      if (t == "vllm" || t == "pt" || t == "mlx") return t;
+                      for (std::string_view known : kLmBackends) {
+                        if (t == known) return t;
+                      }
                       return std::nullopt;
                     },
                     out.warnings));
@@ -550,7 +544,6 @@ Status resolve_limits(const SettingsInput& in, EffectiveSettings& out) {
              out.warnings);
     }
   }
-  (void)in;
   return Status();
 }
 

@@ -229,19 +229,44 @@ std::optional<std::string> largest_lm_size(const std::vector<std::string>& sizes
   return std::nullopt;
 }
 
-std::optional<std::string> lm_size_of(std::string_view model_name) {
-  // A size counts only as a whole dash- or underscore-separated part, so
-  // "4B" does not match inside "14B".
-  for (std::string_view size : {"0.6B", "1.7B", "4B"}) {
-    const auto at = model_name.find(size);
-    if (at == std::string_view::npos) continue;
-    const bool starts_clean = at == 0 || model_name[at - 1] == '-' || model_name[at - 1] == '_';
-    const auto end = at + size.size();
-    const bool ends_clean =
-        end == model_name.size() || model_name[end] == '-' || model_name[end] == '_';
-    if (starts_clean && ends_clean) return std::string(size);
+namespace {
+
+struct SizeMatch {
+  std::size_t at;
+  std::string_view size;
+};
+
+// Where a model name names its size. A size counts only as a whole dash- or
+// underscore-separated part, so "4B" does not match inside "14B".
+std::optional<SizeMatch> find_lm_size(std::string_view model_name) {
+  const auto separator = [](char c) { return c == '-' || c == '_'; };
+  for (std::string_view size : kLmSizes) {
+    for (auto at = model_name.find(size); at != std::string_view::npos;
+         at = model_name.find(size, at + 1)) {
+      const auto end = at + size.size();
+      if ((at == 0 || separator(model_name[at - 1])) &&
+          (end == model_name.size() || separator(model_name[end]))) {
+        return SizeMatch{at, size};
+      }
+    }
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> lm_size_of(std::string_view model_name) {
+  const auto match = find_lm_size(model_name);
+  if (!match) return std::nullopt;
+  return std::string(match->size);
+}
+
+std::string with_lm_size(std::string_view model_name, std::string_view size) {
+  std::string name(model_name);
+  if (const auto match = find_lm_size(model_name)) {
+    name.replace(match->at, match->size.size(), size);
+  }
+  return name;
 }
 
 std::string lm_model_name(std::string_view size) {

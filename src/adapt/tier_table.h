@@ -83,5 +83,8 @@ std::optional<std::string> largest_lm_size(const std::vector<std::string>& sizes
 // "1.7B"); nullopt when it names none.
 std::optional<std::string> lm_size_of(std::string_view model_name);
 std::string lm_model_name(std::string_view size);
+// The same model name with another size ("acestep-5Hz-lm-4B-v2", "1.7B" ->
+// "acestep-5Hz-lm-1.7B-v2"); unchanged when the name names no size.
+std::string with_lm_size(std::string_view model_name, std::string_view size);
 
 }  // namespace acefit

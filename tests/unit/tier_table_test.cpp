@@ -220,7 +220,11 @@ TEST(TierTable, LmSizesAndNames) {
   EXPECT_EQ(lm_size_of("acestep-5Hz-lm-4B"), "4B");
   EXPECT_EQ(lm_size_of("my-14B-model"), std::nullopt);
   EXPECT_EQ(lm_size_of("acestep-5Hz-lm"), std::nullopt);
+  EXPECT_EQ(lm_size_of("x4Bx-acestep-4B"), "4B");  // the second, whole-part match
   EXPECT_EQ(lm_model_name("1.7B"), "acestep-5Hz-lm-1.7B");
+  EXPECT_EQ(with_lm_size("acestep-5Hz-lm-4B-v2", "1.7B"), "acestep-5Hz-lm-1.7B-v2");
+  EXPECT_EQ(with_lm_size("x4Bx-lm-4B", "0.6B"), "x4Bx-lm-0.6B");
+  EXPECT_EQ(with_lm_size("no-size", "0.6B"), "no-size");
   EXPECT_EQ(largest_lm_size({"0.6B", "1.7B"}), "1.7B");
   EXPECT_EQ(largest_lm_size({"4B", "0.6B"}), "4B");
   EXPECT_EQ(largest_lm_size({}), std::nullopt);
