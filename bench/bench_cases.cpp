@@ -210,8 +210,9 @@ Status register_attention(const ops::OpContext& ctx, double min_time,
   };
   const Mask masks[] = {
       {"full", ops::AttentionOptions{}, -1, full_flops, full_reference},
-      {"sliding_window", ops::AttentionOptions{ops::AttentionMask::sliding_window, kWindow},
-       kWindow, per_pair * visible_pairs(kSeq, kWindow),
+      {"sliding_window",
+       ops::AttentionOptions{ops::AttentionMask::sliding_window, kWindow, 0.0f, -1, {}}, kWindow,
+       per_pair * visible_pairs(kSeq, kWindow),
        join({"the same OpenBLAS full-attention computation over all S*S pairs (what one does "
              "without a banded kernel), the same measurement as the full row; acefit_gflops "
              "counts only visible (query, key) pairs, openblas_gflops counts all pairs. ",

@@ -35,6 +35,16 @@ Expected<Tensor> attention(const OpContext& ctx, const Tensor& q, const Tensor& 
     return fail(op, "query_position must be >= 0 (or -1 for automatic)");
   if (!(options.scale >= 0.0f) || !std::isfinite(options.scale))
     return fail(op, "scale must be finite and >= 0");
+  if (!options.key_lengths.empty()) {
+    if (static_cast<std::int64_t>(options.key_lengths.size()) != batch)
+      return fail(op, "key_lengths has " + std::to_string(options.key_lengths.size()) +
+                          " entries for a batch of " + std::to_string(batch));
+    for (const std::int64_t length : options.key_lengths) {
+      if (length < 0 || length > kv_len)
+        return fail(op, "key length " + std::to_string(length) + " is outside [0, " +
+                            std::to_string(kv_len) + "]");
+    }
+  }
   ACEFIT_TRY(check_kernel_device(ctx, op));
 
   cpu::AttentionShape shape{};
@@ -51,6 +61,7 @@ Expected<Tensor> attention(const OpContext& ctx, const Tensor& q, const Tensor& 
   shape.window = options.window;
   shape.query_position = options.query_position >= 0 ? options.query_position
                                                      : std::max<std::int64_t>(0, kv_len - q_len);
+  shape.key_lengths = options.key_lengths.empty() ? nullptr : options.key_lengths.data();
 
   ACEFIT_ASSIGN(Tensor out, ctx.device.empty(DType::f32, q.shape(), ctx.output_tag));
   if (out.numel() == 0) return out;

@@ -1,6 +1,8 @@
 // Scaled dot-product attention with grouped-query heads.
 #pragma once
 
+#include <vector>
+
 #include "ops/op_context.h"
 
 namespace acefit::ops {
@@ -18,6 +20,12 @@ struct AttentionOptions {
   // Position of query 0 among the keys, for causal and sliding masks.
   // -1 means kv_len - q_len (queries are the last positions, as with a KV cache).
   std::int64_t query_position = -1;
+  // Key padding: keys at positions >= key_lengths[b] are hidden from every
+  // query of batch item b (empty: none hidden). A query that then sees no
+  // key at all gets the mean of all values, as a softmax over scores that
+  // were all set to the most negative value gives (the reference's eager
+  // masking); without key_lengths such a query gets zeros.
+  std::vector<std::int64_t> key_lengths;
 };
 
 // q[B, Sq, Hq, D], k and v [B, Sk, Hkv, D] -> [B, Sq, Hq, D], all f32.

@@ -18,16 +18,28 @@ namespace {
 enum Mask { kFull = 0, kCausal = 1, kSliding = 2 };
 
 // Keys visible to the query at absolute position p: [first, last).
-void visible_keys(const AttentionShape& s, i64 p, i64& first, i64& last) {
+void visible_keys(const AttentionShape& s, i64 b, i64 p, i64& first, i64& last) {
   first = 0;
-  last = s.kv_len;
+  last = s.key_lengths != nullptr ? s.key_lengths[b] : s.kv_len;
   if (s.mask == kCausal) {
-    last = std::min(s.kv_len, p + 1);
+    last = std::min(last, p + 1);
   } else if (s.mask == kSliding) {
     first = std::max<i64>(0, p - s.window);
-    last = std::min(s.kv_len, p + s.window + 1);
+    last = std::min(last, p + s.window + 1);
   }
   if (last < first) last = first;
+}
+
+// The output of a query that sees no key: zeros, or with key padding the
+// mean of every value row (a uniform softmax over all keys).
+void write_unseeing_row(const AttentionShape& s, const float* vh, i64 kv_row, float* out) {
+  std::fill(out, out + s.head_dim, 0.0f);
+  if (s.key_lengths == nullptr || s.kv_len == 0) return;
+  for (i64 j = 0; j < s.kv_len; ++j) {
+    for (i64 e = 0; e < s.head_dim; ++e) out[e] += vh[j * kv_row + e];
+  }
+  const float inv = 1.0f / static_cast<float>(s.kv_len);
+  for (i64 e = 0; e < s.head_dim; ++e) out[e] *= inv;
 }
 
 }  // namespace
@@ -58,14 +70,14 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
         i64 k_first = s.kv_len, k_last = 0;
         for (i64 r : {i64{0}, rows - 1}) {
           i64 f, l;
-          visible_keys(s, s.query_position + q0 + r, f, l);
+          visible_keys(s, b, s.query_position + q0 + r, f, l);
           if (l > f) {
             k_first = std::min(k_first, f);
             k_last = std::max(k_last, l);
           }
         }
         if (k_last <= k_first) {  // no query of the block sees any key
-          for (i64 r = 0; r < rows; ++r) std::memset(oh + (q0 + r) * q_row, 0, sizeof(float) * d);
+          for (i64 r = 0; r < rows; ++r) write_unseeing_row(s, vh, kv_row, oh + (q0 + r) * q_row);
           continue;
         }
         const i64 span = k_last - k_first;
@@ -75,7 +87,7 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
           for (i64 r = r0; r < r1; ++r) {
             float* row = workspace + r * span;
             i64 f, l;
-            visible_keys(s, s.query_position + q0 + r, f, l);
+            visible_keys(s, b, s.query_position + q0 + r, f, l);
             f = std::max(f, k_first) - k_first;
             l = std::min(l, k_last) - k_first;
             if (l <= f) {
@@ -92,6 +104,13 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
         });
         sgemm(false, false, rows, d, span, 1.0f, workspace, span, vh + k_first * kv_row, kv_row,
               0.0f, oh + q0 * q_row, q_row);
+        if (s.key_lengths != nullptr) {
+          for (i64 r = 0; r < rows; ++r) {
+            i64 f, l;
+            visible_keys(s, b, s.query_position + q0 + r, f, l);
+            if (l <= f) write_unseeing_row(s, vh, kv_row, oh + (q0 + r) * q_row);
+          }
+        }
       }
     }
   }

@@ -35,6 +35,10 @@ struct AttentionShape {
   int mask;            // 0 full, 1 causal, 2 sliding window
   i64 window;          // sliding: |qpos - j| <= window
   i64 query_position;  // absolute position of query 0 (causal, sliding)
+  // Per batch item: keys >= key_lengths[b] are hidden; a query left with no
+  // key gets the mean of all values. Null: no key padding (such a query
+  // gets zeros).
+  const i64* key_lengths = nullptr;
 };
 i64 attention_block_queries(const AttentionShape& s);
 // q[B,Sq,Hq,D], k/v[B,Sk,Hkv,D] -> out[B,Sq,Hq,D]. workspace: block x Sk floats.
@@ -51,6 +55,12 @@ void silu(ThreadPool& pool, const float* x, float* y, i64 n);
 void gelu(ThreadPool& pool, const float* x, float* y, i64 n, bool tanh_approximation);
 void swiglu(ThreadPool& pool, const float* gate, const float* up, float* y, i64 n);
 void softmax(ThreadPool& pool, const float* x, float* y, i64 rows, i64 cols);
+
+// ---- per-item modulation (x [B,S,C], vectors [B,C]) -----------------------
+void modulate(ThreadPool& pool, const float* x, const float* shift, const float* scale, float* y,
+              i64 batch, i64 seq, i64 channels);
+void gated_add(ThreadPool& pool, const float* x, const float* update, const float* gate, float* y,
+               i64 batch, i64 seq, i64 channels);
 
 // ---- convolutions ---------------------------------------------------------
 struct Conv1dShape {
