@@ -1,7 +1,11 @@
 #include "io/checkpoint_synth.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -23,10 +27,28 @@ bool ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
-// Norm scales are 1 (as at initialisation); everything else is small noise.
-float initial_value(const std::string& name, Rng& rng) {
-  if (ends_with(name, "norm.weight") || ends_with(name, "_norm.weight")) return 1.0f;
-  return 0.02f * rng.normal();
+// Values chosen so that every part of the network visibly shapes its
+// output (the PyTorch goldens are only as sensitive as these weights): norm
+// scales and weight-norm magnitudes near 1, matrices with a standard
+// deviation of 1/sqrt(fan-in) so activations keep their scale through the
+// layers, and modulation tables, learned tokens and biases large enough
+// that gates, shifts and position tokens matter.
+struct ValueRule {
+  float mean = 0.0f;
+  float stddev = 0.0f;
+};
+
+ValueRule value_rule(const TensorSpec& spec) {
+  const std::string& name = spec.name;
+  if (ends_with(name, "norm.weight") || ends_with(name, "weight_g")) return {1.0f, 0.1f};
+  if (ends_with(name, "alpha") || ends_with(name, "beta")) return {0.0f, 0.3f};
+  if (ends_with(name, "scale_shift_table") || ends_with(name, "special_token") ||
+      ends_with(name, "special_tokens") || ends_with(name, "null_condition_emb"))
+    return {0.0f, 0.5f};
+  if (ends_with(name, ".bias")) return {0.0f, 0.1f};
+  std::int64_t fan_in = 1;
+  for (std::size_t i = 1; i < spec.shape.size(); ++i) fan_in *= spec.shape[i];
+  return {0.0f, 1.0f / std::sqrt(static_cast<float>(std::max<std::int64_t>(fan_in, 1)))};
 }
 
 Status write_weights(const std::string& path, const std::vector<TensorSpec>& specs,
@@ -44,7 +66,8 @@ Status write_weights(const std::string& path, const std::vector<TensorSpec>& spe
       count *= static_cast<std::uint64_t>(dim);
     }
     std::vector<std::uint16_t>& values = buffers.emplace_back(count);
-    for (std::uint16_t& value : values) value = f32_to_bf16(initial_value(spec.name, rng));
+    const ValueRule rule = value_rule(spec);
+    for (std::uint16_t& value : values) value = f32_to_bf16(rule.mean + rule.stddev * rng.normal());
     entries.push_back({spec.name, SafetensorsDtype::bf16, std::move(shape),
                        std::as_bytes(std::span<const std::uint16_t>(values))});
   }
@@ -168,10 +191,50 @@ Qwen3Config synthetic_lm_config() {
   return small_qwen3(217204);
 }
 
+namespace {
+
+DitConfig full_dit_config() {
+  DitConfig c;  // the shipped defaults
+  c.layer_types.clear();
+  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i)
+    c.layer_types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+  return c;
+}
+
+Qwen3Config full_lm_config() {
+  Qwen3Config c;  // acestep-5Hz-lm-0.6B
+  c.vocab_size = 217204;
+  return c;
+}
+
+// Copies the tokenizer files found in `from` into `to`.
+Status copy_tokenizer_files(const std::string& from, const std::string& to) {
+  int copied = 0;
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"}) {
+    const fs::path source = fs::path(from) / name;
+    std::error_code error;
+    if (!fs::is_regular_file(source, error)) continue;
+    std::ifstream in(source, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) return Status(ErrorCode::io, source.string() + ": cannot read");
+    ACEFIT_TRY(
+        write_file_atomic((fs::path(to) / name).string(),
+                          {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
+    ++copied;
+  }
+  if (copied == 0 || !fs::exists(fs::path(from) / "tokenizer.json"))
+    return Status(ErrorCode::not_found,
+                  from + ": no tokenizer.json (the Qwen3 tokenizer files are needed)");
+  return Status();
+}
+
+}  // namespace
+
 Status write_synthetic_checkpoints(const std::string& root,
                                    const SyntheticCheckpointOptions& options) {
   const fs::path base(root);
-  const DitConfig dit = synthetic_dit_config();
+  const bool full = options.preset == SyntheticPreset::full;
+  const DitConfig dit = full ? full_dit_config() : synthetic_dit_config();
   const std::string dit_dir = (base / "acestep-v15-turbo").string();
   ACEFIT_TRY(make_folder(dit_dir));
   ACEFIT_TRY(write_json(dit_dir + "/config.json", dit_json(dit)));
@@ -187,7 +250,7 @@ Status write_synthetic_checkpoints(const std::string& root,
         write_pt_float_tensor(dit_dir + "/silence_latent.pt", shape, latent, "silence_latent"));
   }
 
-  const VaeConfig vae = synthetic_vae_config();
+  const VaeConfig vae = full ? VaeConfig{} : synthetic_vae_config();
   const std::string vae_dir = (base / "vae").string();
   ACEFIT_TRY(make_folder(vae_dir));
   ACEFIT_TRY(write_json(vae_dir + "/config.json", vae_json(vae)));
@@ -195,20 +258,24 @@ Status write_synthetic_checkpoints(const std::string& root,
                            expected_vae_tensors(vae), options.seed + 1));
 
   if (options.with_text_encoder) {
-    const Qwen3Config text = synthetic_text_encoder_config();
+    const Qwen3Config text = full ? Qwen3Config{} : synthetic_text_encoder_config();
     const std::string text_dir = (base / "Qwen3-Embedding-0.6B").string();
     ACEFIT_TRY(make_folder(text_dir));
     ACEFIT_TRY(write_json(text_dir + "/config.json", qwen3_json(text)));
     ACEFIT_TRY(write_weights(text_dir + "/model.safetensors", expected_qwen3_tensors(text, ""),
                              options.seed + 2));
+    if (!options.tokenizer_dir.empty())
+      ACEFIT_TRY(copy_tokenizer_files(options.tokenizer_dir, text_dir));
   }
   if (options.with_lm) {
-    const Qwen3Config lm = synthetic_lm_config();
+    const Qwen3Config lm = full ? full_lm_config() : synthetic_lm_config();
     const std::string lm_dir = (base / "acestep-5Hz-lm-0.6B").string();
     ACEFIT_TRY(make_folder(lm_dir));
     ACEFIT_TRY(write_json(lm_dir + "/config.json", qwen3_json(lm)));
     ACEFIT_TRY(write_weights(lm_dir + "/model.safetensors", expected_qwen3_tensors(lm, "model."),
                              options.seed + 3));
+    if (!options.tokenizer_dir.empty())
+      ACEFIT_TRY(copy_tokenizer_files(options.tokenizer_dir, lm_dir));
   }
   return Status();
 }

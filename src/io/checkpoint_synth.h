@@ -21,7 +21,17 @@ VaeConfig synthetic_vae_config();
 Qwen3Config synthetic_text_encoder_config();
 Qwen3Config synthetic_lm_config();
 
+// tiny: the small configs above (tests, the demo, golden references).
+// full: the shipped dims of the 2B turbo DiT, the VAE, Qwen3-Embedding-0.6B
+// and the 0.6B LM (about 7 GB on disk), for planning and benchmarks.
+enum class SyntheticPreset { tiny, full };
+
 struct SyntheticCheckpointOptions {
+  SyntheticPreset preset = SyntheticPreset::tiny;
+  // A folder holding the Qwen3 tokenizer files (tokenizer.json,
+  // tokenizer_config.json, vocab.json, merges.txt: those present are
+  // copied into the text encoder and LM folders). Empty: none written.
+  std::string tokenizer_dir;
   std::uint64_t seed = 1;
   bool with_text_encoder = true;
   bool with_lm = true;

@@ -1,0 +1,62 @@
+// Tiled VAE decode (acestep-model.md 13.5, gpu-adaptation.md 9.2):
+// overlap-discard tiling along the latent frames. Each window is decoded
+// alone, its overlap samples are trimmed and the core is appended to a host
+// buffer, so the device holds one tile's activations at a time. No
+// crossfade; batch items are decoded one at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "models/vae/host_audio.h"
+#include "models/vae/oobleck_decoder.h"
+#include "ops/op_context.h"
+
+namespace acefit::models {
+
+inline constexpr std::int64_t kDefaultVaeOverlap = 64;  // latent frames per side
+
+// One tile: the core frames it contributes and the window it decodes.
+struct DecodeTile {
+  std::int64_t core_start = 0;
+  std::int64_t core_end = 0;
+  std::int64_t window_start = 0;
+  std::int64_t window_end = 0;
+};
+
+struct DecodeTilePlan {
+  std::int64_t chunk = 0;
+  std::int64_t overlap = 0;  // after halving
+  bool overlap_halved = false;
+  std::int64_t stride = 0;  // chunk - 2 overlap; 0 when decoded in one piece
+  std::vector<DecodeTile> tiles;
+};
+
+// The tiles for `frames` latent frames: overlap halves while
+// chunk - 2 overlap <= 0 and overlap > 0; frames <= chunk gives one tile
+// covering everything; otherwise stride = chunk - 2 overlap, n = ceil(frames
+// / stride), core i = [i stride, min(i stride + stride, frames)), window =
+// [max(0, core_start - overlap), min(frames, core_end + overlap)).
+// invalid_argument unless frames >= 1, chunk >= 1 and overlap >= 0.
+Expected<DecodeTilePlan> plan_decode_tiles(std::int64_t frames, std::int64_t chunk,
+                                           std::int64_t overlap = kDefaultVaeOverlap);
+
+struct TiledDecodeOptions {
+  std::int64_t chunk = 256;  // latent frames per decoded window
+  std::int64_t overlap = kDefaultVaeOverlap;
+  // Called after each decoded tile with (tiles done, tiles in all), counting
+  // over every batch item: 1 of n first, n of n last.
+  std::function<void(std::int64_t done, std::int64_t total)> progress;
+};
+
+// Decodes latents f32 [B, C, T] on ctx.device (the decoder's device) into a
+// host buffer [B, audio_channels, hop T]. On a planning device the tiles are
+// planned (the device peak is one tile's) and the returned data is empty.
+// Errors from a tile name the item and the window.
+Expected<HostAudio> tiled_decode(const OobleckDecoder& decoder, const ops::OpContext& ctx,
+                                 const Tensor& latents, const TiledDecodeOptions& options = {});
+
+}  // namespace acefit::models

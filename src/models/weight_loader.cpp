@@ -1,0 +1,98 @@
+#include "models/weight_loader.h"
+
+#include <optional>
+#include <unordered_map>
+
+#include "io/checkpoint_layout.h"
+#include "io/safetensors.h"
+#include "io/safetensors_index.h"
+
+namespace acefit::models {
+
+struct WeightLoader::Files {
+  std::optional<SafetensorsFile> single;
+  std::optional<ShardedCheckpoint> sharded;
+  // name -> (file, index in that file)
+  std::unordered_map<std::string, std::pair<const SafetensorsFile*, std::size_t>> by_name;
+};
+
+WeightLoader::WeightLoader(WeightLoader&&) noexcept = default;
+WeightLoader& WeightLoader::operator=(WeightLoader&&) noexcept = default;
+WeightLoader::~WeightLoader() = default;
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
+
+Expected<WeightLoader> WeightLoader::open(const std::string& model_dir) {
+  ACEFIT_ASSIGN(const std::string path, find_weight_file(model_dir));
+  WeightLoader loader;
+  loader.folder_ = model_dir;
+  loader.files_ = std::make_unique<Files>();
+  Files& files = *loader.files_;
+  const std::string suffix = ".index.json";
+  if (path.size() > suffix.size() &&
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    ACEFIT_ASSIGN(ShardedCheckpoint sharded, open_sharded(path));
+    files.sharded.emplace(std::move(sharded));
+    for (const ShardedTensor& tensor : files.sharded->tensors)
+      files.by_name[tensor.name] = {&files.sharded->shards[tensor.shard], tensor.index};
+  } else {
+    ACEFIT_ASSIGN(SafetensorsFile file, open_safetensors(path));
+    files.single.emplace(std::move(file));
+    const auto& tensors = files.single->tensors();
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+      files.by_name[tensors[i].name] = {&*files.single, i};
+  }
+  return loader;
+}
+
+bool WeightLoader::has(const std::string& name) const {
+  return files_->by_name.count(name) != 0;
+}
+
+Expected<std::vector<std::int64_t>> WeightLoader::shape(const std::string& name) const {
+  const auto found = files_->by_name.find(name);
+  if (found == files_->by_name.end())
+    return Status(ErrorCode::not_found, folder_ + ": tensor " + name + " is missing");
+  const SafetensorsTensorInfo& info = found->second.first->tensors()[found->second.second];
+  std::vector<std::int64_t> shape;
+  for (const std::uint64_t dim : info.shape) shape.push_back(static_cast<std::int64_t>(dim));
+  return shape;
+}
+
+Expected<Tensor> WeightLoader::load(Device& device, const std::string& name,
+                                    const std::vector<std::int64_t>& expected_shape,
+                                    DType dtype) const {
+  ACEFIT_ASSIGN(const std::vector<std::int64_t> stored, shape(name));
+  if (!expected_shape.empty() && stored != expected_shape) {
+    return Status(ErrorCode::corrupt, folder_ + ": tensor " + name + " has shape " +
+                                          shape_text(stored) + ", the config implies " +
+                                          shape_text(expected_shape));
+  }
+  if (dtype != DType::f32 && dtype != DType::bf16 && dtype != DType::f16)
+    return Status(ErrorCode::invalid_argument, "weights load as f32, bf16 or f16 only");
+  const std::optional<Shape> tensor_shape = Shape::from(stored);
+  if (!tensor_shape)
+    return Status(ErrorCode::corrupt, folder_ + ": tensor " + name + " has too many dims");
+  ACEFIT_ASSIGN(Tensor tensor, device.empty(dtype, *tensor_shape, MemoryTag::weights));
+  if (tensor.planned()) return tensor;
+  const auto& [file, index] = files_->by_name.at(name);
+  if (device.host_backed()) {
+    ACEFIT_TRY(file->read_tensor_as(index, dtype,
+                                    {static_cast<std::byte*>(tensor.raw_data()), tensor.nbytes()}));
+  } else {
+    std::vector<std::byte> staging(tensor.nbytes());
+    ACEFIT_TRY(file->read_tensor_as(index, dtype, staging));
+    ACEFIT_TRY(device.copy_from_host(tensor.raw_data(), staging.data(), staging.size()));
+  }
+  bytes_read_ += tensor.nbytes();
+  return tensor;
+}
+
+}  // namespace acefit::models

@@ -1,0 +1,52 @@
+// Reads the named tensors of one checkpoint folder onto a device: the weight
+// file is found as acestep-model.md 3.1 says (model.safetensors, a sharded
+// index, or diffusion_pytorch_model.safetensors), every tensor's shape is
+// checked against what the model code expects before a byte is read, and
+// the values are converted to the dtype the device computes with. On a
+// planning device the memory is reserved and nothing is read.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "device/device.h"
+
+namespace acefit::models {
+
+class WeightLoader {
+ public:
+  static Expected<WeightLoader> open(const std::string& model_dir);
+
+  WeightLoader(WeightLoader&&) noexcept;
+  WeightLoader& operator=(WeightLoader&&) noexcept;
+  ~WeightLoader();
+
+  const std::string& folder() const { return folder_; }
+  bool has(const std::string& name) const;
+  // The stored shape; not_found naming the tensor and the file.
+  Expected<std::vector<std::int64_t>> shape(const std::string& name) const;
+
+  // Loads `name` as `dtype` (f32, bf16 or f16) after checking it has
+  // `expected_shape` (empty: any). The tensor carries the weights tag.
+  Expected<Tensor> load(Device& device, const std::string& name,
+                        const std::vector<std::int64_t>& expected_shape,
+                        DType dtype = DType::f32) const;
+
+  // Total bytes read so far (for load timings and logs).
+  std::uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  struct Files;
+  WeightLoader() = default;
+  std::string folder_;
+  std::unique_ptr<Files> files_;
+  mutable std::uint64_t bytes_read_ = 0;
+};
+
+// "[2048, 64, 7]"
+std::string shape_text(const std::vector<std::int64_t>& shape);
+
+}  // namespace acefit::models

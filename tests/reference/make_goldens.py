@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Produce the ACE-Step 1.5 golden files from the tiny synthetic checkpoints.
+
+Usage:
+  build/bin/acefit synth-checkpoints /tmp/ckpt --no-lm
+  /usr/bin/python3 tests/reference/make_goldens.py /tmp/ckpt tests/data/golden
+
+The reference in tests/reference/acestep/ is written from the model
+specification only (not from the acefit C++ code). Everything runs in float32
+on the CPU with fixed seeds, so the output is byte-for-byte deterministic.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from acestep import checkpoint, safetensors_io  # noqa: E402
+from acestep.condition_encoder import condition_encoder  # noqa: E402
+from acestep.dit import dit_forward  # noqa: E402
+from acestep.fsq import detokenize, fsq_decode  # noqa: E402
+from acestep.samplers import base_sample, turbo_sample  # noqa: E402
+from acestep.text_encoder import lyric_embed, text_encoder_forward  # noqa: E402
+from acestep.vae import VaeDecoder, postprocess, tiled_decode  # noqa: E402
+
+PAD_ID = 151643
+META = {"generator": "tests/reference/make_goldens.py",
+        "source": "independent PyTorch reference written from the ACE-Step 1.5 spec",
+        "checkpoint": "acefit synth-checkpoints --no-lm (seed 1)"}
+
+
+def gen(seed):
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def randn(shape, seed):
+    return torch.randn(*shape, generator=gen(seed), dtype=torch.float32)
+
+
+def fixed_ids(n, seed, high=PAD_ID):
+    rs = np.random.RandomState(seed)
+    return torch.from_numpy(rs.randint(0, high, size=n).astype(np.int64))
+
+
+def check(name, tensors):
+    for k, v in tensors.items():
+        if v.is_floating_point():
+            assert torch.isfinite(v).all(), f"{name}:{k} not finite"
+            assert v.abs().max() > 0, f"{name}:{k} all zeros"
+
+
+def write(out_dir, name, tensors, note=""):
+    check(name, tensors)
+    meta = dict(META)
+    if note:
+        meta["note"] = note
+    path = os.path.join(out_dir, name)
+    safetensors_io.save(path, tensors, meta)
+    print(f"wrote {path}")
+    for k in sorted(tensors):
+        print(f"  {k} {str(tensors[k].dtype).replace('torch.', '')} {list(tensors[k].shape)}")
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        sys.exit(2)
+    ckpt, out_dir = sys.argv[1], sys.argv[2]
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    torch.set_num_threads(1)
+    torch.set_grad_enabled(False)
+
+    dit_dir = os.path.join(ckpt, "acestep-v15-turbo")
+    cfg, w = checkpoint.load_dit(dit_dir)
+    tcfg, tw = checkpoint.load_text(os.path.join(ckpt, "Qwen3-Embedding-0.6B"))
+    vcfg, vw = checkpoint.load_vae(os.path.join(ckpt, "vae"))
+    silence = checkpoint.load_silence_latent(dit_dir)  # [15000, 64]
+    vae = VaeDecoder(vcfg, vw)
+    tf = cfg.timbre_fix_frame
+
+    # 1. text encoder + lyric lookup
+    ids = fixed_ids(20, 101)
+    ids[-3:] = PAD_ID
+    ids = ids[None]
+    lyr = fixed_ids(12, 102)[None]
+    write(out_dir, "text_encoder.safetensors", {
+        "input_ids": ids,
+        "hidden_states": text_encoder_forward(tcfg, tw, ids),
+        "lyric_ids": lyr,
+        "lyric_embeddings": lyric_embed(tw, lyr),
+    })
+
+    # 2. condition encoder
+    th = randn((2, 10, cfg.text_dim), 201)
+    tm = torch.ones(2, 10, dtype=torch.int64)
+    tm[1, 7:] = 0
+    le = randn((2, 40, cfg.text_dim), 202)
+    lm = torch.ones(2, 40, dtype=torch.int64)
+    lm[1, 25:] = 0
+    timbre = silence[:tf][None].expand(2, tf, silence.shape[1]).contiguous()
+    ce = condition_encoder(cfg, w, th, tm, le, lm, timbre)
+    write(out_dir, "condition_encoder.safetensors", {
+        "text_hidden_states": th, "text_mask": tm,
+        "lyric_embeddings": le, "lyric_mask": lm,
+        "timbre_latents": timbre,
+        "text_projected": ce["text_projected"],
+        "lyric_encoded": ce["lyric_encoded"],
+        "timbre_encoded": ce["timbre_encoded"],
+        "encoder_states": ce["encoder_states"],
+        "encoder_mask": ce["encoder_mask"],
+    })
+
+    # 3. one DiT step (T odd -> zero-frame padding)
+    x_t = randn((2, 75, cfg.latent_dim), 301)
+    ctx = randn((2, 75, 2 * cfg.latent_dim), 302)
+    enc = randn((2, 30, cfg.hidden), 303)
+    ts = torch.tensor([0.9, 0.5], dtype=torch.float32)
+    write(out_dir, "dit_step.safetensors", {
+        "x_t": x_t, "context": ctx, "encoder_states": enc, "timestep": ts,
+        "velocity": dit_forward(cfg, w, x_t, ctx, enc, ts, ts),
+    }, note="r = t (t - r = 0)")
+
+    # 4. FSQ decode + detokenizer
+    codes = torch.tensor([0, 63999, 12345, 777, 40000, 2561, 51234], dtype=torch.int64)
+    q = fsq_decode(cfg, w, codes)
+    write(out_dir, "detokenizer.safetensors", {
+        "codes": codes, "quantized": q, "hints": detokenize(cfg, w, q),
+    })
+
+    # 5. VAE decode (plain and tiled)
+    lat = randn((1, vcfg.latent_channels, 10), 501)
+    lat_long = randn((1, vcfg.latent_channels, 50), 502)
+    write(out_dir, "vae_decode.safetensors", {
+        "latents": lat, "audio": vae(lat),
+        "latents_long": lat_long,
+        "audio_tiled": tiled_decode(vae, lat_long, chunk=24, overlap=4),
+        "tile_chunk": torch.tensor([24], dtype=torch.int64),
+        "tile_overlap": torch.tensor([4], dtype=torch.int64),
+    }, note="raw decoder output, no post-processing")
+
+    # 6. turbo end to end
+    cap = fixed_ids(24, 601)[None]
+    lyr = fixed_ids(30, 602)[None]
+    noise = randn((1, 60, cfg.latent_dim), 603)
+    text_h = text_encoder_forward(tcfg, tw, cap)
+    lyric_h = lyric_embed(tw, lyr)
+    ce = condition_encoder(cfg, w, text_h, torch.ones(1, 24, dtype=torch.int64),
+                           lyric_h, torch.ones(1, 30, dtype=torch.int64),
+                           silence[:tf][None].contiguous())
+    enc = ce["encoder_states"]
+    context = torch.cat([silence[:60][None], torch.ones(1, 60, cfg.latent_dim)], dim=-1)
+    states = turbo_sample(cfg, w, noise, context, enc, shift=3.0, method="ode")
+    audio = postprocess(vae(states[-1].transpose(1, 2).contiguous()))
+    sde_noises = [randn((1, 60, cfg.latent_dim), 610 + i) for i in range(7)]
+    sde_states = turbo_sample(cfg, w, noise, context, enc, shift=3.0, method="sde",
+                              sde_noises=sde_noises)
+    t6 = {"caption_ids": cap, "lyric_ids": lyr, "noise": noise,
+          "encoder_states": enc, "audio": audio}
+    for i, s in enumerate(states):
+        t6[f"latents_step_{i}"] = s
+    for i, s in enumerate(sde_states):
+        t6[f"sde_latents_step_{i}"] = s
+    for i, n in enumerate(sde_noises):
+        t6[f"sde_noise_{i}"] = n
+    write(out_dir, "turbo_e2e.safetensors", t6,
+          note="turbo shift 3, 8 steps; masks all ones; timbre = silence[:750]; "
+               "context = [silence[:60] | ones]; audio post-processed (-1 dBFS)")
+
+    # 7. base sampler (same inputs)
+    states = base_sample(cfg, w, noise, context, enc, steps=4, shift=2.0, guidance=7.0,
+                         cfg_interval=(0.0, 1.0))
+    plain = base_sample(cfg, w, noise, context, enc, steps=4, shift=2.0, guidance=1.0)
+    t7 = {"caption_ids": cap, "lyric_ids": lyr, "noise": noise, "encoder_states": enc}
+    for i, s in enumerate(states):
+        t7[f"latents_step_{i}"] = s
+    for i, s in enumerate(plain):
+        t7[f"base_plain_latents_step_{i}"] = s
+    write(out_dir, "base_e2e.safetensors", t7,
+          note="base Euler, steps 4, shift 2.0; guidance 7.0 with APG (momentum -0.75, "
+               "norm threshold 2.5, eta 0), CFG interval [0, 1]; plain = guidance 1.0")
+
+
+if __name__ == "__main__":
+    main()
