@@ -12,7 +12,8 @@ struct AttentionCase {
   std::int64_t batch, q_len, kv_len, q_heads, kv_heads, head_dim;
   ops::AttentionMask mask;
   std::int64_t window;
-  std::int64_t query_position;  // -1: automatic
+  std::int64_t query_position;                 // -1: automatic
+  std::vector<std::int64_t> key_lengths = {};  // key padding per item (empty: none)
 };
 
 std::vector<double> naive_attention(const AttentionCase& c, const std::vector<float>& q,
@@ -34,6 +35,8 @@ std::vector<double> naive_attention(const AttentionCase& c, const std::vector<fl
           bool visible = true;
           if (c.mask == ops::AttentionMask::causal) visible = j <= p;
           if (c.mask == ops::AttentionMask::sliding_window) visible = std::llabs(p - j) <= c.window;
+          if (!c.key_lengths.empty() && j >= c.key_lengths[static_cast<std::size_t>(b)])
+            visible = false;
           if (!visible) continue;
           double dot = 0;
           for (std::int64_t e = 0; e < d; ++e) {
@@ -49,6 +52,15 @@ std::vector<double> naive_attention(const AttentionCase& c, const std::vector<fl
           if (seen[static_cast<std::size_t>(j)])
             sum +=
                 (w[static_cast<std::size_t>(j)] = std::exp(w[static_cast<std::size_t>(j)] - peak));
+        }
+        if (sum == 0 && !c.key_lengths.empty()) {
+          // No visible key under key padding: every score is the same most
+          // negative value, so the softmax is uniform over all keys.
+          for (std::int64_t j = 0; j < c.kv_len; ++j) {
+            seen[static_cast<std::size_t>(j)] = true;
+            w[static_cast<std::size_t>(j)] = 1.0;
+          }
+          sum = static_cast<double>(c.kv_len);
         }
         if (sum == 0) continue;  // no visible key: zero output
         for (std::int64_t e = 0; e < d; ++e) {
@@ -76,6 +88,7 @@ class AttentionTest : public testing::DeviceTest {
     options.mask = c.mask;
     options.window = c.window;
     options.query_position = c.query_position;
+    options.key_lengths = c.key_lengths;
     Tensor out = testing::unwrap(
         ops::attention(ctx(), up(q, Shape{c.batch, c.q_len, c.q_heads, c.head_dim}),
                        up(k, Shape{c.batch, c.kv_len, c.kv_heads, c.head_dim}),
@@ -118,6 +131,16 @@ TEST_P(AttentionTest, CrossAttentionWithADifferentKeyLength) {
 TEST_P(AttentionTest, QueriesThatSeeNoKeyGiveZeros) {
   // Queries at positions 10..13 with a window of 1 see none of keys 0..2.
   check({1, 4, 3, 2, 1, 64, Mask::sliding_window, 1, 10}, "no visible key");
+}
+
+TEST_P(AttentionTest, KeyPaddingPerItem) {
+  check({2, 12, 12, 4, 2, 32, Mask::full, 0, 0, {12, 7}}, "key padding, full");
+  check({2, 40, 40, 2, 1, 32, Mask::sliding_window, 4, 0, {40, 25}}, "key padding, sliding");
+  // Item 1's queries 30..39 see no key (window 4, keys >= 25 hidden): they
+  // get the mean of all values, as the reference's eager masking gives.
+  check({2, 40, 40, 2, 1, 32, Mask::sliding_window, 4, 0, {40, 25}}, "fully masked rows");
+  check({3, 300, 300, 2, 2, 16, Mask::sliding_window, 8, 0, {300, 100, 0}},
+        "key padding across query blocks, an item with no key");
 }
 
 TEST_P(AttentionTest, LongSequencesCrossQueryBlocks) {

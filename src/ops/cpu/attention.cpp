@@ -68,7 +68,9 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
         const i64 rows = std::min(block, s.q_len - q0);
         // Union of the visible key ranges of this block's queries.
         i64 k_first = s.kv_len, k_last = 0;
-        for (i64 r : {i64{0}, rows - 1}) {
+        // Every row: with key padding the ranges are not monotone at the
+        // block's ends (a late row may see nothing while earlier rows do).
+        for (i64 r = 0; r < rows; ++r) {
           i64 f, l;
           visible_keys(s, b, s.query_position + q0 + r, f, l);
           if (l > f) {
