@@ -1,0 +1,177 @@
+"""PyTorch side of scripts/bench-models: times the reference modules of
+tests/reference/acestep/ (plain PyTorch, float32) on the inputs that
+acefit-model-bench wrote, and compares the outputs with acefit's.
+
+  bench_reference.py dit --checkpoint DIR --frames 750,4500 --io DIR
+                     [--enc-len 300] [--warmup 1] [--runs 3] [--threads 2]
+  bench_reference.py vae --vae DIR --frames 250 --io DIR [...]
+
+Inputs are read from --io under the names acefit-model-bench uses
+(dit_T<T>_x_t.f32, ... raw little-endian f32); every acefit output present
+there (dit_T<T>_velocity_<dtype>.f32, vae_T<T>_audio.f32) is compared by
+cosine similarity and max |diff| / max |reference|. Prints one JSON object
+per line on stdout.
+
+Weights: the DiT checkpoint holds the condition encoder, tokenizer and
+detokenizer too (2.4 G parameters); only the decoder.* tensors are widened
+to float32, read through safetensors_io's header reader and its bf16 rule
+(bits << 16), so the process holds the decoder alone (like acefit) instead of
+the whole file plus every tensor widened. The VAE uses checkpoint.load_vae.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from acestep import checkpoint, safetensors_io  # noqa: E402
+from acestep.dit import dit_forward  # noqa: E402
+from acestep.vae import VaeDecoder  # noqa: E402
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def load_prefix(path, prefix):
+    """{name: float32 tensor} for the tensors whose name starts with prefix,
+    read one at a time (so only the widened tensors stay resident)."""
+    header, base = safetensors_io.read_header(path)
+    out = {}
+    with open(path, "rb") as f:
+        for name, info in header.items():
+            if name == "__metadata__" or not name.startswith(prefix):
+                continue
+            begin, end = info["data_offsets"]
+            f.seek(base + begin)
+            raw = f.read(end - begin)
+            if info["dtype"] == "BF16":
+                arr = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view("<f4")
+            elif info["dtype"] == "F32":
+                arr = np.frombuffer(raw, dtype="<f4").copy()
+            else:
+                raise ValueError(f"{name}: unexpected dtype {info['dtype']}")
+            out[name] = torch.from_numpy(arr).reshape(info["shape"])
+    return out
+
+
+def read_raw(path, shape):
+    arr = np.fromfile(path, dtype="<f4")
+    assert arr.size == int(np.prod(shape)), (path, arr.size, shape)
+    return torch.from_numpy(arr).reshape(shape)
+
+
+def compare(reference, path):
+    """(cosine, max |diff| / max |reference|) of acefit's output at path."""
+    other = read_raw(path, reference.shape).to(torch.float64).flatten()
+    ref = reference.to(torch.float64).flatten()
+    cosine = float(torch.dot(ref, other) / (ref.norm() * other.norm()))
+    rel = float((ref - other).abs().max() / ref.abs().max())
+    return cosine, rel
+
+
+def time_runs(fn, warmup, runs, label):
+    """(last output, wall seconds, CPU seconds) of the timed runs."""
+    seconds, cpu_seconds = [], []
+    out = None
+    for i in range(warmup + runs):
+        cpu0 = time.process_time()
+        start = time.perf_counter()
+        out = fn()
+        s = time.perf_counter() - start
+        cpu = time.process_time() - cpu0
+        print(f"  {label} {'warm-up' if i < warmup else 'timed'} run {i}: {s:.3f} s"
+              f" (cpu {cpu:.3f} s)", file=sys.stderr, flush=True)
+        if i >= warmup:
+            seconds.append(s)
+            cpu_seconds.append(cpu)
+    return out, seconds, cpu_seconds
+
+
+def bench_dit(args):
+    cfg = checkpoint.DitConfig(checkpoint._json(os.path.join(args.checkpoint, "config.json")))
+    start = time.perf_counter()
+    w = load_prefix(os.path.join(args.checkpoint, "model.safetensors"), "decoder.")
+    load_s = time.perf_counter() - start
+    print(f"pytorch dit: loaded {len(w)} decoder tensors in {load_s:.1f} s",
+          file=sys.stderr, flush=True)
+    in_ch = cfg.in_channels - cfg.latent_dim
+    for frames in args.frames:
+        base = os.path.join(args.io, f"dit_T{frames}")
+        x_t = read_raw(base + "_x_t.f32", (1, frames, cfg.latent_dim))
+        context = read_raw(base + "_context.f32", (1, frames, in_ch))
+        enc = read_raw(base + "_enc.f32", (1, args.enc_len, cfg.hidden))
+        t = torch.tensor([0.5], dtype=torch.float32)
+        with torch.inference_mode():
+            velocity, seconds, cpu_seconds = time_runs(
+                lambda: dit_forward(cfg, w, x_t, context, enc, t, t),
+                args.warmup, args.runs, f"pytorch dit T={frames}")
+        row = {"model": "dit", "frames": frames, "enc_len": args.enc_len,
+               "threads": torch.get_num_threads(), "load_s": load_s,
+               "runs_s": seconds, "median_s": statistics.median(seconds),
+               "cpu_runs_s": cpu_seconds, "median_cpu_s": statistics.median(cpu_seconds)}
+        for dtype in ("bf16", "f32"):
+            path = f"{base}_velocity_{dtype}.f32"
+            if os.path.exists(path):
+                cosine, rel = compare(velocity, path)
+                row[f"cosine_{dtype}"] = cosine
+                row[f"max_rel_diff_{dtype}"] = rel
+        row["peak_rss_mib"] = peak_rss_mib()
+        print(json.dumps(row), flush=True)
+
+
+def bench_vae(args):
+    start = time.perf_counter()
+    cfg, w = checkpoint.load_vae(args.vae)
+    decoder = VaeDecoder(cfg, w)
+    load_s = time.perf_counter() - start
+    for frames in args.frames:
+        base = os.path.join(args.io, f"vae_T{frames}")
+        z = read_raw(base + "_latents.f32", (1, cfg.latent_channels, frames))
+        with torch.inference_mode():
+            audio, seconds, cpu_seconds = time_runs(lambda: decoder(z), args.warmup, args.runs,
+                                       f"pytorch vae T={frames}")
+        row = {"model": "vae", "frames": frames, "samples": int(audio.shape[-1]),
+               "threads": torch.get_num_threads(), "load_s": load_s,
+               "runs_s": seconds, "median_s": statistics.median(seconds),
+               "cpu_runs_s": cpu_seconds, "median_cpu_s": statistics.median(cpu_seconds)}
+        path = base + "_audio.f32"
+        if os.path.exists(path):
+            row["cosine"], row["max_rel_diff"] = compare(audio, path)
+        row["peak_rss_mib"] = peak_rss_mib()
+        print(json.dumps(row), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["dit", "vae"])
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--vae")
+    parser.add_argument("--frames", required=True,
+                        type=lambda s: [int(v) for v in s.split(",")])
+    parser.add_argument("--io", required=True)
+    parser.add_argument("--enc-len", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.mode == "dit":
+        if not args.checkpoint:
+            parser.error("dit needs --checkpoint")
+        bench_dit(args)
+    else:
+        if not args.vae:
+            parser.error("vae needs --vae")
+        bench_vae(args)
+
+
+if __name__ == "__main__":
+    main()
