@@ -127,7 +127,7 @@ class Generator {
  private:
   Generator() = default;
   ops::OpContext ctx() const { return ops::OpContext{*device_, *pool_}; }
-  // Silence latent frames [first, first + count) for each of `batch` items.
+  // Silence latent frames 0 .. count - 1, repeated for each of `batch` items.
   std::vector<float> silence_frames(std::int64_t count, std::int64_t batch) const;
 
   Device* device_ = nullptr;
