@@ -91,7 +91,6 @@ Expected<Tensor> WeightLoader::load(Device& device, const std::string& name,
     ACEFIT_TRY(file->read_tensor_as(index, dtype, staging));
     ACEFIT_TRY(device.copy_from_host(tensor.raw_data(), staging.data(), staging.size()));
   }
-  bytes_read_ += tensor.nbytes();
   return tensor;
 }
 

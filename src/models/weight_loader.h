@@ -35,15 +35,11 @@ class WeightLoader {
                         const std::vector<std::int64_t>& expected_shape,
                         DType dtype = DType::f32) const;
 
-  // Total bytes read so far (for load timings and logs).
-  std::uint64_t bytes_read() const { return bytes_read_; }
-
  private:
   struct Files;
   WeightLoader() = default;
   std::string folder_;
   std::unique_ptr<Files> files_;
-  mutable std::uint64_t bytes_read_ = 0;
 };
 
 // "[2048, 64, 7]"
