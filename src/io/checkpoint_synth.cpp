@@ -191,15 +191,24 @@ Qwen3Config synthetic_lm_config() {
   return small_qwen3(217204);
 }
 
-namespace {
-
-DitConfig full_dit_config() {
+DitConfig preset_dit_config(SyntheticPreset preset) {
+  if (preset == SyntheticPreset::tiny) return synthetic_dit_config();
   DitConfig c;  // the shipped defaults
   c.layer_types.clear();
   for (std::int64_t i = 0; i < c.num_hidden_layers; ++i)
     c.layer_types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
   return c;
 }
+
+VaeConfig preset_vae_config(SyntheticPreset preset) {
+  return preset == SyntheticPreset::tiny ? synthetic_vae_config() : VaeConfig{};
+}
+
+Qwen3Config preset_text_encoder_config(SyntheticPreset preset) {
+  return preset == SyntheticPreset::tiny ? synthetic_text_encoder_config() : Qwen3Config{};
+}
+
+namespace {
 
 Qwen3Config full_lm_config() {
   Qwen3Config c;  // acestep-5Hz-lm-0.6B
@@ -234,7 +243,7 @@ Status write_synthetic_checkpoints(const std::string& root,
                                    const SyntheticCheckpointOptions& options) {
   const fs::path base(root);
   const bool full = options.preset == SyntheticPreset::full;
-  const DitConfig dit = full ? full_dit_config() : synthetic_dit_config();
+  const DitConfig dit = preset_dit_config(options.preset);
   const std::string dit_dir = (base / "acestep-v15-turbo").string();
   ACEFIT_TRY(make_folder(dit_dir));
   ACEFIT_TRY(write_json(dit_dir + "/config.json", dit_json(dit)));

@@ -26,6 +26,12 @@ Qwen3Config synthetic_lm_config();
 // and the 0.6B LM (about 7 GB on disk), for planning and benchmarks.
 enum class SyntheticPreset { tiny, full };
 
+// The configs of a preset (the DiT, the VAE, the text encoder), for writing
+// checkpoints and for planning memory without any checkpoint.
+DitConfig preset_dit_config(SyntheticPreset preset);
+VaeConfig preset_vae_config(SyntheticPreset preset);
+Qwen3Config preset_text_encoder_config(SyntheticPreset preset);
+
 struct SyntheticCheckpointOptions {
   SyntheticPreset preset = SyntheticPreset::tiny;
   // A folder holding the Qwen3 tokenizer files (tokenizer.json,

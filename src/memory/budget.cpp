@@ -34,7 +34,10 @@ Expected<std::uint64_t> Budget::reserve(std::uint64_t requested_bytes, MemoryTag
   }
   used_bytes_ += bytes;
   current_[slot(tag)] += bytes;
-  if (used_bytes_ > peak_bytes_) peak_bytes_ = used_bytes_;
+  if (used_bytes_ > peak_bytes_) {
+    peak_bytes_ = used_bytes_;
+    at_peak_ = current_;
+  }
   if (current_[slot(tag)] > peak_[slot(tag)]) peak_[slot(tag)] = current_[slot(tag)];
   if (keep_ledger_) ledger_.push_back({index, bytes, tag, 0});
   return index;
@@ -87,13 +90,20 @@ std::uint64_t Budget::peak_bytes(MemoryTag tag) const {
 
 BudgetStats Budget::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return {cap_bytes_, used_bytes_, peak_bytes_, current_, peak_, reservations_, failures_};
+  return {cap_bytes_, used_bytes_, peak_bytes_,   current_,
+          peak_,      at_peak_,    reservations_, failures_};
 }
 
 void Budget::reset_peaks() {
   std::lock_guard<std::mutex> lock(mutex_);
   peak_bytes_ = used_bytes_;
   peak_ = current_;
+  at_peak_ = current_;
+}
+
+std::array<std::uint64_t, kMemoryTagCount> Budget::at_peak_by_tag() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return at_peak_;
 }
 
 void Budget::fail_nth_reservation(std::uint64_t n) {

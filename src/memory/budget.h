@@ -31,6 +31,8 @@ struct BudgetStats {
   std::uint64_t peak_bytes = 0;
   std::array<std::uint64_t, kMemoryTagCount> current_by_tag{};
   std::array<std::uint64_t, kMemoryTagCount> peak_by_tag{};
+  // What each tag held at the moment of the overall peak (sums to peak_bytes).
+  std::array<std::uint64_t, kMemoryTagCount> at_peak_by_tag{};
   std::uint64_t reservations = 0;  // successful and failed, since construction
   std::uint64_t failures = 0;
 };
@@ -58,6 +60,8 @@ class Budget {
   std::uint64_t peak_bytes() const;
   std::uint64_t current_bytes(MemoryTag tag) const;
   std::uint64_t peak_bytes(MemoryTag tag) const;
+  // The split of peak_bytes() by tag, taken when the peak was reached.
+  std::array<std::uint64_t, kMemoryTagCount> at_peak_by_tag() const;
   BudgetStats stats() const;
   // Peaks start again from the current usage.
   void reset_peaks();
@@ -80,6 +84,7 @@ class Budget {
   std::uint64_t peak_bytes_ = 0;
   std::array<std::uint64_t, kMemoryTagCount> current_{};
   std::array<std::uint64_t, kMemoryTagCount> peak_{};
+  std::array<std::uint64_t, kMemoryTagCount> at_peak_{};
   std::uint64_t reservations_ = 0;
   std::uint64_t failures_ = 0;
   std::uint64_t fail_at_ = 0;  // absolute reservation count that fails; 0 = none

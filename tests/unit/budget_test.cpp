@@ -71,9 +71,17 @@ TEST(Budget, PerTagCurrentAndPeak) {
   EXPECT_EQ(budget.peak_bytes(MemoryTag::kv_cache), 50u);
   EXPECT_EQ(budget.peak_bytes(MemoryTag::io), 0u);
   EXPECT_EQ(budget.peak_bytes(), 1900u);  // weights 1000 + activations 200 + workspace 700
+  {
+    const auto split = budget.at_peak_by_tag();
+    EXPECT_EQ(split[static_cast<int>(MemoryTag::weights)], 1000u);
+    EXPECT_EQ(split[static_cast<int>(MemoryTag::activations)], 200u);
+    EXPECT_EQ(split[static_cast<int>(MemoryTag::workspace)], 700u);
+    EXPECT_EQ(split[static_cast<int>(MemoryTag::kv_cache)], 0u);
+  }
   EXPECT_EQ(budget.used_bytes(), 1250u);
   budget.reset_peaks();
   EXPECT_EQ(budget.peak_bytes(), 1250u);
+  EXPECT_EQ(budget.at_peak_by_tag()[static_cast<int>(MemoryTag::kv_cache)], 50u);
   EXPECT_EQ(budget.peak_bytes(MemoryTag::workspace), 0u);
   EXPECT_EQ(budget.peak_bytes(MemoryTag::activations), 200u);
   budget.release(w, 1000, MemoryTag::weights);
