@@ -14,6 +14,9 @@ struct WeightLoader::Files {
   std::optional<ShardedCheckpoint> sharded;
   // name -> (file, index in that file)
   std::unordered_map<std::string, std::pair<const SafetensorsFile*, std::size_t>> by_name;
+  // A planned loader: name -> shape, and no files.
+  bool planned = false;
+  std::unordered_map<std::string, std::vector<std::int64_t>> planned_shapes;
 };
 
 WeightLoader::WeightLoader(WeightLoader&&) noexcept = default;
@@ -52,11 +55,27 @@ Expected<WeightLoader> WeightLoader::open(const std::string& model_dir) {
   return loader;
 }
 
+WeightLoader WeightLoader::planned(std::string label, std::vector<TensorSpec> specs) {
+  WeightLoader loader;
+  loader.folder_ = std::move(label);
+  loader.files_ = std::make_unique<Files>();
+  loader.files_->planned = true;
+  for (TensorSpec& spec : specs) loader.files_->planned_shapes[spec.name] = std::move(spec.shape);
+  return loader;
+}
+
 bool WeightLoader::has(const std::string& name) const {
+  if (files_->planned) return files_->planned_shapes.count(name) != 0;
   return files_->by_name.count(name) != 0;
 }
 
 Expected<std::vector<std::int64_t>> WeightLoader::shape(const std::string& name) const {
+  if (files_->planned) {
+    const auto found = files_->planned_shapes.find(name);
+    if (found == files_->planned_shapes.end())
+      return Status(ErrorCode::not_found, folder_ + ": tensor " + name + " is missing");
+    return found->second;
+  }
   const auto found = files_->by_name.find(name);
   if (found == files_->by_name.end())
     return Status(ErrorCode::not_found, folder_ + ": tensor " + name + " is missing");
@@ -69,6 +88,9 @@ Expected<std::vector<std::int64_t>> WeightLoader::shape(const std::string& name)
 Expected<Tensor> WeightLoader::load(Device& device, const std::string& name,
                                     const std::vector<std::int64_t>& expected_shape,
                                     DType dtype) const {
+  if (files_->planned && !device.planning())
+    return Status(ErrorCode::invalid_argument,
+                  folder_ + ": planned weights without files load only on a planning device");
   ACEFIT_ASSIGN(const std::vector<std::int64_t> stored, shape(name));
   if (!expected_shape.empty() && stored != expected_shape) {
     return Status(ErrorCode::corrupt, folder_ + ": tensor " + name + " has shape " +

@@ -103,9 +103,8 @@ Expected<Generator> Generator::load(const GeneratorOptions& options, const ops::
                                           std::to_string(g.text_encoder_->config().hidden_size));
   {
     ACEFIT_ASSIGN(const models::WeightLoader loader, models::WeightLoader::open(dit_dir));
-    ACEFIT_ASSIGN(
-        models::ConditionEncoder condition,
-        models::ConditionEncoder::load(loader, ctx.device, g.dit_config_, options.matrix_dtype));
+    ACEFIT_ASSIGN(models::ConditionEncoder condition,
+                  models::ConditionEncoder::load(loader, ctx, g.dit_config_, options.matrix_dtype));
     g.condition_encoder_.emplace(std::move(condition));
     report(progress, "load", 2, parts);
     ACEFIT_ASSIGN(models::DitDecoder dit,

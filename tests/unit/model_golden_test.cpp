@@ -45,7 +45,7 @@ TEST_P(ModelGoldenTest, ConditionEncoderPartsAndPacking) {
   const GoldenFile golden("condition_encoder");
   const auto loader = dit_loader();
   const auto encoder =
-      unwrap(models::ConditionEncoder::load(loader, *device_, dit_config(), matrix_dtype()));
+      unwrap(models::ConditionEncoder::load(loader, ctx(), dit_config(), matrix_dtype()));
   models::ConditionInputs inputs;
   inputs.text_hidden = golden.upload(*device_, "text_hidden_states");
   inputs.text_lengths = mask_lengths(golden["text_mask"]);
@@ -76,7 +76,7 @@ TEST_P(ModelGoldenTest, DetokenizerHints) {
   const GoldenFile golden("detokenizer");
   const auto loader = dit_loader();
   const auto detokenizer =
-      unwrap(models::Detokenizer::load(loader, *device_, dit_config(), matrix_dtype()));
+      unwrap(models::Detokenizer::load(loader, ctx(), dit_config(), matrix_dtype()));
   const auto quantized = unwrap(detokenizer.dequantize(ctx(), golden["codes"].i64));
   expect_matches_golden(quantized, golden["quantized"], "quantized");
   expect_matches_golden(unwrap(detokenizer.detokenize(ctx(), quantized)), golden["hints"], "hints");

@@ -1,7 +1,6 @@
 #include "models/dit/condition_encoder.h"
 
 #include "ops/layout.h"
-#include "ops/linear.h"
 
 namespace acefit::models {
 
@@ -26,22 +25,29 @@ Status check_lengths(const char* name, const std::vector<std::int64_t>& lengths,
 
 }  // namespace
 
-Expected<ConditionEncoder> ConditionEncoder::load(const WeightLoader& loader, Device& device,
+Expected<ConditionEncoder> ConditionEncoder::load(const WeightLoader& loader,
+                                                  const ops::OpContext& ctx,
                                                   const DitConfig& config, DType matrix_dtype) {
   ConditionEncoder encoder;
   encoder.config_ = config;
   ACEFIT_ASSIGN(encoder.text_projector_,
-                loader.load(device, "encoder.text_projector.weight",
+                load_linear(loader, ctx, "encoder.text_projector.weight",
                             {config.hidden_size, config.text_hidden_dim}, matrix_dtype));
   ACEFIT_ASSIGN(
       encoder.lyric_encoder_,
-      EncoderStack::load(loader, device, "encoder.lyric_encoder.", config, config.text_hidden_dim,
+      EncoderStack::load(loader, ctx, "encoder.lyric_encoder.", config, config.text_hidden_dim,
                          config.num_lyric_encoder_hidden_layers, matrix_dtype));
-  ACEFIT_ASSIGN(encoder.timbre_encoder_,
-                EncoderStack::load(loader, device, "encoder.timbre_encoder.", config,
-                                   config.timbre_hidden_dim,
-                                   config.num_timbre_encoder_hidden_layers, matrix_dtype));
+  ACEFIT_ASSIGN(
+      encoder.timbre_encoder_,
+      EncoderStack::load(loader, ctx, "encoder.timbre_encoder.", config, config.timbre_hidden_dim,
+                         config.num_timbre_encoder_hidden_layers, matrix_dtype));
   return encoder;
+}
+
+void ConditionEncoder::collect_weights(std::vector<Tensor*>& out) {
+  text_projector_.collect(out);
+  lyric_encoder_.collect_weights(out);
+  timbre_encoder_.collect_weights(out);
 }
 
 Expected<EncoderStates> ConditionEncoder::encode(const ops::OpContext& ctx,
@@ -65,7 +71,7 @@ Expected<EncoderStates> ConditionEncoder::encode(const ops::OpContext& ctx,
   ACEFIT_TRY(check_lengths("lyric_lengths", in.lyric_lengths, batch, lyric.dim(1)));
 
   EncoderStates out;
-  ACEFIT_ASSIGN(out.text_projected, ops::linear(ctx, text, text_projector_));
+  ACEFIT_ASSIGN(out.text_projected, apply_linear(ctx, text, text_projector_));
   {
     ACEFIT_ASSIGN(Tensor embedded, lyric_encoder_.embed(ctx, lyric));
     ACEFIT_ASSIGN(out.lyric_encoded, lyric_encoder_.encode(ctx, embedded, in.lyric_lengths));

@@ -35,14 +35,22 @@ struct EncoderStates {
 
 class ConditionEncoder {
  public:
-  static Expected<ConditionEncoder> load(const WeightLoader& loader, Device& device,
+  // Loads `encoder.*` onto load_ctx.device. matrix_dtype f32, bf16 or i8:
+  // with i8 every Linear (text projector, the stacks' embed and projection
+  // matrices) is quantized per output row on load_ctx (spec 7.1).
+  static Expected<ConditionEncoder> load(const WeightLoader& loader, const ops::OpContext& load_ctx,
                                          const DitConfig& config, DType matrix_dtype);
+
+  const DitConfig& config() const { return config_; }
+
+  // Every weight tensor (text projector, lyric and timbre stacks).
+  void collect_weights(std::vector<Tensor*>& out);
 
   Expected<EncoderStates> encode(const ops::OpContext& ctx, const ConditionInputs& inputs) const;
 
  private:
   DitConfig config_;
-  Tensor text_projector_;  // [H, text_hidden_dim], no bias
+  LinearWeight text_projector_;  // [H, text_hidden_dim], no bias
   EncoderStack lyric_encoder_;
   EncoderStack timbre_encoder_;
 };

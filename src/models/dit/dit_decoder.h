@@ -4,6 +4,12 @@
 // modulation, self-attention alternating sliding window and full, cross-
 // attention over the encoder states, SwiGLU MLP, output modulation and
 // un-patching. No padding masks anywhere inside, as in the reference.
+//
+// Layer streaming: the layers may live on another device than the one a
+// call computes on (copy_to(device, false) leaves them where they are, e.g.
+// on the host). prepare() and forward() then copy them to ctx.device a
+// window of stream_window() layers at a time and release each window
+// before copying the next.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -14,9 +20,8 @@
 namespace acefit::models {
 
 struct TimestepEmbedderWeights {
-  Tensor linear_1, linear_1_bias;    // [H, 256], [H]
-  Tensor linear_2, linear_2_bias;    // [H, H], [H]
-  Tensor time_proj, time_proj_bias;  // [6H, H], [6H]
+  LinearWeight linear_1, linear_2, time_proj;           // [H, 256], [H, H], [6H, H]
+  Tensor linear_1_bias, linear_2_bias, time_proj_bias;  // [H], [H], [6H]
 };
 
 struct DitLayerWeights {
@@ -36,11 +41,30 @@ struct DitCrossCache {
 class DitDecoder {
  public:
   // Loads onto load_ctx.device (the weight re-layouts of proj_in/proj_out
-  // run there as ops).
+  // and the INT8 quantization run there as ops). matrix_dtype f32, bf16 or
+  // i8: with i8 every Linear of `decoder.*` is quantized per output row
+  // (time embedders, condition embedder, attention and MLP projections);
+  // proj_in/proj_out (convolutions), norms, tables and null_condition_emb
+  // stay f32 whatever the dtype (spec gpu-adaptation.md 7.1).
   static Expected<DitDecoder> load(const WeightLoader& loader, const ops::OpContext& load_ctx,
                                    const DitConfig& config, DType matrix_dtype);
 
   const DitConfig& config() const { return config_; }
+  std::size_t layer_count() const { return layers_.size(); }
+
+  // Every weight tensor; with_layers false leaves out those of layers_.
+  void collect_weights(std::vector<Tensor*>& out, bool with_layers = true);
+  // The tensors of layer `layer` (< layer_count()).
+  void collect_layer_weights(std::size_t layer, std::vector<Tensor*>& out);
+
+  // A copy on `device`; with_layers false copies everything but the layers,
+  // which keep sharing this decoder's tensors (layer streaming).
+  Expected<DitDecoder> copy_to(Device& device, bool with_layers) const;
+
+  // Layers brought to the compute device at a time when they live elsewhere
+  // (values below 1 are taken as 1; at least the layer count: all at once).
+  void set_stream_window(int layers) { stream_window_ = layers < 1 ? 1 : layers; }
+  int stream_window() const { return stream_window_; }
 
   // encoder_states [B, L, H] (packed, before the condition embedder).
   Expected<DitCrossCache> prepare(const ops::OpContext& ctx, const Tensor& encoder_states) const;
@@ -61,18 +85,32 @@ class DitDecoder {
   Expected<std::pair<Tensor, Tensor>> embed_timesteps(const ops::OpContext& ctx,
                                                       const TimestepEmbedderWeights& w,
                                                       const std::vector<float>& taus) const;
+  // Layers [begin, end) with every tensor on `device`: shared where they
+  // already are, copied (weights tag) where not.
+  Expected<std::vector<DitLayerWeights>> layers_on(Device& device, std::size_t begin,
+                                                   std::size_t end) const;
+  // One layer on x [B, patches, H] with the modulation projection tproj.
+  Expected<Tensor> forward_layer(const ops::OpContext& ctx, const DitLayerWeights& layer,
+                                 std::size_t index, Tensor x, const Tensor& tproj,
+                                 const DitCrossCache& cache) const;
 
   DitConfig config_;
   AttentionGeometry geometry_;
   TimestepEmbedderWeights time_embed_, time_embed_r_;
   Tensor proj_in_, proj_in_bias_;  // as a linear: [H, patch * in_channels], [H]
-  Tensor condition_embedder_, condition_embedder_bias_;
+  LinearWeight condition_embedder_;
+  Tensor condition_embedder_bias_;
   std::vector<DitLayerWeights> layers_;
   Tensor norm_out_;
   Tensor output_table_;              // [2, H]: shift, scale
   Tensor proj_out_, proj_out_bias_;  // as a linear: [patch * 64, H], [patch * 64]
   Tensor null_condition_;            // [1, 1, H]
+  int stream_window_ = 1;
 };
+
+// Every tensor of one timestep embedder / one DiT layer.
+void collect_weights(TimestepEmbedderWeights& w, std::vector<Tensor*>& out);
+void collect_weights(DitLayerWeights& w, std::vector<Tensor*>& out);
 
 // The 256-value sinusoid of 1000 * tau: cos of 128 frequencies then sin.
 std::vector<float> timestep_sinusoid(float tau);

@@ -24,8 +24,10 @@ Expected<std::vector<float>> fsq_code_values(std::int64_t code,
   return values;
 }
 
-Expected<Detokenizer> Detokenizer::load(const WeightLoader& loader, Device& device,
-                                        const DitConfig& config, DType dtype) {
+Expected<Detokenizer> Detokenizer::load(const WeightLoader& loader, const ops::OpContext& ctx,
+                                        const DitConfig& config, DType matrix_dtype) {
+  Device& device = ctx.device;
+  const DType dtype = unquantized_dtype(matrix_dtype);
   Detokenizer d;
   d.config_ = config;
   const std::int64_t h = config.hidden_size;
@@ -35,7 +37,7 @@ Expected<Detokenizer> Detokenizer::load(const WeightLoader& loader, Device& devi
   ACEFIT_ASSIGN(
       d.project_out_bias_,
       load_vector(loader, device, "tokenizer.quantizer.project_out.bias", config.fsq_dim));
-  ACEFIT_ASSIGN(d.stack_, EncoderStack::load(loader, device, "detokenizer.", config, config.fsq_dim,
+  ACEFIT_ASSIGN(d.stack_, EncoderStack::load(loader, ctx, "detokenizer.", config, config.fsq_dim,
                                              config.num_attention_pooler_hidden_layers, dtype));
   ACEFIT_ASSIGN(Tensor special, loader.load(device, "detokenizer.special_tokens",
                                             {1, config.pool_window_size, h}, DType::f32));
@@ -45,6 +47,15 @@ Expected<Detokenizer> Detokenizer::load(const WeightLoader& loader, Device& devi
   ACEFIT_ASSIGN(d.proj_out_bias_, load_vector(loader, device, "detokenizer.proj_out.bias",
                                               config.audio_acoustic_hidden_dim));
   return d;
+}
+
+void Detokenizer::collect_weights(std::vector<Tensor*>& out) {
+  out.push_back(&project_out_);
+  out.push_back(&project_out_bias_);
+  stack_.collect_weights(out);
+  out.push_back(&special_tokens_);
+  out.push_back(&proj_out_);
+  out.push_back(&proj_out_bias_);
 }
 
 Expected<Tensor> Detokenizer::dequantize(const ops::OpContext& ctx,

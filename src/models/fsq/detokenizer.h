@@ -20,8 +20,16 @@ Expected<std::vector<float>> fsq_code_values(std::int64_t code,
 
 class Detokenizer {
  public:
-  static Expected<Detokenizer> load(const WeightLoader& loader, Device& device,
+  // Loads onto load_ctx.device. The FSQ tokenizer and the detokenizer are
+  // never quantized (spec gpu-adaptation.md 7.1): matrix_dtype i8 loads
+  // their matrices as bf16.
+  static Expected<Detokenizer> load(const WeightLoader& loader, const ops::OpContext& load_ctx,
                                     const DitConfig& config, DType matrix_dtype);
+
+  const DitConfig& config() const { return config_; }
+
+  // Every weight tensor.
+  void collect_weights(std::vector<Tensor*>& out);
 
   // codes (N) -> quantized [1, N, H] (project_out of the FSQ values).
   Expected<Tensor> dequantize(const ops::OpContext& ctx, std::span<const std::int64_t> codes) const;

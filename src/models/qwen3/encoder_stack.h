@@ -15,8 +15,10 @@ namespace acefit::models {
 
 class EncoderStack {
  public:
-  // prefix: "encoder.lyric_encoder." etc.; in_features: the embed input width.
-  static Expected<EncoderStack> load(const WeightLoader& loader, Device& device,
+  // prefix: "encoder.lyric_encoder." etc.; in_features: the embed input
+  // width. Loads onto load_ctx.device; matrix_dtype f32, bf16 or i8 (the
+  // embed Linear and the layers' projections are quantized on load_ctx).
+  static Expected<EncoderStack> load(const WeightLoader& loader, const ops::OpContext& load_ctx,
                                      const std::string& prefix, const DitConfig& config,
                                      std::int64_t in_features, std::int64_t layer_count,
                                      DType matrix_dtype);
@@ -30,11 +32,15 @@ class EncoderStack {
 
   const AttentionGeometry& geometry() const { return geometry_; }
 
+  // Every weight tensor (embed, layers, final norm).
+  void collect_weights(std::vector<Tensor*>& out);
+
  private:
   AttentionGeometry geometry_;
   std::vector<bool> sliding_;
   std::int64_t window_ = 0;
-  Tensor embed_weight_, embed_bias_;
+  LinearWeight embed_weight_;
+  Tensor embed_bias_;
   std::vector<Qwen3LayerWeights> layers_;
   Tensor norm_;
 };

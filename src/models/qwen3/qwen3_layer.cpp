@@ -2,7 +2,6 @@
 
 #include "ops/activation.h"
 #include "ops/elementwise.h"
-#include "ops/linear.h"
 #include "ops/norm.h"
 
 namespace acefit::models {
@@ -12,56 +11,79 @@ Expected<Tensor> load_vector(const WeightLoader& loader, Device& device, const s
   return loader.load(device, name, {length}, DType::f32);
 }
 
-Expected<AttentionWeights> load_attention(const WeightLoader& loader, Device& device,
+void collect_weights(AttentionWeights& w, std::vector<Tensor*>& out) {
+  w.q_proj.collect(out);
+  w.k_proj.collect(out);
+  w.v_proj.collect(out);
+  w.o_proj.collect(out);
+  out.push_back(&w.q_norm);
+  out.push_back(&w.k_norm);
+}
+
+void collect_weights(MlpWeights& w, std::vector<Tensor*>& out) {
+  w.gate_proj.collect(out);
+  w.up_proj.collect(out);
+  w.down_proj.collect(out);
+}
+
+void collect_weights(Qwen3LayerWeights& w, std::vector<Tensor*>& out) {
+  out.push_back(&w.input_layernorm);
+  out.push_back(&w.post_attention_layernorm);
+  collect_weights(w.attention, out);
+  collect_weights(w.mlp, out);
+}
+
+Expected<AttentionWeights> load_attention(const WeightLoader& loader, const ops::OpContext& ctx,
                                           const std::string& prefix, const AttentionGeometry& g,
                                           DType matrix_dtype) {
   AttentionWeights w;
   const std::int64_t q_width = g.q_heads * g.head_dim;
   const std::int64_t kv_width = g.kv_heads * g.head_dim;
-  ACEFIT_ASSIGN(w.q_proj,
-                loader.load(device, prefix + "q_proj.weight", {q_width, g.hidden}, matrix_dtype));
-  ACEFIT_ASSIGN(w.k_proj,
-                loader.load(device, prefix + "k_proj.weight", {kv_width, g.hidden}, matrix_dtype));
-  ACEFIT_ASSIGN(w.v_proj,
-                loader.load(device, prefix + "v_proj.weight", {kv_width, g.hidden}, matrix_dtype));
-  ACEFIT_ASSIGN(w.o_proj,
-                loader.load(device, prefix + "o_proj.weight", {g.hidden, q_width}, matrix_dtype));
-  ACEFIT_ASSIGN(w.q_norm, load_vector(loader, device, prefix + "q_norm.weight", g.head_dim));
-  ACEFIT_ASSIGN(w.k_norm, load_vector(loader, device, prefix + "k_norm.weight", g.head_dim));
+  ACEFIT_ASSIGN(w.q_proj, load_linear(loader, ctx, prefix + "q_proj.weight", {q_width, g.hidden},
+                                      matrix_dtype));
+  ACEFIT_ASSIGN(w.k_proj, load_linear(loader, ctx, prefix + "k_proj.weight", {kv_width, g.hidden},
+                                      matrix_dtype));
+  ACEFIT_ASSIGN(w.v_proj, load_linear(loader, ctx, prefix + "v_proj.weight", {kv_width, g.hidden},
+                                      matrix_dtype));
+  ACEFIT_ASSIGN(w.o_proj, load_linear(loader, ctx, prefix + "o_proj.weight", {g.hidden, q_width},
+                                      matrix_dtype));
+  ACEFIT_ASSIGN(w.q_norm, load_vector(loader, ctx.device, prefix + "q_norm.weight", g.head_dim));
+  ACEFIT_ASSIGN(w.k_norm, load_vector(loader, ctx.device, prefix + "k_norm.weight", g.head_dim));
   return w;
 }
 
-Expected<MlpWeights> load_mlp(const WeightLoader& loader, Device& device, const std::string& prefix,
-                              std::int64_t hidden, std::int64_t intermediate, DType matrix_dtype) {
+Expected<MlpWeights> load_mlp(const WeightLoader& loader, const ops::OpContext& ctx,
+                              const std::string& prefix, std::int64_t hidden,
+                              std::int64_t intermediate, DType matrix_dtype) {
   MlpWeights w;
-  ACEFIT_ASSIGN(w.gate_proj, loader.load(device, prefix + "gate_proj.weight",
+  ACEFIT_ASSIGN(w.gate_proj, load_linear(loader, ctx, prefix + "gate_proj.weight",
                                          {intermediate, hidden}, matrix_dtype));
-  ACEFIT_ASSIGN(w.up_proj, loader.load(device, prefix + "up_proj.weight", {intermediate, hidden},
-                                       matrix_dtype));
-  ACEFIT_ASSIGN(w.down_proj, loader.load(device, prefix + "down_proj.weight",
+  ACEFIT_ASSIGN(w.up_proj, load_linear(loader, ctx, prefix + "up_proj.weight",
+                                       {intermediate, hidden}, matrix_dtype));
+  ACEFIT_ASSIGN(w.down_proj, load_linear(loader, ctx, prefix + "down_proj.weight",
                                          {hidden, intermediate}, matrix_dtype));
   return w;
 }
 
-Expected<Qwen3LayerWeights> load_qwen3_layer(const WeightLoader& loader, Device& device,
+Expected<Qwen3LayerWeights> load_qwen3_layer(const WeightLoader& loader, const ops::OpContext& ctx,
                                              const std::string& prefix, const AttentionGeometry& g,
                                              std::int64_t intermediate, DType matrix_dtype) {
   Qwen3LayerWeights w;
   ACEFIT_ASSIGN(w.input_layernorm,
-                load_vector(loader, device, prefix + "input_layernorm.weight", g.hidden));
-  ACEFIT_ASSIGN(w.post_attention_layernorm,
-                load_vector(loader, device, prefix + "post_attention_layernorm.weight", g.hidden));
-  ACEFIT_ASSIGN(w.attention,
-                load_attention(loader, device, prefix + "self_attn.", g, matrix_dtype));
+                load_vector(loader, ctx.device, prefix + "input_layernorm.weight", g.hidden));
+  ACEFIT_ASSIGN(
+      w.post_attention_layernorm,
+      load_vector(loader, ctx.device, prefix + "post_attention_layernorm.weight", g.hidden));
+  ACEFIT_ASSIGN(w.attention, load_attention(loader, ctx, prefix + "self_attn.", g, matrix_dtype));
   ACEFIT_ASSIGN(w.mlp,
-                load_mlp(loader, device, prefix + "mlp.", g.hidden, intermediate, matrix_dtype));
+                load_mlp(loader, ctx, prefix + "mlp.", g.hidden, intermediate, matrix_dtype));
   return w;
 }
 
-Expected<Tensor> project_heads(const ops::OpContext& ctx, const Tensor& x, const Tensor& proj,
+Expected<Tensor> project_heads(const ops::OpContext& ctx, const Tensor& x, const LinearWeight& proj,
                                const Tensor& norm, std::int64_t heads, std::int64_t head_dim,
                                float eps) {
-  ACEFIT_ASSIGN(Tensor flat, ops::linear(ctx, x, proj));
+  ACEFIT_ASSIGN(Tensor flat, apply_linear(ctx, x, proj));
   ACEFIT_ASSIGN(Tensor split, flat.reshape(Shape{x.dim(0), x.dim(1), heads, head_dim}));
   if (!norm.defined()) return split;
   return ops::rms_norm(ctx, split, norm, eps);
@@ -85,17 +107,17 @@ Expected<Tensor> self_attention(const ops::OpContext& ctx, const AttentionWeight
   ACEFIT_ASSIGN(Tensor attended, ops::attention(ctx, q, k, v, options));
   q = k = v = Tensor();
   ACEFIT_ASSIGN(Tensor merged, attended.reshape(Shape{x.dim(0), x.dim(1), g.q_heads * g.head_dim}));
-  return ops::linear(ctx, merged, w.o_proj);
+  return apply_linear(ctx, merged, w.o_proj);
 }
 
 Expected<Tensor> mlp(const ops::OpContext& ctx, const MlpWeights& w, const Tensor& x) {
   Tensor hidden;
   {
-    ACEFIT_ASSIGN(Tensor gate, ops::linear(ctx, x, w.gate_proj));
-    ACEFIT_ASSIGN(Tensor up, ops::linear(ctx, x, w.up_proj));
+    ACEFIT_ASSIGN(Tensor gate, apply_linear(ctx, x, w.gate_proj));
+    ACEFIT_ASSIGN(Tensor up, apply_linear(ctx, x, w.up_proj));
     ACEFIT_ASSIGN(hidden, ops::swiglu(ctx, gate, up));
   }
-  return ops::linear(ctx, hidden, w.down_proj);
+  return apply_linear(ctx, hidden, w.down_proj);
 }
 
 Expected<Tensor> qwen3_layer(const ops::OpContext& ctx, const Qwen3LayerWeights& w,

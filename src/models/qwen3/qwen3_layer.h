@@ -3,13 +3,15 @@
 // stacks, the detokenizer, the DiT's attention and (later) the 5 Hz LM:
 // RMSNorm, grouped-query attention with per-head q/k RMSNorm before
 // rotate-half RoPE, no projection biases, and the SwiGLU MLP.
-// Activations are f32 [B, S, H]; projection weights are f32 or bf16 (the
-// dtype the model was loaded with), norms f32.
+// Activations are f32 [B, S, H]; projection weights are LinearWeights (f32,
+// bf16 or INT8 with per-row scales: the dtype the model was loaded with),
+// norms f32.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "models/linear_weight.h"
 #include "models/weight_loader.h"
 #include "ops/attention.h"
 #include "ops/op_context.h"
@@ -26,12 +28,12 @@ struct AttentionGeometry {
 };
 
 struct AttentionWeights {
-  Tensor q_proj, k_proj, v_proj, o_proj;  // [Hq*D, H], [Hkv*D, H] x2, [H, Hq*D]
-  Tensor q_norm, k_norm;                  // [D]
+  LinearWeight q_proj, k_proj, v_proj, o_proj;  // [Hq*D, H], [Hkv*D, H] x2, [H, Hq*D]
+  Tensor q_norm, k_norm;                        // [D]
 };
 
 struct MlpWeights {
-  Tensor gate_proj, up_proj, down_proj;  // [I, H], [I, H], [H, I]
+  LinearWeight gate_proj, up_proj, down_proj;  // [I, H], [I, H], [H, I]
 };
 
 // One pre-norm block: input_layernorm, self_attn, post_attention_layernorm, mlp.
@@ -41,16 +43,24 @@ struct Qwen3LayerWeights {
   MlpWeights mlp;
 };
 
+// Append a pointer to every tensor the weights hold (for copies and byte
+// counts; a LinearWeight gives its matrix and, when quantized, its scales).
+void collect_weights(AttentionWeights& w, std::vector<Tensor*>& out);
+void collect_weights(MlpWeights& w, std::vector<Tensor*>& out);
+void collect_weights(Qwen3LayerWeights& w, std::vector<Tensor*>& out);
+
 // Loads `<prefix>q_proj.weight` ... `<prefix>k_norm.weight` (prefix ends in
-// "self_attn." or "cross_attn."). Keys and values are projected from the
-// same width as queries (g.hidden), as in every ACE-Step stack.
-Expected<AttentionWeights> load_attention(const WeightLoader& loader, Device& device,
+// "self_attn." or "cross_attn.") onto ctx.device. Keys and values are
+// projected from the same width as queries (g.hidden), as in every ACE-Step
+// stack. matrix_dtype: f32, bf16 or i8 (load_linear).
+Expected<AttentionWeights> load_attention(const WeightLoader& loader, const ops::OpContext& ctx,
                                           const std::string& prefix, const AttentionGeometry& g,
                                           DType matrix_dtype);
-Expected<MlpWeights> load_mlp(const WeightLoader& loader, Device& device, const std::string& prefix,
-                              std::int64_t hidden, std::int64_t intermediate, DType matrix_dtype);
+Expected<MlpWeights> load_mlp(const WeightLoader& loader, const ops::OpContext& ctx,
+                              const std::string& prefix, std::int64_t hidden,
+                              std::int64_t intermediate, DType matrix_dtype);
 // `prefix` ends in "layers.N.".
-Expected<Qwen3LayerWeights> load_qwen3_layer(const WeightLoader& loader, Device& device,
+Expected<Qwen3LayerWeights> load_qwen3_layer(const WeightLoader& loader, const ops::OpContext& ctx,
                                              const std::string& prefix, const AttentionGeometry& g,
                                              std::int64_t intermediate, DType matrix_dtype);
 // A norm or bias vector (always f32).
@@ -59,7 +69,7 @@ Expected<Tensor> load_vector(const WeightLoader& loader, Device& device, const s
 
 // x [B, S, H] -> [B, S, heads, D] after `proj`, then the per-head RMSNorm
 // `norm` when defined.
-Expected<Tensor> project_heads(const ops::OpContext& ctx, const Tensor& x, const Tensor& proj,
+Expected<Tensor> project_heads(const ops::OpContext& ctx, const Tensor& x, const LinearWeight& proj,
                                const Tensor& norm, std::int64_t heads, std::int64_t head_dim,
                                float eps);
 
