@@ -228,6 +228,48 @@ std::uint64_t OobleckDecoder::weight_bytes() const {
   return total;
 }
 
+void OobleckDecoder::collect_weights(std::vector<Tensor*>& out) {
+  auto conv = [&](Conv& c) {
+    out.push_back(&c.weight);
+    if (c.bias.defined()) out.push_back(&c.bias);
+  };
+  auto snake = [&](Snake& s) {
+    out.push_back(&s.alpha);
+    out.push_back(&s.beta);
+  };
+  conv(conv1_);
+  for (Block& block : blocks_) {
+    snake(block.snake1);
+    conv(block.conv_t1);
+    for (ResUnit& unit : block.res_units) {
+      snake(unit.snake1);
+      conv(unit.conv1);
+      snake(unit.snake2);
+      conv(unit.conv2);
+    }
+  }
+  snake(snake_);
+  conv(conv2_);
+}
+
+Expected<OobleckDecoder> OobleckDecoder::copy_to(Device& device) const {
+  if (device_ == nullptr) return invalid_argument("oobleck decoder: not loaded");
+  OobleckDecoder copy = *this;  // shares every tensor until it is replaced
+  copy.device_ = &device;
+  if (&device == device_) return copy;
+  std::vector<Tensor*> tensors;
+  copy.collect_weights(tensors);
+  for (Tensor* tensor : tensors) {
+    auto moved = copy_to_device(*tensor, device, MemoryTag::weights);
+    if (!moved.ok()) {
+      return moved.status().with_context("copying the VAE decoder from '" + device_->name() +
+                                         "' to '" + device.name() + "'");
+    }
+    *tensor = std::move(moved).value();
+  }
+  return copy;
+}
+
 Expected<Tensor> OobleckDecoder::decode(const ops::OpContext& ctx, const Tensor& latents) const {
   if (device_ == nullptr) return invalid_argument("oobleck decoder: not loaded");
   if (&ctx.device != device_) {

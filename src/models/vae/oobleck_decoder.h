@@ -65,8 +65,21 @@ class OobleckDecoder {
   Device& device() const { return *device_; }
   // Output samples per latent frame (the product of the ratios, 1920).
   std::int64_t hop() const { return config_.hop_samples(); }
-  // Bytes the folded weights hold on the device.
+  // Bytes the folded weights hold on the device (tensor sizes, before the
+  // budget rounds each reservation up to its granularity).
   std::uint64_t weight_bytes() const;
+
+  // The same decoder with every folded weight copied onto `device` (weights
+  // tag; host <-> device copies are counted by the device): for keeping the
+  // VAE on the host between runs and for decoding on the host when the
+  // device is full. On `device` itself the copy shares the weights. Works
+  // between planning devices (nothing is copied, the reservations are made).
+  // Nothing stays reserved on `device` when it fails.
+  Expected<OobleckDecoder> copy_to(Device& device) const;
+
+  // Every weight tensor, in checkpoint order (the convention of
+  // models/weight_copy.h).
+  void collect_weights(std::vector<Tensor*>& out);
 
   // latents f32 [B, decoder_input_channels, T] on ctx.device (the device the
   // weights live on) -> audio f32 [B, audio_channels, hop * T]. Intermediates

@@ -87,7 +87,19 @@ Expected<HostAudio> tiled_decode(const OobleckDecoder& decoder, const ops::OpCon
   const std::int64_t total = batch * tiles_per_item;
   double factor = 0.0;  // output samples per latent frame, measured on the first tile
   std::int64_t done = 0;
+  const std::uint64_t item_bytes =
+      static_cast<std::uint64_t>(out.channels * out.samples) * sizeof(float);
   for (std::int64_t b = 0; b < batch; ++b) {
+    // Level 1: the item's audio is assembled on the device.
+    Tensor accumulator;
+    if (options.accumulate_on_device) {
+      auto buffer = ctx.device.empty(DType::f32, Shape{out.channels, out.samples}, MemoryTag::io);
+      if (!buffer.ok()) {
+        return buffer.status().with_context("tiled VAE decode: item " + std::to_string(b) +
+                                            ", the device buffer for its audio");
+      }
+      accumulator = std::move(buffer).value();
+    }
     for (std::int64_t i = 0; i < tiles_per_item; ++i) {
       const DecodeTile& tile = plan.tiles[static_cast<std::size_t>(i)];
       const std::string where = "tiled VAE decode: item " + std::to_string(b) + ", tile " +
@@ -121,10 +133,15 @@ Expected<HostAudio> tiled_decode(const OobleckDecoder& decoder, const ops::OpCon
       if (!planned) {
         const auto* source = static_cast<const float*>(audio.raw_data());
         for (std::int64_t c = 0; c < out.channels; ++c) {
-          float* destination = out.data.data() + (b * out.channels + c) * out.samples + at;
+          const std::uint64_t bytes = static_cast<std::uint64_t>(keep) * sizeof(float);
           const Status copied =
-              ctx.device.copy_to_host(destination, source + c * length + front,
-                                      static_cast<std::uint64_t>(keep) * sizeof(float));
+              accumulator.defined()
+                  ? ctx.device.copy_on_device(
+                        static_cast<float*>(accumulator.raw_data()) + c * out.samples + at,
+                        source + c * length + front, bytes)
+                  : ctx.device.copy_to_host(
+                        out.data.data() + (b * out.channels + c) * out.samples + at,
+                        source + c * length + front, bytes);
           if (!copied.ok()) return copied.with_context(where);
         }
       }
@@ -132,7 +149,15 @@ Expected<HostAudio> tiled_decode(const OobleckDecoder& decoder, const ops::OpCon
       ++done;
       if (options.progress) options.progress(done, total);
     }
-  }
+    if (accumulator.defined() && !planned) {
+      const Status copied =
+          ctx.device.copy_to_host(out.item(b).data(), accumulator.raw_data(), item_bytes);
+      if (!copied.ok()) {
+        return copied.with_context("tiled VAE decode: item " + std::to_string(b) +
+                                   ", copying its audio to the host");
+      }
+    }
+  }  // the accumulator is released before the next item
   return out;
 }
 

@@ -1,8 +1,10 @@
 // Tiled VAE decode (acestep-model.md 13.5, gpu-adaptation.md 9.2):
 // overlap-discard tiling along the latent frames. Each window is decoded
-// alone, its overlap samples are trimmed and the core is appended to a host
-// buffer, so the device holds one tile's activations at a time. No
-// crossfade; batch items are decoded one at a time.
+// alone, its overlap samples are trimmed and the core is kept, so the device
+// holds one tile's activations at a time. No crossfade; batch items are
+// decoded one at a time. The cores go either straight into the host buffer
+// (level 2 of the adaptive decode) or into one device buffer per item that
+// is copied to the host when the item is done (level 1).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +49,12 @@ Expected<DecodeTilePlan> plan_decode_tiles(std::int64_t frames, std::int64_t chu
 struct TiledDecodeOptions {
   std::int64_t chunk = 256;  // latent frames per decoded window
   std::int64_t overlap = kDefaultVaeOverlap;
+  // false: each trimmed core is copied to the host buffer as soon as it is
+  // decoded. true: the cores of an item are written into one device tensor
+  // f32 [audio_channels, hop T] (tag io), copied to the host buffer when the
+  // item is done and released before the next item, so the device peak is
+  // one tile's activations plus that buffer, whatever the batch.
+  bool accumulate_on_device = false;
   // Called after each decoded tile with (tiles done, tiles in all), counting
   // over every batch item: 1 of n first, n of n last.
   std::function<void(std::int64_t done, std::int64_t total)> progress;
@@ -54,8 +62,9 @@ struct TiledDecodeOptions {
 
 // Decodes latents f32 [B, C, T] on ctx.device (the decoder's device) into a
 // host buffer [B, audio_channels, hop T]. On a planning device the tiles are
-// planned (the device peak is one tile's) and the returned data is empty.
-// Errors from a tile name the item and the window.
+// planned (the same reservations as the real run, so the planned peak is the
+// real one) and the returned data is empty. Errors from a tile name the item
+// and the window; everything a failed call reserved is released on return.
 Expected<HostAudio> tiled_decode(const OobleckDecoder& decoder, const ops::OpContext& ctx,
                                  const Tensor& latents, const TiledDecodeOptions& options = {});
 
