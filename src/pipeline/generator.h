@@ -1,27 +1,36 @@
 // A text-to-music generation session over one checkpoints/ folder (spec:
 // acestep-model.md 1, 6, 7, 9-13): prompts -> tokens -> text encoder and
 // lyric embeddings -> condition encoder -> DiT sampling (turbo: the fixed
-// 8-step schedule; base: N steps with CFG + APG) -> tiled VAE decode ->
-// peak normalisation. Every stage runs on the session's device; progress
-// and per-stage timings are reported. The stages are public so the golden
-// tests can drive them with the reference's inputs.
+// 8-step schedule; base: N steps with CFG + APG) -> adaptive VAE decode ->
+// peak normalisation. Every stage computes on the session's device; weight
+// groups wait on the host between stages as the offload mode says
+// (gpu-adaptation.md 6), and the DiT's layers can stream through the device
+// a window at a time. Each stage's memory (device and host, by tag),
+// transfers and time are recorded. On a planning device the same code plans
+// the run (docs/MEMORY.md). The stages are public so the golden tests can
+// drive them with the reference's inputs.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "adapt/tier_table.h"
 #include "io/checkpoint_layout.h"
+#include "io/checkpoint_synth.h"
 #include "io/tokenizer.h"
 #include "models/dit/condition_encoder.h"
 #include "models/dit/dit_decoder.h"
 #include "models/qwen3/text_encoder.h"
 #include "models/vae/host_audio.h"
 #include "models/vae/oobleck_decoder.h"
+#include "pipeline/run_record.h"
 #include "pipeline/sampler.h"
 #include "pipeline/schedule.h"
+#include "pipeline/vae_decode.h"
 
 namespace acefit {
 
@@ -32,8 +41,22 @@ using ProgressFn =
 
 struct GeneratorOptions {
   std::string checkpoints;  // the checkpoints/ folder
-  std::string dit;          // DiT folder name; empty: acestep-v15-turbo, else the first found
+  // Planning without a checkpoint: the preset's configs and tensor shapes
+  // (the full preset is the shipped model). Only on a planning device.
+  std::optional<SyntheticPreset> preset;
+  std::string tokenizer_dir;  // with a preset: the Qwen3 tokenizer files (optional)
+  // A tokenizer already loaded (e.g. by the planner of the same run): used
+  // instead of reading the files again.
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::string dit;  // DiT folder name; empty: acestep-v15-turbo, else the first found
   DType matrix_dtype = DType::bf16;  // projection matrices: bf16 (as stored) or f32
+  // INT8 weight-only quantization of the DiT's decoder and condition
+  // encoder linears (gpu-adaptation.md 7.1).
+  bool quantize_int8 = false;
+  // none: every weight on the device; cpu: the text encoder and the VAE wait
+  // on the host and visit the device for their stage; cpu+dit: the DiT too.
+  // Ignored (none) when the device is the host itself.
+  OffloadMode offload = OffloadMode::none;
 };
 
 struct GenerationRequest {
@@ -50,17 +73,17 @@ struct GenerationRequest {
   std::optional<std::string> keyscale;
   std::optional<int> time_signature;
   InferMethod method = InferMethod::ode;
-  std::int64_t vae_chunk_frames = 256;
+  // VAE decode: 0 = the largest chunk whose planned peak fits the free
+  // budget; n = n latent frames (ACESTEP_VAE_DECODE_CHUNK_SIZE).
+  std::int64_t vae_chunk_frames = 0;
   std::int64_t vae_overlap_frames = 64;
-};
-
-struct GenerationTimings {
-  double load_s = 0;  // filled by the caller that timed load()
-  double text_encoding_s = 0;
-  double condition_encoding_s = 0;
-  std::vector<double> dit_steps_s;
-  double vae_decode_s = 0;
-  double total_s = 0;  // encode + diffusion + decode
+  bool vae_on_host = false;  // ACESTEP_VAE_ON_CPU: straight to the host decode
+  // DiT layer streaming: 0 = the whole DiT on the device for its stage; n =
+  // n layers at a time (needs offload cpu+dit, where the DiT waits on the host).
+  int dit_stream_window = 0;
+  // The memory the run's decisions (VAE chunk and level) are made against;
+  // 0: the device's budget cap. A plan passes the real device's figure.
+  std::uint64_t budget_bytes = 0;
 };
 
 struct GenerationResult {
@@ -73,7 +96,7 @@ struct GenerationResult {
   int steps = 0;
   double shift = 0;
   double guidance = 1;
-  GenerationTimings timings;
+  RunRecord record;  // timings, memory per stage, transfers, the VAE ladder
   std::vector<std::string> warnings;
 };
 
@@ -95,8 +118,7 @@ class Generator {
   // packed encoder states [batch, L, H].
   Expected<models::EncoderStates> encode_ids(std::span<const std::int64_t> caption_ids,
                                              std::span<const std::int64_t> lyric_ids,
-                                             std::int64_t batch,
-                                             GenerationTimings* timings = nullptr) const;
+                                             std::int64_t batch, RunRecord* record = nullptr) const;
 
   struct SamplingPlan {
     Schedule schedule;
@@ -108,18 +130,33 @@ class Generator {
     std::function<void(int step, const std::vector<float>& x)> on_step;
   };
   // noise [B, T, 64] (host) -> latents [B, T, 64] (host) after the schedule.
+  // stream_window > 0 streams the DiT's layers (offload cpu+dit only).
   Expected<std::vector<float>> sample(const models::EncoderStates& states, std::vector<float> noise,
                                       std::int64_t frames, const SamplingPlan& plan,
-                                      const ProgressFn& progress = {},
-                                      GenerationTimings* timings = nullptr) const;
+                                      const ProgressFn& progress = {}, RunRecord* record = nullptr,
+                                      int stream_window = 0) const;
 
   // latents [B, T, 64] (host) -> audio [B, 2, hop T] (host), not normalised.
+  // chunk_frames 0 picks the chunk from the free budget (budget_bytes 0: the
+  // device's cap); the ladder of gpu-adaptation.md 9.2 handles running out.
   Expected<models::HostAudio> decode(const std::vector<float>& latents, std::int64_t batch,
                                      std::int64_t frames, std::int64_t chunk_frames,
-                                     std::int64_t overlap_frames,
-                                     const ProgressFn& progress = {}) const;
+                                     std::int64_t overlap_frames, const ProgressFn& progress = {},
+                                     RunRecord* record = nullptr, bool vae_on_host = false,
+                                     std::uint64_t budget_bytes = 0) const;
 
   bool turbo() const { return turbo_; }
+  std::shared_ptr<const Tokenizer> tokenizer() const { return tokenizer_; }
+  double tokenizer_load_s() const { return tokenizer_load_s_; }
+  OffloadMode offload() const { return offload_; }
+  Device& device() const { return *device_; }
+  Device& host() const { return *host_; }
+  // Weight bytes of each group wherever it lives (after quantization).
+  struct WeightGroupBytes {
+    std::uint64_t text_encoder = 0, condition_encoder = 0, dit = 0, dit_layer = 0, vae = 0;
+  };
+  WeightGroupBytes weight_bytes() const;
+  int dit_layer_count() const;
   const std::string& dit_name() const { return dit_name_; }
   const DitConfig& dit_config() const { return dit_config_; }
   const VaeConfig& vae_config() const { return vae_config_; }
@@ -127,22 +164,33 @@ class Generator {
  private:
   Generator() = default;
   ops::OpContext ctx() const { return ops::OpContext{*device_, *pool_}; }
+  ops::OpContext host_ctx() const { return ops::OpContext{*host_, *pool_}; }
+  // The home of an offloadable group: the host when offloaded, else the device.
+  Device& home(bool offloaded) const { return offloaded ? *host_ : *device_; }
+  bool text_vae_offloaded() const { return offload_ != OffloadMode::none; }
+  bool dit_offloaded() const { return offload_ == OffloadMode::cpu_dit; }
+  std::uint64_t decision_budget(std::uint64_t budget_bytes) const;
   // Silence latent frames 0 .. count - 1, repeated for each of `batch` items.
   std::vector<float> silence_frames(std::int64_t count, std::int64_t batch) const;
 
   Device* device_ = nullptr;
   ThreadPool* pool_ = nullptr;
+  std::shared_ptr<Device> host_;  // a cpu device (a planning one when planning)
+  OffloadMode offload_ = OffloadMode::none;
+  bool planned_prompts_ = false;  // planning without a tokenizer: the longest prompts
   std::string dit_name_;
   std::string text_encoder_dir_;
   bool turbo_ = true;
   DitConfig dit_config_;
   VaeConfig vae_config_;
-  std::optional<Tokenizer> tokenizer_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  double tokenizer_load_s_ = 0;
   std::optional<models::TextEncoder> text_encoder_;
   std::optional<models::ConditionEncoder> condition_encoder_;
   std::optional<models::DitDecoder> dit_;
   std::optional<models::OobleckDecoder> vae_;
   std::vector<float> silence_;  // [15000, 64], frame-major
+  std::shared_ptr<VaeDecodeMemory> vae_memory_ = std::make_shared<VaeDecodeMemory>();
 };
 
 }  // namespace acefit

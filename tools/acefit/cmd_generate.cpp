@@ -16,7 +16,8 @@
 #include "core/timer.h"
 #include "io/audio_file.h"
 #include "pipeline/generator.h"
-#include "pipeline/prompt.h"
+#include "pipeline/memory_plan.h"
+#include "request_cli.h"
 #include "settings_cli.h"
 
 namespace acefit::cli {
@@ -25,25 +26,12 @@ namespace {
 
 struct GenerateArgs {
   SettingFlags settings;
+  RequestArgs request;
   std::string checkpoints;
-  std::string caption;
-  std::string lyrics;
-  std::string language = "unknown";
-  std::uint64_t seed = 42;
-  std::optional<int> steps;
-  std::optional<double> shift;
-  std::optional<double> guidance;
-  std::optional<int> bpm;
-  std::optional<std::string> keyscale;
-  std::optional<std::string> time_signature;
-  std::string method = "ode";
   std::string format;
   std::string out;
-  bool f32_weights = false;
   bool json = false;
 };
-
-constexpr double kDefaultDurationS = 30.0;
 
 // PATH, or PATH with -1, -2, ... before the extension for a batch.
 std::string output_path(const std::string& path, int index, int batch) {
@@ -89,28 +77,15 @@ int fail(const std::string& message, int code = 2) {
 
 int run_generate(const GenerateArgs& args) {
   Stopwatch wall;
-  if (args.caption.empty()) return fail("--caption must not be empty");
+  if (args.request.caption.empty()) return fail("--caption must not be empty");
   auto format = pick_format(args.format, args.out);
   if (!format.ok()) return fail(format.status().message());
-  if (args.method != "ode" && args.method != "sde")
-    return fail("--method must be ode or sde, got " + args.method);
-  GenerationRequest request;
-  if (args.time_signature) {
-    auto numerator = parse_time_signature(*args.time_signature);
-    if (!numerator.ok()) return fail(numerator.status().message());
-    request.time_signature = *numerator;
-  }
-  if (args.bpm) {
-    if (const Status s = validate_bpm(*args.bpm); !s.ok()) return fail(s.message());
-  }
-  if (args.keyscale) {
-    if (const Status s = validate_keyscale(*args.keyscale); !s.ok()) return fail(s.message());
-  }
-  if (const Status s = validate_language(args.language); !s.ok()) return fail(s.message());
-
   auto context = resolve_from_process(args.settings);
   if (!context.ok()) return fail(context.status().message());
   const EffectiveSettings& settings = context->settings;
+  auto built = build_request(args.request, settings);
+  if (!built.ok()) return fail(built.status().message());
+  GenerationRequest request = *built;
   std::vector<std::string> warnings = settings.warnings;
   for (const auto& w : context->runtime.warnings) {
     if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(w);
@@ -119,38 +94,31 @@ int run_generate(const GenerateArgs& args) {
     for (const auto& w : warnings)
       std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
 
-  request.caption = args.caption;
-  request.lyrics = args.lyrics;
-  request.language = args.language;
-  request.duration_s = settings.duration_s.value.value_or(kDefaultDurationS);
-  request.batch = settings.batch.value;
-  request.seed = args.seed;
-  request.steps = args.steps;
-  request.shift = args.shift;
-  request.guidance = args.guidance;
-  request.bpm = args.bpm;
-  request.keyscale = args.keyscale;
-  request.method = args.method == "sde" ? InferMethod::sde : InferMethod::ode;
-  if (settings.vae_decode_chunk_size.value)
-    request.vae_chunk_frames = *settings.vae_decode_chunk_size.value;
-
   ProgressBar bar(true);
   const ProgressFn progress = [&](std::string_view stage, std::int64_t done, std::int64_t total) {
     bar.update(stage, done, total);
   };
-  const ops::OpContext ctx{*context->runtime.device, *context->runtime.pool};
-  GeneratorOptions options;
-  options.checkpoints = args.checkpoints;
-  options.matrix_dtype = args.f32_weights ? DType::f32 : DType::bf16;
-  {
-    // The DiT folder: --config-path / ACESTEP_CONFIG_PATH when that folder
-    // exists, else the default choice (acestep-v15-turbo, else the first).
-    const std::string wanted = settings.config_path.value;
-    std::error_code error;
-    if (settings.config_path.source != SettingSource::built_in ||
-        std::filesystem::is_directory(args.checkpoints + "/" + wanted, error))
-      options.dit = wanted;
+  Device& device = *context->runtime.device;
+  const ops::OpContext ctx{device, *context->runtime.pool};
+  GeneratorOptions options = generator_options(args.request, settings, args.checkpoints);
+
+  // Plan first: the VRAM guard shrinks the batch or streams the DiT, or
+  // stops here with the numbers, before anything is loaded.
+  Stopwatch plan_watch;
+  auto planner = MemoryPlanner::create(options, device, *context->runtime.pool);
+  if (!planner.ok()) return fail(planner.status().to_string());
+  const std::uint64_t budget = device_budget_bytes(device);
+  auto fit = fit_request(*planner, request, budget);
+  if (!fit.ok()) return fail(fit.status().message(), 1);
+  const double plan_s = plan_watch.elapsed_s();
+  request = fit->request;
+  request.budget_bytes = budget;
+  for (const auto& w : fit->warnings) {
+    warnings.push_back(w);
+    if (!args.json) std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
   }
+
+  options.tokenizer = planner->generator().tokenizer();  // read once
   Stopwatch load_watch;
   auto generator = Generator::load(options, ctx, progress);
   if (!generator.ok()) return fail(generator.status().to_string());
@@ -158,7 +126,7 @@ int run_generate(const GenerateArgs& args) {
 
   auto result = generator->generate(request, progress);
   if (!result.ok()) return fail(result.status().to_string());
-  result->timings.load_s = load_s;
+  result->record.timings.load_s = load_s;
   for (const auto& w : result->warnings) {
     warnings.push_back(w);
     if (!args.json) std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
@@ -184,7 +152,8 @@ int run_generate(const GenerateArgs& args) {
     outputs.push_back(path);
   }
 
-  const GenerationTimings& t = result->timings;
+  const RunRecord& record = result->record;
+  const GenerationTimings& t = record.timings;
   double dit_s = 0;
   for (const double s : t.dit_steps_s) dit_s += s;
   const double rtf = result->duration_s > 0 ? t.total_s / result->duration_s : 0.0;
@@ -193,7 +162,8 @@ int run_generate(const GenerateArgs& args) {
     out["outputs"] = outputs;
     out["duration_s"] = result->duration_s;
     out["sample_rate"] = audio.sample_rate;
-    out["timings"] = {{"load_s", t.load_s},
+    out["timings"] = {{"plan_s", plan_s},
+                      {"load_s", t.load_s},
                       {"text_encoding_s", t.text_encoding_s},
                       {"condition_encoding_s", t.condition_encoding_s},
                       {"dit_steps_s", t.dit_steps_s},
@@ -212,11 +182,34 @@ int run_generate(const GenerateArgs& args) {
                        {"steps", result->steps},
                        {"shift", result->shift},
                        {"guidance", result->guidance},
-                       {"method", args.method},
+                       {"method", args.request.method},
                        {"latent_frames", result->latent_frames},
-                       {"vae_chunk_frames", request.vae_chunk_frames},
                        {"format", audio_format_name(*format)},
-                       {"weights", args.f32_weights ? "f32" : "bf16"}};
+                       {"offload", std::string(offload_mode_name(generator->offload()))},
+                       {"quantization", options.quantize_int8 ? "int8" : "none"},
+                       {"dit_stream_window", request.dit_stream_window},
+                       {"weights", args.request.f32_weights ? "f32" : "bf16"}};
+    out["vae"] = {{"chunk", record.vae.chunk},
+                  {"overlap", record.vae.overlap},
+                  {"level", record.vae.level},
+                  {"retries", record.vae.retries},
+                  {"reason", record.vae.reason}};
+    out["peak_device_bytes"] = record.peak_device_bytes;
+    out["planned_peak_device_bytes"] = fit->plan.peak_device_bytes;
+    out["budget_bytes"] = budget;
+    out["peak_host_bytes"] = record.peak_host_bytes;
+    out["offload"] = {
+        {"to_device_bytes", record.transfers.to_device_bytes},
+        {"to_host_bytes", record.transfers.to_host_bytes},
+        {"transfers", record.transfers.to_device_count + record.transfers.to_host_count},
+        {"seconds", record.transfers.seconds}};
+    out["stages"] = nlohmann::json::array();
+    for (const StageMemory& stage : record.stages)
+      out["stages"].push_back({{"name", stage.name},
+                               {"device_bytes", stage.device_peak_bytes},
+                               {"host_bytes", stage.host_peak_bytes},
+                               {"to_device_bytes", stage.to_device_bytes},
+                               {"seconds", stage.seconds}});
     out["warnings"] = warnings;
     std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
@@ -231,6 +224,15 @@ int run_generate(const GenerateArgs& args) {
                t.load_s, t.text_encoding_s, t.condition_encoding_s, dit_s,
                t.dit_steps_s.empty() ? 0.0 : dit_s / static_cast<double>(t.dit_steps_s.size()),
                t.vae_decode_s, t.total_s, rtf);
+  std::fprintf(
+      stderr,
+      "  device peak %s (planned %s, budget %s) | VAE chunk %lld level %d retries %d | "
+      "offload copies %s in %.3f s\n",
+      format_bytes(record.peak_device_bytes).c_str(),
+      format_bytes(fit->plan.peak_device_bytes).c_str(), format_bytes(budget).c_str(),
+      static_cast<long long>(record.vae.chunk), record.vae.level, record.vae.retries,
+      format_bytes(record.transfers.to_device_bytes + record.transfers.to_host_bytes).c_str(),
+      record.transfers.seconds);
   return 0;
 }
 
@@ -242,30 +244,16 @@ void add_generate_command(CLI::App& app, int& exit_code) {
       "Generate music from a caption (and lyrics) with an ACE-Step 1.5 checkpoints folder");
   auto args = std::make_shared<GenerateArgs>();
   command->add_option("--checkpoints", args->checkpoints, "The checkpoints/ folder")->required();
-  command->add_option("--caption", args->caption, "What the music should be like")->required();
-  command->add_option("--lyrics", args->lyrics, "Lyrics (empty: instrumental)");
-  command->add_option("--language", args->language, "Vocal language code (en, zh, ..., unknown)")
-      ->default_val("unknown");
-  command->add_option("--seed", args->seed, "Noise seed; batch item b uses seed + b")
-      ->default_val(42);
-  command->add_option("--steps", args->steps, "Diffusion steps for base models (turbo: 8)");
-  command->add_option("--shift", args->shift, "Timestep shift (turbo: 1, 2 or 3; default 3)");
-  command->add_option("--guidance", args->guidance,
-                      "CFG scale with APG for base models (default 7; turbo: none)");
-  command->add_option("--bpm", args->bpm, "Tempo, 30-300");
-  command->add_option("--keyscale", args->keyscale, "Key, e.g. \"C major\", \"F# minor\"");
-  command->add_option("--timesignature", args->time_signature, "2, 3, 4 or 6 (or 4/4, 6/8, ...)");
-  command->add_option("--method", args->method, "Sampler: ode (default) or sde")
-      ->default_val("ode");
+  add_request_flags(*command, args->request, true);
   command->add_option("--format", args->format,
                       "wav or flac (16-bit), wav32f or flac24; default from --out's extension");
   command->add_option("--out", args->out, "Output file (.wav or .flac); a batch adds -1, -2, ...")
       ->required();
-  command->add_flag("--f32-weights", args->f32_weights,
-                    "Keep projection matrices in f32 instead of bf16 (twice the memory)");
   command->add_flag("--json", args->json,
                     "Print {\"outputs\", \"duration_s\", \"sample_rate\", \"timings\", "
-                    "\"settings\", \"warnings\"} on stdout");
+                    "\"settings\", \"vae\", \"peak_device_bytes\", "
+                    "\"planned_peak_device_bytes\", \"offload\", \"stages\", \"warnings\"} on "
+                    "stdout");
   add_setting_flags(*command, args->settings);
   command->callback([args, &exit_code] { exit_code = run_generate(*args); });
 }

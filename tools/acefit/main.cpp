@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     acefit::cli::add_check_gpu_command(app, exit_code);
     acefit::cli::add_config_command(app, exit_code);
     acefit::cli::add_generate_command(app, exit_code);
+    acefit::cli::add_plan_command(app, exit_code);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
