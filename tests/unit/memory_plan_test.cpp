@@ -220,3 +220,41 @@ TEST(MemoryPlan, VaeChunkIsTheLargestWhosePlanFitsTheFreeBudget) {
 
 }  // namespace
 }  // namespace acefit::testing
+
+namespace acefit::testing {
+namespace {
+
+// The shipped dims, planned without a checkpoint: offload cpu+dit, bf16.
+// A budget below the whole DiT's stage but above one layer's makes the
+// guard stream the layers, as many at a time as fit.
+TEST(MemoryPlan, FullDimsStreaming) {
+  GeneratorOptions options;
+  options.preset = SyntheticPreset::full;
+  options.offload = OffloadMode::cpu_dit;
+  const auto sim = make_sim_device(16 * kGiB);
+  const MemoryPlanner planner = unwrap(MemoryPlanner::create(options, *sim, test_pool()));
+  GenerationRequest request = short_request(180.0);
+  request.vae_chunk_frames = 0;
+  const GenerationPlan whole = unwrap(planner.plan(request, 16 * kGiB));
+  std::uint64_t dit_stage = 0;
+  for (const StageMemory& stage : whole.record.stages)
+    if (stage.name == "dit") dit_stage = stage.device_peak_bytes;
+  const auto groups = planner.generator().weight_bytes();
+  ASSERT_GT(groups.dit, 3'000'000'000u);  // 3.15 GB of bf16 decoder
+  const std::uint64_t budget = dit_stage - 2 * groups.dit_layer - groups.dit_layer / 2;
+  const FitDecision fit = unwrap(fit_request(planner, request, budget));
+  const int layers = planner.generator().dit_layer_count();
+  EXPECT_GT(fit.request.dit_stream_window, 0);
+  EXPECT_LE(fit.request.dit_stream_window, layers - 3);
+  EXPECT_LE(fit.plan.peak_device_bytes, budget);
+  EXPECT_TRUE(fit.plan.record.dit_streamed);
+  ASSERT_FALSE(fit.warnings.empty());
+  EXPECT_NE(fit.warnings[0].find("streaming its layers"), std::string::npos) << fit.warnings[0];
+  // One more layer in the window would not fit.
+  GenerationRequest wider = fit.request;
+  wider.dit_stream_window += 1;
+  EXPECT_GT(unwrap(planner.plan(wider, budget)).peak_device_bytes, budget);
+}
+
+}  // namespace
+}  // namespace acefit::testing
