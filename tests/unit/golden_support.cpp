@@ -13,6 +13,7 @@
 #include "io/checkpoint_synth.h"
 #include "io/safetensors.h"
 #include "test_support.h"
+#include "tokenizer_test_support.h"
 
 namespace acefit::testing {
 
@@ -129,6 +130,22 @@ const std::string& golden_checkpoints() {
     std::filesystem::remove_all(root);
     const Status status = write_synthetic_checkpoints(root, options);
     if (!status.ok()) throw std::runtime_error(status.to_string());
+  });
+  return root;
+}
+
+const std::string& tokenized_checkpoints() {
+  static std::once_flag once;
+  static ScratchFolder folder{std::string(ACEFIT_BINARY_DIR) + "/tokenized-checkpoints-" +
+                              std::to_string(::getpid())};
+  static const std::string& root = folder.path;
+  std::call_once(once, [] {
+    SyntheticCheckpointOptions options;
+    options.with_lm = false;
+    options.tokenizer_dir = qwen3_tokenizer_dir();
+    std::filesystem::remove_all(root);
+    const Status status = write_synthetic_checkpoints(root, options);
+    if (!status.ok()) throw std::runtime_error(status.to_string() + "; " + qwen3_install_hint());
   });
   return root;
 }

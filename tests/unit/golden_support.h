@@ -45,4 +45,9 @@ std::vector<std::int64_t> mask_lengths(const GoldenArray& mask);
 // from, written on first use under the build folder.
 const std::string& golden_checkpoints();
 
+// Synthetic checkpoints (seed 1, no LM) with the real Qwen3 tokenizer files,
+// for tests that call generate() with text prompts; written on first use
+// under the build folder and removed at exit.
+const std::string& tokenized_checkpoints();
+
 }  // namespace acefit::testing

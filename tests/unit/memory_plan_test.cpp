@@ -16,11 +16,11 @@
 
 #include "adapt/vae_chunk.h"
 #include "device/sim/sim_device.h"
+#include "golden_support.h"
 #include "io/checkpoint_synth.h"
 #include "pipeline/memory_plan.h"
 #include "pipeline/vae_decode.h"
 #include "test_support.h"
-#include "tokenizer_test_support.h"
 
 namespace acefit::testing {
 namespace {
@@ -28,23 +28,7 @@ namespace {
 constexpr std::uint64_t kGiB = 1ull << 30;
 
 const std::string& checkpoints() {
-  static std::once_flag once;
-  static const std::string root =
-      std::string(ACEFIT_BINARY_DIR) + "/memory-checkpoints-" + std::to_string(::getpid());
-  static struct Cleanup {
-    ~Cleanup() {
-      std::error_code ignored;
-      std::filesystem::remove_all(root, ignored);
-    }
-  } cleanup;
-  std::call_once(once, [] {
-    SyntheticCheckpointOptions options;
-    options.with_lm = false;
-    options.tokenizer_dir = qwen3_tokenizer_dir();
-    const Status status = write_synthetic_checkpoints(root, options);
-    if (!status.ok()) throw std::runtime_error(status.to_string() + "; " + qwen3_install_hint());
-  });
-  return root;
+  return tokenized_checkpoints();
 }
 
 GenerationRequest short_request(double seconds = 6.0, int batch = 1) {
