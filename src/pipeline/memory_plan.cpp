@@ -11,10 +11,6 @@ namespace acefit {
 
 namespace {
 
-std::string gib(std::uint64_t bytes) {
-  return format_bytes(bytes);
-}
-
 std::string seconds_text(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f s", seconds);
@@ -44,7 +40,8 @@ std::string split_text(const std::array<std::uint64_t, kMemoryTagCount>& by_tag)
   for (const MemoryTag tag : kAllMemoryTags) {
     const std::uint64_t bytes = by_tag[static_cast<std::size_t>(tag)];
     if (bytes == 0) continue;
-    text += (text.empty() ? "" : ", ") + std::string(memory_tag_name(tag)) + " " + gib(bytes);
+    text +=
+        (text.empty() ? "" : ", ") + std::string(memory_tag_name(tag)) + " " + format_bytes(bytes);
   }
   return text;
 }
@@ -144,9 +141,9 @@ Expected<FitDecision> fit_request(const MemoryPlanner& planner, GenerationReques
       request.dit_stream_window = window;
       ACEFIT_ASSIGN(single, planner.plan(one, budget_bytes));
       decision.warnings.push_back("the DiT does not fit on the device for its whole stage (" +
-                                  gib(asked.peak_device_bytes) + " needed, " + gib(budget_bytes) +
-                                  " budget): streaming its layers " + std::to_string(window) +
-                                  " at a time");
+                                  format_bytes(asked.peak_device_bytes) + " needed, " +
+                                  format_bytes(budget_bytes) + " budget): streaming its layers " +
+                                  std::to_string(window) + " at a time");
       ACEFIT_ASSIGN(asked, planner.plan(request, budget_bytes));
       if (asked.fits) {
         decision.request = request;
@@ -159,10 +156,10 @@ Expected<FitDecision> fit_request(const MemoryPlanner& planner, GenerationReques
   }
   if (!single.fits) {
     std::string message = "does not fit: " + seconds_text(request.duration_s) +
-                          " at batch 1 needs " + gib(single.peak_device_bytes) +
+                          " at batch 1 needs " + format_bytes(single.peak_device_bytes) +
                           " on the device at its peak (" + largest_stage(single.record) + ": " +
                           split_text(single.record.peak_device_by_tag) + "), the budget is " +
-                          gib(budget_bytes) + ". Try";
+                          format_bytes(budget_bytes) + ". Try";
     std::vector<std::string> tips;
     if (generator.offload() != OffloadMode::cpu_dit)
       tips.push_back("--offload cpu+dit (weights wait on the host; the DiT can stream)");
@@ -190,7 +187,8 @@ Expected<FitDecision> fit_request(const MemoryPlanner& planner, GenerationReques
     const std::uint64_t free_for_items = budget_bytes > fixed ? budget_bytes - fixed : 0;
     decision.warnings.push_back("VRAM guard: reducing batch from " + std::to_string(request.batch) +
                                 " to " + std::to_string(batch) + ": each item needs " +
-                                gib(per_item) + ", " + gib(free_for_items) + " free");
+                                format_bytes(per_item) + ", " + format_bytes(free_for_items) +
+                                " free");
     request.batch = batch;
   }
   ACEFIT_ASSIGN(decision.plan, planner.plan(request, budget_bytes));

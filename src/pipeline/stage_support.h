@@ -51,15 +51,8 @@ class OnDevice {
     visit.copy_.emplace(std::move(copy));
     return visit;
   }
-  static OnDevice borrow(const Model& model) {
-    OnDevice visit;
-    visit.model_ = &model;
-    return visit;
-  }
   const Model& operator*() const { return copy_ ? *copy_ : *model_; }
   const Model* operator->() const { return &**this; }
-  Model& mutable_copy() { return *copy_; }
-  bool copied() const { return copy_.has_value(); }
 
   OnDevice(OnDevice&& other) noexcept : model_(other.model_), copy_(std::move(other.copy_)) {}
   OnDevice& operator=(OnDevice&&) = delete;

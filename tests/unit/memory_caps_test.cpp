@@ -9,11 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <mutex>
-
-#include <unistd.h>
-
 #include "device/sim/sim_device.h"
 #include "golden_support.h"
 #include "io/checkpoint_synth.h"

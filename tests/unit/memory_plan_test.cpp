@@ -9,11 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <mutex>
-
-#include <unistd.h>
-
 #include "adapt/vae_chunk.h"
 #include "device/sim/sim_device.h"
 #include "golden_support.h"
@@ -56,7 +51,6 @@ struct Case {
   double seconds = 6.0;
   std::int64_t chunk = 0;
   int window = 0;
-  double guidance_base = 0;  // unused: turbo checkpoints
 };
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
