@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "io/tokenizer.h"
+#include "io/tokenizer/tokenizer.h"
 #include "ops/attention.h"
 #include "ops/layout.h"
 #include "ops/linear.h"

@@ -33,7 +33,7 @@
 #include "core/thread_pool.h"
 #include "core/timer.h"
 #include "device/cpu/cpu_device.h"
-#include "io/model_config.h"
+#include "io/checkpoint/model_config.h"
 #include "models/dit/dit_decoder.h"
 #include "models/host_tensor.h"
 #include "models/vae/oobleck_decoder.h"

@@ -16,7 +16,7 @@
 
 #include "adapt/tier_table.h"
 #include "core/env_lookup.h"
-#include "io/dotenv.h"
+#include "io/text/dotenv.h"
 
 namespace acefit {
 

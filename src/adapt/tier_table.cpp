@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "io/config_json.h"
+#include "io/json/config_json.h"
 
 namespace acefit {
 

@@ -3,9 +3,9 @@
 #include <optional>
 #include <unordered_map>
 
-#include "io/checkpoint_layout.h"
-#include "io/safetensors.h"
-#include "io/safetensors_index.h"
+#include "io/checkpoint/checkpoint_layout.h"
+#include "io/safetensors/safetensors.h"
+#include "io/safetensors/safetensors_index.h"
 
 namespace acefit::models {
 

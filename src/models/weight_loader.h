@@ -16,7 +16,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "device/device.h"
-#include "io/checkpoint_tensors.h"
+#include "io/checkpoint/checkpoint_tensors.h"
 
 namespace acefit::models {
 

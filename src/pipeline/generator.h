@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "adapt/tier_table.h"
-#include "io/checkpoint_layout.h"
-#include "io/checkpoint_synth.h"
-#include "io/tokenizer.h"
+#include "io/checkpoint/checkpoint_layout.h"
+#include "io/checkpoint/checkpoint_synth.h"
+#include "io/tokenizer/tokenizer.h"
 #include "models/dit/condition_encoder.h"
 #include "models/dit/dit_decoder.h"
 #include "models/qwen3/text_encoder.h"

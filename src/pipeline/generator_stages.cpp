@@ -6,7 +6,7 @@
 
 #include "adapt/vae_chunk.h"
 #include "core/timer.h"
-#include "io/checkpoint_check.h"
+#include "io/checkpoint/checkpoint_check.h"
 #include "models/host_tensor.h"
 #include "ops/layout.h"
 #include "pipeline/generator.h"

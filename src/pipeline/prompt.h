@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "io/tokenizer.h"
+#include "io/tokenizer/tokenizer.h"
 
 namespace acefit {
 

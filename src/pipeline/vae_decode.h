@@ -27,7 +27,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "device/device.h"
-#include "io/model_config.h"
+#include "io/checkpoint/model_config.h"
 #include "models/vae/host_audio.h"
 #include "models/vae/oobleck_decoder.h"
 #include "models/vae/tiled_decode.h"

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "io/checkpoint_tensors.h"
-#include "io/model_config.h"
+#include "io/checkpoint/checkpoint_tensors.h"
+#include "io/checkpoint/model_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

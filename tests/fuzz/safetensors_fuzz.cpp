@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <span>
 
-#include "io/safetensors.h"
+#include "io/safetensors/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   acefit::SafetensorsOptions options;

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "io/safetensors_index.h"
+#include "io/safetensors/safetensors_index.h"
 
 namespace {
 

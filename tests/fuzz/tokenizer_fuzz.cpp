@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
-#include "io/bpe.h"
-#include "io/tokenizer.h"
-#include "io/utf8.h"
+#include "io/text/utf8.h"
+#include "io/tokenizer/bpe.h"
+#include "io/tokenizer/tokenizer.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <span>
 
-#include "io/torch_zip.h"
+#include "io/torch/torch_zip.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::uint8_t> bytes(data, size);

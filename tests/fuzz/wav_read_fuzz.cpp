@@ -6,7 +6,7 @@
 #include <cstring>
 #include <span>
 
-#include "io/wav.h"
+#include "io/audio/wav.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   acefit::AudioReadLimits limits;

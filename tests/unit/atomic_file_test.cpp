@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "io/atomic_file.h"
+#include "io/file/atomic_file.h"
 
 namespace acefit {
 namespace {

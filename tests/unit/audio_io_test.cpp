@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "io/audio_file.h"
-#include "io/flac.h"
-#include "io/wav.h"
+#include "io/audio/audio_file.h"
+#include "io/audio/flac.h"
+#include "io/audio/wav.h"
 
 namespace acefit {
 namespace {

@@ -10,13 +10,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io/checkpoint_check.h"
-#include "io/checkpoint_synth.h"
-#include "io/checkpoint_tensors.h"
-#include "io/pt_writer.h"
-#include "io/safetensors.h"
-#include "io/safetensors_writer.h"
-#include "io/torch_zip.h"
+#include "io/checkpoint/checkpoint_check.h"
+#include "io/checkpoint/checkpoint_synth.h"
+#include "io/checkpoint/checkpoint_tensors.h"
+#include "io/safetensors/safetensors.h"
+#include "io/safetensors/safetensors_writer.h"
+#include "io/torch/pt_writer.h"
+#include "io/torch/torch_zip.h"
 #include "safetensors_test_util.h"
 
 namespace acefit {

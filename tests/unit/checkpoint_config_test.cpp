@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/checkpoint_layout.h"
-#include "io/checkpoint_tensors.h"
-#include "io/model_config.h"
+#include "io/checkpoint/checkpoint_layout.h"
+#include "io/checkpoint/checkpoint_tensors.h"
+#include "io/checkpoint/model_config.h"
 #include "test_support.h"
 
 namespace acefit {

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/dotenv.h"
+#include "io/text/dotenv.h"
 #include "test_support.h"
 
 namespace acefit {

@@ -10,8 +10,8 @@
 
 #include <unistd.h>
 
-#include "io/checkpoint_synth.h"
-#include "io/safetensors.h"
+#include "io/checkpoint/checkpoint_synth.h"
+#include "io/safetensors/safetensors.h"
 #include "test_support.h"
 #include "tokenizer_test_support.h"
 

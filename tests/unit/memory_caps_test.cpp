@@ -11,7 +11,7 @@
 #include <cmath>
 #include "device/sim/sim_device.h"
 #include "golden_support.h"
-#include "io/checkpoint_synth.h"
+#include "io/checkpoint/checkpoint_synth.h"
 #include "pipeline/memory_plan.h"
 #include "test_support.h"
 

@@ -12,7 +12,7 @@
 #include "adapt/vae_chunk.h"
 #include "device/sim/sim_device.h"
 #include "golden_support.h"
-#include "io/checkpoint_synth.h"
+#include "io/checkpoint/checkpoint_synth.h"
 #include "pipeline/memory_plan.h"
 #include "pipeline/vae_decode.h"
 #include "test_support.h"

@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "core/rng.h"
-#include "io/safetensors.h"
-#include "io/safetensors_writer.h"
+#include "io/safetensors/safetensors.h"
+#include "io/safetensors/safetensors_writer.h"
 #include "safetensors_test_util.h"
 
 namespace acefit {

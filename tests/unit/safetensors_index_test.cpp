@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "io/safetensors_index.h"
+#include "io/safetensors/safetensors_index.h"
 #include "safetensors_test_util.h"
 
 namespace acefit {

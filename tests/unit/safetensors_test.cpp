@@ -14,8 +14,8 @@
 #include <set>
 #include <thread>
 
-#include "io/safetensors.h"
-#include "io/strict_json.h"
+#include "io/json/strict_json.h"
+#include "io/safetensors/safetensors.h"
 #include "safetensors_test_util.h"
 
 namespace acefit {

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "io/safetensors.h"
+#include "io/safetensors/safetensors.h"
 
 namespace acefit::testing {
 

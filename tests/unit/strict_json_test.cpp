@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "io/strict_json.h"
+#include "io/json/strict_json.h"
 
 namespace acefit {
 namespace {

@@ -6,9 +6,9 @@
 #include <chrono>
 #include <string>
 
-#include "io/atomic_file.h"
-#include "io/strict_json.h"
-#include "io/text_input.h"
+#include "io/file/atomic_file.h"
+#include "io/json/strict_json.h"
+#include "io/text/text_input.h"
 #include "tokenizer_test_support.h"
 
 namespace acefit {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/tokenizer.h"
+#include "io/tokenizer/tokenizer.h"
 #include "tokenizer_test_support.h"
 
 namespace acefit {

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <thread>
 
-#include "io/pretokenizer.h"
-#include "io/tokenizer.h"
-#include "io/utf8.h"
+#include "io/text/utf8.h"
+#include "io/tokenizer/pretokenizer.h"
+#include "io/tokenizer/tokenizer.h"
 #include "tokenizer_test_support.h"
 
 namespace acefit {

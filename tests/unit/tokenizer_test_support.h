@@ -17,9 +17,9 @@
 #include <memory>
 #include <sstream>
 
-#include "io/bpe.h"
-#include "io/pretokenizer.h"
-#include "io/tokenizer.h"
+#include "io/tokenizer/bpe.h"
+#include "io/tokenizer/pretokenizer.h"
+#include "io/tokenizer/tokenizer.h"
 
 namespace acefit::testing {
 

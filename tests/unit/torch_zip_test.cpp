@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "io/torch_pickle.h"
-#include "io/torch_zip.h"
+#include "io/torch/torch_pickle.h"
+#include "io/torch/torch_zip.h"
 
 namespace acefit {
 namespace {

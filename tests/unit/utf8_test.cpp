@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <utf8proc.h>
 
-#include "io/utf8.h"
+#include "io/text/utf8.h"
 
 namespace acefit {
 namespace {

@@ -9,7 +9,7 @@
 #include "device/planning/planning_device.h"
 #include "device/sim/sim_device.h"
 #include "golden_support.h"
-#include "io/checkpoint_tensors.h"
+#include "io/checkpoint/checkpoint_tensors.h"
 #include "models/dit/condition_encoder.h"
 #include "models/dit/dit_decoder.h"
 #include "models/fsq/detokenizer.h"

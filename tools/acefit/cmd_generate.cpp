@@ -14,7 +14,7 @@
 
 #include "commands.h"
 #include "core/timer.h"
-#include "io/audio_file.h"
+#include "io/audio/audio_file.h"
 #include "pipeline/generator.h"
 #include "pipeline/memory_plan.h"
 #include "request_cli.h"

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "commands.h"
-#include "io/checkpoint_check.h"
-#include "io/checkpoint_layout.h"
-#include "io/safetensors.h"
-#include "io/strict_json.h"
+#include "io/checkpoint/checkpoint_check.h"
+#include "io/checkpoint/checkpoint_layout.h"
+#include "io/json/strict_json.h"
+#include "io/safetensors/safetensors.h"
 
 namespace acefit::cli {
 

@@ -1,7 +1,7 @@
 // acefit make-demo-checkpoints DIR [--preset tiny|full] [--tokenizer DIR]
 // [--seed N] [--no-lm] [--no-text-encoder] (alias: synth-checkpoints):
 // writes a complete checkpoints/ folder in the official ACE-Step 1.5 layout
-// with random weights (see io/checkpoint_synth.h). tiny has small dims for
+// with random weights (see io/checkpoint/checkpoint_synth.h). tiny has small dims for
 // tests and the demo; full has the real dims, for planning and benchmarks.
 // The Qwen3 tokenizer files are copied from --tokenizer, else from
 // ACEFIT_QWEN3_TOKENIZER_DIR, else from the folder scripts/fetch-tokenizer
@@ -13,7 +13,7 @@
 
 #include "commands.h"
 #include "core/timer.h"
-#include "io/checkpoint_synth.h"
+#include "io/checkpoint/checkpoint_synth.h"
 #include "request_cli.h"
 #include "runtime.h"
 

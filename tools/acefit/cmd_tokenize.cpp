@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "commands.h"
-#include "io/tokenizer.h"
+#include "io/tokenizer/tokenizer.h"
 
 namespace acefit::cli {
 

@@ -12,7 +12,7 @@
 #include "adapt/probe/device_probe.h"
 #include "adapt/settings.h"
 #include "adapt/tier_table.h"
-#include "io/dotenv.h"
+#include "io/text/dotenv.h"
 #include "runtime.h"
 
 namespace acefit::cli {

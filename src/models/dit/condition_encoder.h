@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "io/model_config.h"
+#include "io/checkpoint/model_config.h"
 #include "models/qwen3/encoder_stack.h"
 
 namespace acefit::models {

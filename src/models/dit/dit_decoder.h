@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "io/model_config.h"
+#include "io/checkpoint/model_config.h"
 #include "models/qwen3/encoder_stack.h"
 
 namespace acefit::models {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "io/model_config.h"
+#include "io/checkpoint/model_config.h"
 #include "models/qwen3/qwen3_layer.h"
 
 namespace acefit::models {

@@ -14,7 +14,7 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "device/device.h"
-#include "io/model_config.h"
+#include "io/checkpoint/model_config.h"
 #include "ops/op_context.h"
 
 namespace acefit::models {

@@ -1,0 +1,80 @@
+#include "io/audio/audio_file.h"
+
+#include <cctype>
+#include <cstring>
+#include <new>
+
+#include "io/audio/flac.h"
+#include "io/audio/wav.h"
+
+namespace acefit {
+
+const char* audio_format_name(AudioFormat format) {
+  switch (format) {
+    case AudioFormat::wav16:
+      return "wav16";
+    case AudioFormat::wav32f:
+      return "wav32f";
+    case AudioFormat::flac16:
+      return "flac16";
+    case AudioFormat::flac24:
+      return "flac24";
+  }
+  return "unknown";
+}
+
+Expected<AudioFormat> audio_format_from_name(const std::string& name) {
+  for (AudioFormat f :
+       {AudioFormat::wav16, AudioFormat::wav32f, AudioFormat::flac16, AudioFormat::flac24}) {
+    if (name == audio_format_name(f)) return f;
+  }
+  return invalid_argument("unknown audio format '" + name +
+                          "' (expected wav16, wav32f, flac16 or flac24)");
+}
+
+Expected<AudioFormat> audio_format_from_extension(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  const std::size_t dot = path.rfind('.');
+  std::string ext;
+  if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) {
+    ext = path.substr(dot + 1);
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (ext == "wav") return AudioFormat::wav16;
+  if (ext == "flac") return AudioFormat::flac16;
+  return invalid_argument("cannot tell the audio format of '" + path +
+                          "' from its extension (expected .wav or .flac)");
+}
+
+Expected<AudioWriteResult> write_audio_file(const std::string& path, const AudioBuffer& audio,
+                                            AudioFormat format, const AtomicWriteOptions& options) {
+  switch (format) {
+    case AudioFormat::wav16:
+      return write_wav(path, audio, WavSampleFormat::pcm16, options);
+    case AudioFormat::wav32f:
+      return write_wav(path, audio, WavSampleFormat::float32, options);
+    case AudioFormat::flac16:
+    case AudioFormat::flac24: {
+      FlacEncodeOptions flac;
+      flac.bits_per_sample = format == AudioFormat::flac16 ? 16 : 24;
+      return write_flac(path, audio, flac, options);
+    }
+  }
+  return invalid_argument("cannot write '" + path + "': unknown audio format");
+}
+
+Expected<AudioBuffer> read_audio_file(const std::string& path, const AudioReadLimits& limits) {
+  ACEFIT_ASSIGN(const std::vector<std::uint8_t> bytes,
+                read_file_bytes(path, limits.max_file_bytes));
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "fLaC", 4) == 0) {
+    return decode_flac(bytes, path, limits);
+  }
+  if (bytes.size() >= 4 &&
+      (std::memcmp(bytes.data(), "RIFF", 4) == 0 || std::memcmp(bytes.data(), "RF64", 4) == 0)) {
+    return parse_wav(bytes, path, limits);
+  }
+  return Status(ErrorCode::unsupported,
+                "cannot read '" + path + "': not a WAV (RIFF/RF64) or FLAC file");
+}
+
+}  // namespace acefit

@@ -1,0 +1,62 @@
+// Audio files: the in-memory audio type shared by the WAV and FLAC code, the
+// output format choice (by name or by file extension), and one entry point
+// each for writing (atomic, see io/file/atomic_file.h) and reading (format sniffed
+// from the file's first bytes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "io/file/atomic_file.h"
+
+namespace acefit {
+
+// Interleaved float samples (frame-major: L R L R ... for stereo). Nominal
+// full scale is [-1, 1].
+struct AudioBuffer {
+  int sample_rate_hz = 48000;
+  int channels = 2;
+  std::vector<float> interleaved;
+
+  std::uint64_t frames() const {
+    return channels > 0 ? interleaved.size() / static_cast<std::uint64_t>(channels) : 0;
+  }
+};
+
+// What a writer reports besides success.
+struct AudioWriteResult {
+  // Samples that were NaN, infinite or outside [-1, 1] before integer
+  // quantization and were clamped (for float32 output: NaN and infinities
+  // replaced; finite values are kept as they are). OUT-11.
+  std::uint64_t clamped_samples = 0;
+  std::uint64_t file_bytes = 0;
+};
+
+// Bounds for reading untrusted audio (reference audio, uploads).
+struct AudioReadLimits {
+  std::uint64_t max_file_bytes = 2ull << 30;      // 2 GiB
+  std::uint64_t max_frames = 48000ull * 60 * 60;  // one hour at 48 kHz
+  int max_channels = 8;
+  int max_sample_rate_hz = 768000;
+};
+
+enum class AudioFormat { wav16, wav32f, flac16, flac24 };
+
+// "wav16", "wav32f", "flac16", "flac24".
+const char* audio_format_name(AudioFormat format);
+Expected<AudioFormat> audio_format_from_name(const std::string& name);
+// ".wav" -> wav16, ".flac" -> flac16 (case-insensitive); other extensions
+// are an error naming the path.
+Expected<AudioFormat> audio_format_from_extension(const std::string& path);
+
+// Writes `audio` (1 or 2 channels) to `path` in `format`, atomically.
+Expected<AudioWriteResult> write_audio_file(const std::string& path, const AudioBuffer& audio,
+                                            AudioFormat format,
+                                            const AtomicWriteOptions& options = {});
+
+// Reads a WAV (RIFF or RF64) or FLAC file, chosen by its first four bytes.
+Expected<AudioBuffer> read_audio_file(const std::string& path, const AudioReadLimits& limits = {});
+
+}  // namespace acefit

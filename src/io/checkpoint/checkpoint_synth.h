@@ -1,0 +1,52 @@
+// Synthetic ACE-Step 1.5 checkpoints: a complete `checkpoints/` folder in the
+// real layout (folder names, config.json keys, tensor names, silence_latent.pt)
+// with small dimensions and seeded random bf16 weights. The model weights
+// cannot be downloaded where acefit is tested, so the tests and the demo run
+// the real loading code on these. Shapes come from the same config -> tensor
+// rules (checkpoint_tensors.h) that validate real checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "io/checkpoint/model_config.h"
+
+namespace acefit {
+
+// Small configs with the shipped structure (all layer kinds, GQA, the real
+// vocabularies, the real VAE hop of 1920 samples).
+DitConfig synthetic_dit_config();
+VaeConfig synthetic_vae_config();
+Qwen3Config synthetic_text_encoder_config();
+Qwen3Config synthetic_lm_config();
+
+// tiny: the small configs above (tests, the demo, golden references).
+// full: the shipped dims of the 2B turbo DiT, the VAE, Qwen3-Embedding-0.6B
+// and the 0.6B LM (about 7 GB on disk), for planning and benchmarks.
+enum class SyntheticPreset { tiny, full };
+
+// The configs of a preset (the DiT, the VAE, the text encoder), for writing
+// checkpoints and for planning memory without any checkpoint.
+DitConfig preset_dit_config(SyntheticPreset preset);
+VaeConfig preset_vae_config(SyntheticPreset preset);
+Qwen3Config preset_text_encoder_config(SyntheticPreset preset);
+
+struct SyntheticCheckpointOptions {
+  SyntheticPreset preset = SyntheticPreset::tiny;
+  // A folder holding the Qwen3 tokenizer files (tokenizer.json,
+  // tokenizer_config.json, vocab.json, merges.txt: those present are
+  // copied into the text encoder and LM folders). Empty: none written.
+  std::string tokenizer_dir;
+  std::uint64_t seed = 1;
+  bool with_text_encoder = true;
+  bool with_lm = true;
+};
+
+// Writes <root>/acestep-v15-turbo, vae, Qwen3-Embedding-0.6B and
+// acestep-5Hz-lm-0.6B (each file atomically). root is created if missing;
+// existing files of the same names are replaced.
+Status write_synthetic_checkpoints(const std::string& root,
+                                   const SyntheticCheckpointOptions& options = {});
+
+}  // namespace acefit
