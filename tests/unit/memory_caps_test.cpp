@@ -55,7 +55,11 @@ TEST(MemoryCaps, EveryCapCompletesOrStopsBeforeAnyWork) {
   std::vector<std::uint64_t> caps;
   for (std::uint64_t cap = 64ull << 10; cap <= (256ull << 20); cap *= 2) caps.push_back(cap);
   caps.push_back(kUnlimitedBytes / 2);
-  for (const std::uint64_t cap : caps) {
+  // Every cap in Release; every third (and unlimited) in the sanitizer pass.
+  const std::uint64_t stride = sweep_stride(3);
+  for (std::uint64_t n = 1; n <= caps.size(); ++n) {
+    if (!sweep_runs(n, caps.size(), stride)) continue;
+    const std::uint64_t cap = caps[n - 1];
     SCOPED_TRACE("cap " + format_bytes(cap));
     const auto sim = make_sim_device(cap, cap);
     const MemoryPlanner planner = unwrap(MemoryPlanner::create(options, *sim, test_pool()));
@@ -93,7 +97,15 @@ TEST(MemoryCaps, EveryCapCompletesOrStopsBeforeAnyWork) {
   EXPECT_GE(reduced, 1) << "some cap should need a smaller batch";
 }
 
-TEST(MemoryFaults, AFailureAtEveryAllocationIsAbsorbedOrReported) {
+// The sweep is cut into contiguous shards so that ctest runs them side by
+// side; each shard loads its own generator (so no remembered VAE rung leaks
+// from one shard into the next) and tries its share of the allocations.
+constexpr int kFaultShards = 6;
+
+class MemoryFaults : public ::testing::TestWithParam<int> {};
+
+TEST_P(MemoryFaults, AFailureAtEveryAllocationIsAbsorbedOrReported) {
+  const int shard = GetParam();
   GeneratorOptions options;
   options.checkpoints = checkpoints();
   options.offload = OffloadMode::cpu;
@@ -107,13 +119,13 @@ TEST(MemoryFaults, AFailureAtEveryAllocationIsAbsorbedOrReported) {
   const std::uint64_t count = sim->budget().stats().reservations - before_reservations;
   ASSERT_GT(count, 100u);
   const std::uint64_t resident = sim->budget().used_bytes();
+  const std::uint64_t first = count * static_cast<std::uint64_t>(shard) / kFaultShards + 1;
+  const std::uint64_t last = count * static_cast<std::uint64_t>(shard + 1) / kFaultShards;
   int absorbed = 0, reported = 0;
-#if defined(__SANITIZE_ADDRESS__)
-  const std::uint64_t stride = 7;  // the sanitizer pass samples; Release tries every one
-#else
-  const std::uint64_t stride = 1;
-#endif
-  for (std::uint64_t n = 1; n <= count; n += stride) {
+  // Every allocation in Release; a fixed sample in the sanitizer pass.
+  const std::uint64_t stride = sweep_stride(31);
+  for (std::uint64_t n = first; n <= last; ++n) {
+    if (!sweep_runs(n, count, stride)) continue;
     const std::uint64_t failures = sim->budget().stats().failures;
     sim->budget().fail_nth_reservation(n);
     const auto result = generator.generate(r);
@@ -135,10 +147,20 @@ TEST(MemoryFaults, AFailureAtEveryAllocationIsAbsorbedOrReported) {
     }
   }
   RecordProperty("allocations", std::to_string(count));
+  RecordProperty("range", std::to_string(first) + ".." + std::to_string(last));
   RecordProperty("absorbed", std::to_string(absorbed));
-  EXPECT_GT(absorbed, 0) << "the VAE ladder should absorb failures in the decode";
-  EXPECT_GT(reported, 0);
+  RecordProperty("reported", std::to_string(reported));
+  // The run starts with the text encoder, whose failures are reported, and
+  // ends with the VAE decode, whose failures the ladder absorbs.
+  if (shard == 0) {
+    EXPECT_GT(reported, 0);
+  }
+  if (shard == kFaultShards - 1) {
+    EXPECT_GT(absorbed, 0) << "the VAE ladder should absorb failures in the decode";
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Shards, MemoryFaults, ::testing::Range(0, kFaultShards));
 
 }  // namespace
 }  // namespace acefit::testing

@@ -1,5 +1,8 @@
 #include "test_support.h"
 
+#include <cstdlib>
+#include <string_view>
+
 #include <cmath>
 #include <cstring>
 
@@ -8,6 +11,15 @@
 #include "ops/cpu/blas.h"
 
 namespace acefit::testing {
+
+bool sweeps_sampled() {
+  const char* value = std::getenv("ACEFIT_TEST_SWEEPS");
+  return value != nullptr && std::string_view(value) == "sample";
+}
+
+std::uint64_t sweep_stride(std::uint64_t stride) {
+  return sweeps_sampled() ? stride : 1;
+}
 
 ThreadPool& test_pool() {
   static ThreadPool* pool = [] {

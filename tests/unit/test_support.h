@@ -18,6 +18,18 @@ namespace acefit::testing {
 
 ThreadPool& test_pool();
 
+// The exhaustive sweeps (a failure injected at every allocation of a run,
+// every memory cap, every reservation of a VAE decode) run whole unless
+// ACEFIT_TEST_SWEEPS=sample is set, as the sanitizer pass of .ci/run does;
+// then they run every `stride`-th case, always the first and the last (the
+// Release pass runs them whole). Returns 1 when the sweep runs whole.
+std::uint64_t sweep_stride(std::uint64_t stride);
+bool sweeps_sampled();
+// True for the cases a sweep with that stride runs: 1, 1 + stride, ..., last.
+inline bool sweep_runs(std::uint64_t n, std::uint64_t last, std::uint64_t stride) {
+  return n == last || (n - 1) % stride == 0;
+}
+
 // "cpu" or "sim": the devices every op test runs on.
 std::shared_ptr<Device> make_test_device(const std::string& kind);
 
