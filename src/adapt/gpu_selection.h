@@ -1,7 +1,7 @@
 // Which GPU's memory picks the tier: the device acefit was asked to use,
 // described from the probes (every vendor) or, for the sim device and a
 // CUDA device the probes did not see, from the opened device itself.
-//   cpu            no GPU (tier1 limits)
+//   cpu            no GPU (no GPU tier: limits from the plan, docs/GPU.md)
 //   sim            the sim device's size, counted as a CUDA-class GPU
 //   cuda, cuda:N   the N-th NVIDIA GPU the probes list
 //   auto           GPU 0 of the probe list, whatever its vendor

@@ -40,9 +40,10 @@ constexpr std::array kOptions{
                "Shape-specialised plans and captured device graphs for the DiT and VAE"},
     OptionSpec{"duration_s", "--duration", "", "10-600 seconds",
                "Song length; clamped to the tier's maximum with a warning"},
-    OptionSpec{"batch", "--batch", "ACESTEP_BATCH_SIZE", "1-64",
-               "Songs per generation (default min(2, tier maximum)); clamped to the tier's "
-               "maximum with a warning"},
+    OptionSpec{
+        "batch", "--batch", "ACESTEP_BATCH_SIZE", "1-64",
+        "Songs per generation (default 1; NAME-1 ... NAME-N for N > 1); clamped to the tier's "
+        "maximum with a warning"},
     OptionSpec{"config_path", "--config-path", "ACESTEP_CONFIG_PATH", "a DiT folder name",
                "DiT model folder under checkpoints/ (default acestep-v15-turbo)"},
     OptionSpec{"vae_on_cpu", "--vae-on-cpu", "ACESTEP_VAE_ON_CPU", "true|false",

@@ -15,6 +15,9 @@ namespace {
 constexpr double kMinDurationS = 10;
 constexpr double kMaxDurationS = 600;
 constexpr int kMaxBatch = 64;
+// The guide's global maxima (the unlimited tier): the CPU limits stay below.
+constexpr int kGuideMaxDurationS = 600;
+constexpr int kGuideMaxBatch = 8;
 constexpr int kMaxChunkFrames = 1 << 20;
 
 // One place a setting may come from, in precedence order.
@@ -143,10 +146,10 @@ std::string seconds_text(double seconds) {
 // The GPU memory: MAX_CUDA_VRAM, MAX_MPS_VRAM, MAX_XPU_VRAM (first valid one
 // wins, environment before .env), else the GPU's own size.
 void resolve_memory(const SettingsInput& in, EffectiveSettings& out) {
-  auto& memory = out.gpu_memory_gb;
+  auto& memory = out.gpu_memory_gib;
   memory.value = in.gpu.total_gib;
   memory.source = SettingSource::device;
-  memory.reason = in.gpu.vendor.empty()   ? "no GPU detected: tier1 limits apply"
+  memory.reason = in.gpu.vendor.empty()   ? "no GPU detected: CPU, no GPU tier"
                   : in.gpu.memory_unknown ? "GPU " + in.gpu.name +
                                                 " did not report its memory: tier1 limits "
                                                 "apply (set MAX_CUDA_VRAM to choose a size)"
@@ -172,11 +175,11 @@ void resolve_memory(const SettingsInput& in, EffectiveSettings& out) {
       // Simulating a CUDA GPU means its rules apply, on any machine.
       if (std::string_view(variable) == "MAX_CUDA_VRAM") out.simulated_cuda = true;
       if (in.gpu.total_gib > 0)
-        memory.reason += " (the GPU has " + format_gb(in.gpu.total_gib) + " GB)";
+        memory.reason += " (the GPU has " + gib_text(in.gpu.total_gib) + " GiB)";
       char shown[32];
       std::snprintf(shown, sizeof shown, "%.1f", *gib);
       out.warnings.push_back("DEBUG MODE: Simulating GPU memory as " + std::string(shown) +
-                             "GB (set via " + variable + " environment variable)");
+                             " GiB (set via " + variable + " environment variable)");
       simulated = true;
     }
   }
@@ -187,13 +190,13 @@ void resolve_memory(const SettingsInput& in, EffectiveSettings& out) {
 }
 
 Status resolve_tier(const SettingsInput& in, EffectiveSettings& out) {
-  const double m = out.gpu_memory_gb.value;
+  const double m = out.gpu_memory_gib.value;
   const TierRecord& detected = in.table->tier_for_memory(m);
   out.tier.value = detected.name;
-  out.tier.source = out.gpu_memory_gb.source == SettingSource::device ? SettingSource::device
-                                                                      : out.gpu_memory_gb.source;
-  out.tier.origin = out.gpu_memory_gb.origin;
-  out.tier.reason = format_gb(m) + " GB of GPU memory";
+  out.tier.source = out.gpu_memory_gib.source == SettingSource::device ? SettingSource::device
+                                                                       : out.gpu_memory_gib.source;
+  out.tier.origin = out.gpu_memory_gib.origin;
+  out.tier.reason = gib_text(m) + " GiB of GPU memory";
   out.tier_record = &detected;
   const auto picked = pick<std::string>(
       in, "tier",
@@ -207,12 +210,33 @@ Status resolve_tier(const SettingsInput& in, EffectiveSettings& out) {
       },
       out.warnings);
   if (!picked.ok()) return picked.status();
-  if (picked.value() && picked.value()->first != "auto") {
+  const bool manual_tier = picked.value() && picked.value()->first != "auto";
+  if (manual_tier) {
     const TierRecord* manual = in.table->find(picked.value()->first);
     take(out.tier, picked.value());
     out.tier.value = manual->name;
-    out.tier.reason = "chosen by hand; the detected tier is " + detected.name;
+    out.tier.reason = "chosen by hand; the detected tier is " +
+                      (in.gpu.vendor.empty() && out.gpu_memory_gib.source == SettingSource::device
+                           ? std::string("none (CPU, no GPU tier)")
+                           : detected.name);
     out.tier_record = manual;
+  } else if (in.gpu.vendor.empty() && out.gpu_memory_gib.source == SettingSource::device) {
+    // No GPU is not a 4 GB GPU: the limits come from the memory plan
+    // against the host's RAM (gpu-adaptation.md 2).
+    out.cpu_tier = std::make_shared<const TierRecord>(
+        cpu_tier_record(*in.table, in.host_limits.value_or(HostLimits{})));
+    out.tier_record = out.cpu_tier.get();
+    out.no_gpu_tier = true;
+    out.tier.value = "none";
+    out.tier.reason = out.cpu_tier->label;
+  }
+  if (out.simulated_cuda && in.run_device == "cpu") {
+    out.warnings.push_back(
+        "MAX_CUDA_VRAM=" + gib_text(m) + " changes only the tier (" + out.tier.value +
+        ": its limits and LM choices): runs stay on the CPU with the host's memory, no offload "
+        "and no quantization by default. Set ACEFIT_DEVICE=sim as well to also cap memory like "
+        "a GPU of that size (budget " +
+        gib_text(std::max(0.5, m - 0.5)) + " GiB)");
   }
   return Status();
 }
@@ -241,12 +265,12 @@ Status resolve_lm(const SettingsInput& in, EffectiveSettings& out) {
       if (out.force.value) {
         init.reason = tier.name + " fits no LM; loaded anyway because of --force";
         out.warnings.push_back("LM initialization forced on " + tier.name + " (" +
-                               format_gb(out.gpu_memory_gb.value) +
-                               " GB): this may cause high VRAM usage or OOM");
+                               gib_text(out.gpu_memory_gib.value) +
+                               " GiB): this may cause high VRAM usage or OOM");
       } else {
         change(init, false, "true",
-               "Your GPU tier (" + tier.name + ", " + format_gb(out.gpu_memory_gb.value) +
-                   " GB) does not have enough memory to run any LM model: LM initialization "
+               "Your GPU tier (" + tier.name + ", " + gib_text(out.gpu_memory_gib.value) +
+                   " GiB) does not have enough memory to run any LM model: LM initialization "
                    "turned off (--force keeps it)",
                out.warnings);
       }
@@ -301,18 +325,18 @@ Status resolve_lm(const SettingsInput& in, EffectiveSettings& out) {
       const std::string name = with_lm_size(requested, largest);
       change(model, std::optional<std::string>(name), requested,
              "LM " + requested + " is larger than your GPU tier (" + tier.name + ", " +
-                 format_gb(out.gpu_memory_gb.value) + " GB) allows: using " + name +
+                 gib_text(out.gpu_memory_gib.value) + " GiB) allows: using " + name +
                  ", the largest it allows (--force keeps it)",
              out.warnings);
       size = largest;
     }
   }
-  const double m = out.gpu_memory_gb.value;
+  const double m = out.gpu_memory_gib.value;
   if (*size == "4B" && m > 0 && m < 20 && !out.force.value) {
     const std::string from = *model.value;
     const std::string name = with_lm_size(from, "1.7B");
     change(model, std::optional<std::string>(name), from,
-           "The 4B LM needs 20 GB or more (this GPU: " + format_gb(m) + " GB): using " + name,
+           "The 4B LM needs 20 GiB or more (this GPU: " + gib_text(m) + " GiB): using " + name,
            out.warnings);
   }
   return Status();
@@ -351,8 +375,8 @@ Status resolve_backend(const SettingsInput& in, EffectiveSettings& out) {
   if (backend.value == "vllm" && !tier.allows_backend("vllm")) {
     fall_back(tier.recommended_backend,
               "The vllm backend is not allowed on " + tier.name + " (" +
-                  format_gb(out.gpu_memory_gb.value) +
-                  " GB; its KV cache is too memory-hungry): falling back to " +
+                  gib_text(out.gpu_memory_gib.value) +
+                  " GiB; its KV cache is too memory-hungry): falling back to " +
                   tier.recommended_backend);
   }
   if (backend.value == "vllm" && !in.gpu.cuda_class && !out.simulated_cuda) {
@@ -421,11 +445,24 @@ Status resolve_offload(const SettingsInput& in, EffectiveSettings& out) {
            asked);
     if (!asked) offload.requested.reset();
   }
-  const double m = out.gpu_memory_gb.value;
-  if (out.init_lm.value && out.lm_model.value && lm_size_of(*out.lm_model.value) == "4B" && m > 0 &&
-      m <= 24 && offload.value == OffloadMode::none) {
+  const double m = out.gpu_memory_gib.value;
+  if (in.lm_in_pipeline && out.init_lm.value && out.lm_model.value &&
+      lm_size_of(*out.lm_model.value) == "4B" && m > 0 && m <= 24 &&
+      offload.value == OffloadMode::none) {
     change(offload, OffloadMode::cpu, "none",
-           "The 4B LM on a GPU of " + format_gb(m) + " GB needs offload: using cpu", out.warnings);
+           "The 4B LM on a GPU of " + gib_text(m) + " GiB needs offload: using cpu", out.warnings);
+  }
+  // On the CPU every model already lives in RAM: nothing to offload from.
+  if (in.run_device == "cpu" && offload.value != OffloadMode::none) {
+    const std::string from(offload_mode_name(offload.value));
+    const bool asked_now = user_set(offload.source);
+    change(offload, OffloadMode::none, from,
+           asked_now ? "Offload needs a GPU: this run is on the CPU, where every model already "
+                       "lives in RAM: offload none"
+                     : "the run is on the CPU: no VRAM to offload from (" + tier.name +
+                           "'s default is " + from + ")",
+           out.warnings, asked_now);
+    if (!asked_now) offload.requested.reset();
   }
   return Status();
 }
@@ -433,10 +470,14 @@ Status resolve_offload(const SettingsInput& in, EffectiveSettings& out) {
 Status resolve_quantization_and_compile(const SettingsInput& in, EffectiveSettings& out) {
   const TierRecord& tier = *out.tier_record;
   auto& quantization = out.quantization;
-  quantization.value = tier.quantization_int8 && !in.gpu.apple;
+  const bool on_cpu = in.run_device == "cpu";
+  quantization.value = tier.quantization_int8 && !in.gpu.apple && !on_cpu;
   quantization.source = SettingSource::tier;
-  quantization.reason =
-      in.gpu.apple ? "no quantization on Apple Silicon" : "default of " + tier.name;
+  quantization.reason = in.gpu.apple ? "no quantization on Apple Silicon"
+                        : on_cpu && tier.quantization_int8
+                            ? "no quantization by default on the CPU (" + tier.name +
+                                  "'s INT8 default saves GPU memory)"
+                            : "default of " + tier.name;
   ACEFIT_ASSIGN(const auto q_pick,
                 pick<bool>(
                     in, "quantization",
@@ -472,23 +513,39 @@ Status resolve_quantization_and_compile(const SettingsInput& in, EffectiveSettin
 
 Status resolve_limits(const SettingsInput& in, EffectiveSettings& out) {
   const TierRecord& tier = *out.tier_record;
-  const bool with_lm = out.init_lm.value;
-  const std::string gb = format_gb(out.gpu_memory_gb.value);
+  // The "with LM" limits apply only where the runs load the LM.
+  const bool with_lm = out.init_lm.value && in.lm_in_pipeline;
   const std::string lm_text = with_lm_text(with_lm);
+  std::string basis = tier.name + ", " + lm_text;
+  if (out.init_lm.value && !with_lm) basis += " (generate does not run the LM yet)";
+  std::string limit_of = "your GPU (" + gib_text(out.gpu_memory_gib.value) + " GiB)";
+  if (out.no_gpu_tier) {
+    const HostLimits limits = in.host_limits.value_or(HostLimits{});
+    basis = in.host_limits ? "CPU, no GPU tier: the memory plan against " +
+                                 gib_text(static_cast<double>(limits.available_bytes) /
+                                          static_cast<double>(1ull << 30)) +
+                                 " GiB of available RAM (at most 600 s, batch 8)"
+                           : "CPU, no GPU tier: the guide's maxima (not planned)";
+    limit_of = in.host_limits ? "this machine's RAM (" +
+                                    gib_text(static_cast<double>(limits.available_bytes) /
+                                             static_cast<double>(1ull << 30)) +
+                                    " GiB available)"
+                              : "this machine";
+  }
 
-  out.max_duration_s = {tier.max_duration_s(with_lm), SettingSource::tier, "", std::nullopt,
-                        tier.name + ", " + lm_text};
-  out.max_batch = {tier.max_batch(with_lm), SettingSource::tier, "", std::nullopt,
-                   tier.name + ", " + lm_text};
+  out.max_duration_s = {tier.max_duration_s(with_lm), SettingSource::tier, "", std::nullopt, basis};
+  out.max_batch = {tier.max_batch(with_lm), SettingSource::tier, "", std::nullopt, basis};
   out.lm_max_duration_s = {
       tier.max_duration_with_lm_s, SettingSource::tier, "", std::nullopt,
       "the LM may plan songs of 10 s up to " + tier.name + "'s maximum with LM"};
 
+  // One song unless asked: output names never depend on the tier.
   auto& batch = out.batch;
   const int batch_limit = out.max_batch.value;
-  batch.value = std::min(2, batch_limit);
-  batch.source = SettingSource::tier;
-  batch.reason = "min(2, " + tier.name + " maximum " + std::to_string(batch_limit) + ")";
+  batch.value = 1;
+  batch.source = SettingSource::built_in;
+  batch.reason = "one song unless --batch asks for more (" + tier.name + " allows up to " +
+                 std::to_string(batch_limit) + ")";
   ACEFIT_ASSIGN(const auto b_pick,
                 pick<int>(
                     in, "batch",
@@ -504,9 +561,8 @@ Status resolve_limits(const SettingsInput& in, EffectiveSettings& out) {
     if (batch.value > batch_limit) {
       const int requested = batch.value;
       change(batch, batch_limit, std::to_string(requested),
-             "Requested batch size (" + std::to_string(requested) +
-                 ") exceeds the limit for your GPU (" + gb +
-                 " GB). Maximum allowed: " + std::to_string(batch_limit) + " (" + lm_text +
+             "Requested batch size (" + std::to_string(requested) + ") exceeds the limit for " +
+                 limit_of + ". Maximum allowed: " + std::to_string(batch_limit) + " (" + lm_text +
                  "). Batch size will be clamped to " + std::to_string(batch_limit) + ".",
              out.warnings);
     }
@@ -532,9 +588,8 @@ Status resolve_limits(const SettingsInput& in, EffectiveSettings& out) {
     const double limit = out.max_duration_s.value;
     if (requested > limit) {
       change(duration, std::optional<double>(limit), seconds_text(requested),
-             "Requested duration (" + seconds_text(requested) +
-                 "s) exceeds the limit for your GPU (" + gb +
-                 " GB). Maximum allowed: " + seconds_text(limit) + "s (" + lm_text +
+             "Requested duration (" + seconds_text(requested) + "s) exceeds the limit for " +
+                 limit_of + ". Maximum allowed: " + seconds_text(limit) + "s (" + lm_text +
                  "). Duration will be clamped to " + seconds_text(limit) + "s.",
              out.warnings);
     } else if (requested < kMinDurationS) {
@@ -631,7 +686,21 @@ std::string_view setting_source_name(SettingSource source) {
   return "built-in";
 }
 
-std::string format_gb(double gib) {
+TierRecord cpu_tier_record(const TierTable& table, const HostLimits& limits) {
+  TierRecord record = table.tiers.front();  // tier1's LM rules
+  record.name = "the CPU";  // in reasons ("default of the CPU"); the tier setting says none
+  record.label = "CPU, no GPU tier";
+  record.min_memory_gib = 0;
+  const int duration_s = std::clamp(limits.max_duration_s, 10, kGuideMaxDurationS);
+  const int batch = std::clamp(limits.max_batch, 1, kGuideMaxBatch);
+  record.max_duration_with_lm_s = record.max_duration_without_lm_s = duration_s;
+  record.max_batch_with_lm = record.max_batch_without_lm = batch;
+  record.offload = OffloadMode::none;
+  record.quantization_int8 = false;
+  return record;
+}
+
+std::string gib_text(double gib) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f", gib);
   std::string out = text;
@@ -682,7 +751,7 @@ SettingScalar optional_scalar(const std::optional<T>& value) {
 std::vector<SettingView> setting_views(const EffectiveSettings& s) {
   const auto integer = [](int v) { return SettingScalar(static_cast<std::int64_t>(v)); };
   return {
-      view("gpu_memory_gb", s.gpu_memory_gb, s.gpu_memory_gb.value),
+      view("gpu_memory_gib", s.gpu_memory_gib, s.gpu_memory_gib.value),
       view("tier", s.tier, s.tier.value),
       view("device", s.device, s.device.value),
       view("init_lm", s.init_lm, s.init_lm.value),
@@ -709,7 +778,7 @@ std::string scalar_text(const SettingScalar& value) {
   if (std::holds_alternative<std::monostate>(value)) return "null";
   if (const bool* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
   if (const auto* i = std::get_if<std::int64_t>(&value)) return std::to_string(*i);
-  if (const double* d = std::get_if<double>(&value)) return format_gb(*d);
+  if (const double* d = std::get_if<double>(&value)) return gib_text(*d);
   return std::get<std::string>(value);
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,16 @@ struct GpuFacts {
   bool intel = false;
 };
 
+// The limits of a machine without a GPU (no GPU tier): the longest song and
+// the largest batch whose memory plan fits the host's available RAM, capped
+// at the guide's global maxima. The caller plans (adapt does not include the
+// pipeline) and passes the numbers in.
+struct HostLimits {
+  int max_duration_s = 600;
+  int max_batch = 8;
+  std::uint64_t available_bytes = 0;  // the RAM planned against (MemAvailable)
+};
+
 struct SettingsInput {
   GpuFacts gpu;
   std::string run_device = "cpu";  // where runs happen: "cuda:0", "sim", "cpu"
@@ -42,6 +53,13 @@ struct SettingsInput {
   const DotEnv* dotenv = nullptr;                   // may be null
   EnvLookup environment;                            // may be empty
   std::map<std::string, std::string> command_line;  // setting name -> text as typed
+  // Whether the runs load the 5 Hz LM. Only then do the tier's "with LM"
+  // limits and the 4B LM's offload rule apply. acefit's generate has no LM
+  // stage yet, so the CLI passes false.
+  bool lm_in_pipeline = true;
+  // With no GPU (and no MAX_*_VRAM, no --tier): the limits from the memory
+  // plan against the host's RAM. Unset: the guide's global maxima.
+  std::optional<HostLimits> host_limits;
 };
 
 template <typename T>
@@ -54,7 +72,7 @@ struct Setting {
 };
 
 struct EffectiveSettings {
-  Setting<double> gpu_memory_gb;
+  Setting<double> gpu_memory_gib;
   Setting<std::string> tier;
   Setting<std::string> device;
   Setting<bool> init_lm;
@@ -73,8 +91,13 @@ struct EffectiveSettings {
   Setting<std::optional<int>> vae_decode_chunk_size;  // nullopt: auto
   Setting<bool> force;
   std::vector<std::string> warnings;
-  const TierRecord* tier_record = nullptr;  // points into the input's table
-  bool simulated_cuda = false;              // MAX_CUDA_VRAM in effect: CUDA rules apply
+  // Points into the input's table, or to cpu_tier on a machine without a GPU.
+  const TierRecord* tier_record = nullptr;
+  bool simulated_cuda = false;  // MAX_CUDA_VRAM in effect: CUDA rules apply
+  // No GPU, nothing simulated, no --tier: "CPU, no GPU tier" (tier "none"),
+  // whose limits come from host_limits; offload none, no quantization.
+  bool no_gpu_tier = false;
+  std::shared_ptr<const TierRecord> cpu_tier;
 };
 
 // A setting for display: the value as null, bool, integer, number or text.
@@ -95,7 +118,11 @@ std::string scalar_text(const SettingScalar& value);
 // variable.
 Expected<EffectiveSettings> resolve_settings(const SettingsInput& input);
 
-// "8", "7.6": memory in the guide's messages.
-std::string format_gb(double gib);
+// "8", "7.6": memory in GiB in messages.
+std::string gib_text(double gib);
+
+// The tier record "CPU, no GPU tier": tier1's LM rules (until the LM runs on
+// the CPU), the given limits, offload none, no quantization.
+TierRecord cpu_tier_record(const TierTable& table, const HostLimits& limits);
 
 }  // namespace acefit

@@ -59,7 +59,8 @@ struct TierTable {
   std::string origin;             // "built-in" or the file it came from
   std::vector<TierRecord> tiers;  // by ascending min_memory_gib; tiers[0] starts at 0
 
-  // The tier for `memory_gib` of device memory (0: no GPU, tier1 limits).
+  // The tier for `memory_gib` of device memory (0: tier1; settings give a
+  // machine without a GPU no tier at all, see cpu_tier_record).
   const TierRecord& tier_for_memory(double memory_gib) const;
   // By name ("tier6" is an alias of "tier6b"); nullptr when unknown.
   const TierRecord* find(std::string_view name) const;

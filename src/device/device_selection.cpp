@@ -117,7 +117,7 @@ Expected<std::shared_ptr<Device>> open_device(const DeviceRequest& request,
     if (request.simulated_vram_gib) {
       const double gib = *request.simulated_vram_gib;
       warnings.push_back("DEBUG MODE: Simulating GPU memory as " + format_gib(gib) +
-                         "GB (set via MAX_CUDA_VRAM environment variable)");
+                         " GiB (set via MAX_CUDA_VRAM environment variable)");
       return make_sim_device(gib_to_bytes(gib), simulated_vram_cap_bytes(gib));
     }
     const double gib = request.sim_vram_gib.value_or(kDefaultSimVramGib);
@@ -130,7 +130,7 @@ Expected<std::shared_ptr<Device>> open_device(const DeviceRequest& request,
       if (request.simulated_vram_gib) {
         const double gib = *request.simulated_vram_gib;
         warnings.push_back("DEBUG MODE: Simulating GPU memory as " + format_gib(gib) +
-                           "GB (set via MAX_CUDA_VRAM environment variable)");
+                           " GiB (set via MAX_CUDA_VRAM environment variable)");
         if (gib_to_bytes(gib) < device->memory().total_bytes) {
           device->budget().set_cap_bytes(simulated_vram_cap_bytes(gib));
         }
@@ -139,7 +139,7 @@ Expected<std::shared_ptr<Device>> open_device(const DeviceRequest& request,
     }
     if (request.choice == Choice::cuda) return cuda.status();
     if (cuda.status().code() != ErrorCode::unsupported) {
-      warnings.push_back("no GPU in use (" + cuda.status().message() + "); running on the CPU");
+      warnings.push_back(cuda.status().message() + "; running on the CPU");
     }
   }
   return make_cpu_device();

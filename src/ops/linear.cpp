@@ -136,7 +136,7 @@ Expected<Tensor> matmul(const OpContext& ctx, const Tensor& a, const Tensor& b, 
       std::fill(yi, yi + m * n, 0.0f);
       continue;
     }
-    cpu::sgemm(false, transpose_b, m, n, k, 1.0f, a.data<float>() + i * m * k, k, bi,
+    cpu::sgemm(ctx.pool, false, transpose_b, m, n, k, 1.0f, a.data<float>() + i * m * k, k, bi,
                transpose_b ? k : n, 0.0f, yi, n);
   }
   return y;

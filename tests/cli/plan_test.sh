@@ -14,6 +14,25 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # The number after "key": in a JSON file (first match).
 num() { grep -o "\"$2\": [0-9.e+-]*" "$1" | head -1 | sed 's/.*: //'; }
 
+# config and plan agree on offload and quantization for the same run: on the
+# CPU (no GPU tier, or a tier simulated by MAX_CUDA_VRAM) nothing is offloaded
+# and nothing quantized by default; on the sim device the tier's defaults.
+for setup in "ACEFIT_DEVICE=cpu" "ACEFIT_DEVICE=cpu MAX_CUDA_VRAM=8" "ACEFIT_DEVICE=sim MAX_CUDA_VRAM=8"; do
+  config=$(env $setup "$acefit" config 2>&1) || fail "config failed ($setup): $config"
+  plan=$(env $setup "$acefit" plan --preset tiny --duration 10 --json 2>&1) || fail "plan failed ($setup): $plan"
+  c_off=$(printf '%s\n' "$config" | awk '$1 == "offload" {print $2}')
+  p_off=$(printf '%s\n' "$plan" | grep -o '"offload": "[^"]*"' | head -1 | sed 's/.*: "//; s/"//')
+  c_q=$(printf '%s\n' "$config" | awk '$1 == "quantization" {print $2}')
+  p_q=$(printf '%s\n' "$plan" | grep -o '"quantization": "[^"]*"' | head -1 | sed 's/.*: "//; s/"//')
+  [ "$c_q" = null ] && c_q=none
+  [ -n "$c_off" ] && [ "$c_off" = "$p_off" ] || fail "$setup: config says offload '$c_off', plan '$p_off'"
+  [ "$c_q" = "$p_q" ] || fail "$setup: config says quantization '$c_q', plan '$p_q'"
+  case "$setup" in
+    *cpu*) [ "$c_off $c_q" = "none none" ] || fail "$setup: the CPU got offload $c_off, quantization $c_q" ;;
+    *sim*) [ "$c_off $c_q" = "cpu+dit int8" ] || fail "$setup: tier4 on sim got $c_off, $c_q" ;;
+  esac
+done
+
 # Full dims, 180 s, simulated 4 GB card (tier1 defaults: offload cpu+dit, INT8).
 ACEFIT_DEVICE=sim MAX_CUDA_VRAM=4 "$acefit" plan --preset full --duration 180 --json \
   >"$work/full.json" 2>"$work/full.log" || fail "plan --preset full failed: $(cat "$work/full.log")"

@@ -145,7 +145,7 @@ TEST(DeviceSelection, MaxCudaVramSizesTheSimDeviceWithTheContextReserve) {
         << gib;
   }
   ASSERT_FALSE(warnings.empty());
-  EXPECT_NE(warnings[0].find("Simulating GPU memory as 4.0GB"), std::string::npos);
+  EXPECT_NE(warnings[0].find("Simulating GPU memory as 4.0 GiB"), std::string::npos);
 }
 
 TEST(DeviceSelection, SimVramGbIsTheCapWithNothingSubtracted) {
@@ -174,6 +174,38 @@ TEST(DeviceSelection, InvalidSizesWarnAndAreIgnored) {
   auto request = testing::unwrap(device_request_from(env_of({{"ACEFIT_SIM_VRAM_GB", "x"}})));
   EXPECT_FALSE(request.sim_vram_gib.has_value());
   EXPECT_EQ(request.warnings.size(), 1u);
+}
+
+// The sim device never reports more free memory than its cap allows.
+TEST(DeviceSelection, SimFreeMemoryStaysUnderTheCap) {
+  std::vector<std::string> warnings;
+  auto request = testing::unwrap(
+      device_request_from(env_of({{"ACEFIT_DEVICE", "sim"}, {"MAX_CUDA_VRAM", "4"}})));
+  auto device = testing::unwrap(open_device(request, warnings));
+  const std::uint64_t cap = device->budget().cap_bytes();
+  EXPECT_LE(device->memory().free_bytes, cap);
+  EXPECT_EQ(device->memory().free_bytes, cap);
+  {
+    auto held = testing::unwrap(device->allocate(64 * kMiB, MemoryTag::activations));
+    EXPECT_EQ(device->memory().free_bytes, cap - device->budget().used_bytes());
+  }
+  // ACEFIT_SIM_VRAM_GB: the cap is the whole size.
+  auto plain = testing::unwrap(open_device(
+      testing::unwrap(
+          device_request_from(env_of({{"ACEFIT_DEVICE", "sim"}, {"ACEFIT_SIM_VRAM_GB", "2"}}))),
+      warnings));
+  EXPECT_EQ(plain->memory().free_bytes, plain->budget().cap_bytes());
+}
+
+// Without a driver the fallback says so in words, not as a CUDA error code.
+TEST(DeviceSelection, NoDriverIsSaidInWords) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA GPU is present";
+  std::vector<std::string> warnings;
+  testing::unwrap(open_device(testing::unwrap(device_request_from(env_of({}))), warnings));
+  for (const auto& warning : warnings) {
+    EXPECT_EQ(warning.find("cudaError"), std::string::npos) << warning;
+    EXPECT_EQ(warning.find("insufficient for CUDA runtime"), std::string::npos) << warning;
+  }
 }
 
 TEST(DeviceSelection, AutomaticFallsBackToTheCpuWithoutAGpu) {

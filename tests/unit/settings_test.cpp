@@ -28,6 +28,8 @@ struct Harness {
   DotEnv dotenv;
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> cli;
+  bool lm_in_pipeline = true;
+  std::optional<HostLimits> host_limits;
 
   Expected<EffectiveSettings> resolve() const {
     SettingsInput in;
@@ -41,6 +43,8 @@ struct Harness {
       return it->second;
     };
     in.command_line = cli;
+    in.lm_in_pipeline = lm_in_pipeline;
+    in.host_limits = host_limits;
     return resolve_settings(in);
   }
   EffectiveSettings ok() const { return testing::unwrap(resolve()); }
@@ -59,7 +63,7 @@ TEST(Settings, TierDefaultsWithNothingSet) {
   const auto s = h.ok();
   EXPECT_EQ(s.tier.value, "tier5");
   EXPECT_EQ(s.tier.source, SettingSource::device);
-  EXPECT_EQ(s.gpu_memory_gb.value, 12);
+  EXPECT_EQ(s.gpu_memory_gib.value, 12);
   EXPECT_TRUE(s.init_lm.value);
   EXPECT_EQ(s.lm_model.value, "acestep-5Hz-lm-1.7B");
   EXPECT_EQ(s.backend.value, "vllm");
@@ -67,7 +71,7 @@ TEST(Settings, TierDefaultsWithNothingSet) {
   EXPECT_EQ(s.offload.value, OffloadMode::cpu);
   EXPECT_TRUE(s.quantization.value);
   EXPECT_TRUE(s.compile.value);
-  EXPECT_EQ(s.batch.value, 2);  // min(2, 2)
+  EXPECT_EQ(s.batch.value, 1);  // one song unless asked
   EXPECT_EQ(s.max_batch.value, 2);
   EXPECT_EQ(s.max_duration_s.value, 480);
   EXPECT_EQ(s.lm_max_duration_s.value, 480);
@@ -77,18 +81,107 @@ TEST(Settings, TierDefaultsWithNothingSet) {
   EXPECT_TRUE(s.warnings.empty());
 }
 
-TEST(Settings, NoGpuGetsTier1Limits) {
+// No GPU is not a 4 GB GPU: no tier, the limits of the memory plan against
+// the host's RAM (given by the caller), no offload, no quantization.
+TEST(Settings, NoGpuHasNoTierAndLimitsFromThePlan) {
   Harness h;
   h.gpu = {};
   h.run_device = "cpu";
+  h.host_limits = HostLimits{420, 3, std::uint64_t{16} << 30};
   const auto s = h.ok();
-  EXPECT_EQ(s.tier.value, "tier1");
+  EXPECT_TRUE(s.no_gpu_tier);
+  EXPECT_EQ(s.tier.value, "none");
+  EXPECT_EQ(s.tier.reason, "CPU, no GPU tier");
   EXPECT_FALSE(s.init_lm.value);
   EXPECT_EQ(s.lm_model.value, std::nullopt);
   EXPECT_EQ(s.backend.value, "pt");
   EXPECT_EQ(s.batch.value, 1);
-  EXPECT_EQ(s.max_duration_s.value, 360);
-  EXPECT_EQ(s.lm_max_duration_s.value, 240);
+  EXPECT_EQ(s.max_duration_s.value, 420);
+  EXPECT_EQ(s.max_batch.value, 3);
+  EXPECT_NE(s.max_duration_s.reason.find("memory plan against 16 GiB of available RAM"),
+            std::string::npos)
+      << s.max_duration_s.reason;
+  EXPECT_EQ(s.offload.value, OffloadMode::none);
+  EXPECT_FALSE(s.quantization.value);
+  EXPECT_TRUE(s.warnings.empty());
+  // Above the plan's limits: clamped, naming the RAM.
+  h.cli["batch"] = "5";
+  h.cli["duration_s"] = "500";
+  const auto c = h.ok();
+  EXPECT_EQ(c.batch.value, 3);
+  EXPECT_EQ(c.duration_s.value, 420.0);
+  EXPECT_TRUE(has_warning(c, "exceeds the limit for this machine's RAM (16 GiB available)"));
+  // The plan's numbers stay within the guide's maxima (600 s, batch 8).
+  Harness big;
+  big.gpu = {};
+  big.run_device = "cpu";
+  big.host_limits = HostLimits{9000, 64, std::uint64_t{512} << 30};
+  EXPECT_EQ(big.ok().max_duration_s.value, 600);
+  EXPECT_EQ(big.ok().max_batch.value, 8);
+  // --tier still picks a tier by hand.
+  big.cli["tier"] = "tier4";
+  EXPECT_EQ(big.ok().tier.value, "tier4");
+  EXPECT_FALSE(big.ok().no_gpu_tier);
+}
+
+// On the CPU nothing is offloaded and INT8 is not a default, whatever the
+// (simulated) tier says; an explicit --quantization int8 is kept.
+TEST(Settings, CpuRunsDefaultToNoOffloadAndNoQuantization) {
+  Harness h;
+  h.gpu = {};
+  h.run_device = "cpu";
+  h.env["MAX_CUDA_VRAM"] = "8";  // tier4: cpu+dit and INT8 on a GPU
+  auto s = h.ok();
+  EXPECT_EQ(s.tier.value, "tier4");
+  EXPECT_EQ(s.offload.value, OffloadMode::none);
+  EXPECT_EQ(s.offload.requested, std::nullopt);
+  EXPECT_FALSE(s.quantization.value);
+  h.cli["quantization"] = "int8";
+  h.cli["offload"] = "cpu+dit";
+  s = h.ok();
+  EXPECT_TRUE(s.quantization.value);
+  EXPECT_EQ(s.offload.value, OffloadMode::none);
+  EXPECT_EQ(s.offload.requested, "cpu+dit");
+  EXPECT_TRUE(has_warning(s, "Offload needs a GPU"));
+  // The same tier on a (simulated) GPU keeps the tier's defaults.
+  Harness gpu;
+  gpu.gpu = {};
+  gpu.run_device = "sim";
+  gpu.env["MAX_CUDA_VRAM"] = "8";
+  EXPECT_EQ(gpu.ok().offload.value, OffloadMode::cpu_dit);
+  EXPECT_TRUE(gpu.ok().quantization.value);
+}
+
+// MAX_CUDA_VRAM without a GPU device says plainly that only the tier changed.
+TEST(Settings, MaxCudaVramOnTheCpuSaysOnlyTheTierChanged) {
+  Harness h;
+  h.gpu = {};
+  h.run_device = "cpu";
+  h.env["MAX_CUDA_VRAM"] = "8";
+  EXPECT_TRUE(has_warning(h.ok(), "MAX_CUDA_VRAM=8 changes only the tier (tier4"));
+  EXPECT_TRUE(has_warning(h.ok(), "ACEFIT_DEVICE=sim as well to also cap memory"));
+  h.run_device = "sim";
+  EXPECT_FALSE(has_warning(h.ok(), "changes only the tier"));
+}
+
+// Until generate runs the 5 Hz LM, its limits and the 4B offload rule stay off.
+TEST(Settings, LmLimitsApplyOnlyWhenTheLmRuns) {
+  Harness h;
+  h.gpu = nvidia(8);  // tier4: 480 s / batch 2 with LM, 600 s / 4 without
+  h.lm_in_pipeline = false;
+  auto s = h.ok();
+  EXPECT_TRUE(s.init_lm.value);
+  EXPECT_EQ(s.max_duration_s.value, 600);
+  EXPECT_EQ(s.max_batch.value, 4);
+  h.lm_in_pipeline = true;
+  EXPECT_EQ(h.ok().max_batch.value, 2);
+  Harness four;
+  four.gpu = nvidia(22);
+  four.cli["lm_model"] = "acestep-5Hz-lm-4B";
+  four.lm_in_pipeline = false;
+  EXPECT_EQ(four.ok().offload.value, OffloadMode::none);
+  four.lm_in_pipeline = true;
+  EXPECT_EQ(four.ok().offload.value, OffloadMode::cpu);
 }
 
 TEST(Settings, GuideExamplesThroughMaxCudaVram) {
@@ -102,10 +195,11 @@ TEST(Settings, GuideExamplesThroughMaxCudaVram) {
     h.env["MAX_CUDA_VRAM"] = vram;
     const auto s = h.ok();
     EXPECT_EQ(s.tier.value, tier) << vram;
-    EXPECT_EQ(s.gpu_memory_gb.source, SettingSource::environment);
-    EXPECT_EQ(s.gpu_memory_gb.origin, "MAX_CUDA_VRAM");
+    EXPECT_EQ(s.gpu_memory_gib.source, SettingSource::environment);
+    EXPECT_EQ(s.gpu_memory_gib.origin, "MAX_CUDA_VRAM");
     EXPECT_TRUE(has_warning(s, "DEBUG MODE: Simulating GPU memory as " + std::string(vram) +
-                                   ".0GB (set via MAX_CUDA_VRAM environment variable)"));
+                                   ".0 GiB (set via MAX_CUDA_VRAM environment variable)"));
+    EXPECT_FALSE(s.no_gpu_tier);
     const TierRecord* record = h.table.find(tier);
     EXPECT_EQ(s.backend.value, record->recommended_backend) << vram;
   }
@@ -134,7 +228,7 @@ TEST(Settings, OtherSimulationVariablesAndInvalidValues) {
   d.gpu = nvidia(80);
   d.dotenv = parse_dotenv("MAX_CUDA_VRAM=8\n", ".env");
   EXPECT_EQ(d.ok().tier.value, "tier4");
-  EXPECT_EQ(d.ok().gpu_memory_gb.source, SettingSource::dotenv);
+  EXPECT_EQ(d.ok().gpu_memory_gib.source, SettingSource::dotenv);
   d.env["MAX_CUDA_VRAM"] = "12";
   EXPECT_EQ(d.ok().tier.value, "tier5");
 }
@@ -220,7 +314,7 @@ TEST(Settings, LmLargerThanTheTierAllowsBecomesTheLargestAllowed) {
   auto s = h.ok();
   EXPECT_EQ(s.lm_model.value, "acestep-5Hz-lm-0.6B");
   EXPECT_EQ(s.lm_model.requested, "acestep-5Hz-lm-1.7B");
-  EXPECT_TRUE(has_warning(s, "larger than your GPU tier (tier4, 8 GB) allows"));
+  EXPECT_TRUE(has_warning(s, "larger than your GPU tier (tier4, 8 GiB) allows"));
   // The version suffix is kept.
   h.cli["lm_model"] = "acestep-5Hz-lm-4B-v2";
   h.gpu = nvidia(12);  // tier5: up to 1.7B
@@ -250,7 +344,7 @@ TEST(Settings, FourBillionLmNeedsTwentyGigabytes) {
   EXPECT_EQ(s.tier.value, "tier6b");
   EXPECT_EQ(s.lm_model.value, "acestep-5Hz-lm-1.7B");
   EXPECT_EQ(s.lm_model.requested, "acestep-5Hz-lm-4B");
-  EXPECT_TRUE(has_warning(s, "The 4B LM needs 20 GB or more"));
+  EXPECT_TRUE(has_warning(s, "The 4B LM needs 20 GiB or more"));
   // At 22 GB it stays, and offload is forced on (tier6b's default is none).
   h.gpu = nvidia(22);
   s = h.ok();
@@ -324,11 +418,11 @@ TEST(Settings, DurationAndBatchAreClampedWithTheGuidesMessages) {
   EXPECT_EQ(s.duration_s.value, 480);
   EXPECT_EQ(s.duration_s.requested, "600");
   EXPECT_TRUE(has_warning(s,
-                          "Requested duration (600s) exceeds the limit for your GPU (8 GB). "
+                          "Requested duration (600s) exceeds the limit for your GPU (8 GiB). "
                           "Maximum allowed: 480s (with LM). Duration will be clamped to 480s."));
   EXPECT_EQ(s.batch.value, 2);
   EXPECT_TRUE(has_warning(s,
-                          "Requested batch size (8) exceeds the limit for your GPU (8 GB). "
+                          "Requested batch size (8) exceeds the limit for your GPU (8 GiB). "
                           "Maximum allowed: 2 (with LM). Batch size will be clamped to 2."));
   // Without the LM the larger limits apply.
   h.cli["init_lm"] = "false";
@@ -374,12 +468,13 @@ TEST(Settings, LmDurationMaximumIsTheTiersMaximumWithLm) {
   }
 }
 
-TEST(Settings, DefaultBatchIsTwoOrTheTierLimit) {
+// Output names must not depend on the tier: one song unless asked.
+TEST(Settings, DefaultBatchIsOneOnEveryTier) {
   Harness h;
   h.gpu = nvidia(4);
   EXPECT_EQ(h.ok().batch.value, 1);
   h.gpu = nvidia(24);
-  EXPECT_EQ(h.ok().batch.value, 2);
+  EXPECT_EQ(h.ok().batch.value, 1);
   h.env["ACESTEP_BATCH_SIZE"] = "6";
   EXPECT_EQ(h.ok().batch.value, 6);
   EXPECT_EQ(h.ok().batch.source, SettingSource::environment);
@@ -411,7 +506,7 @@ TEST(Settings, ManualTierKeepsTheDetectedMemory) {
   auto s = h.ok();
   EXPECT_EQ(s.tier.value, "tier3");
   EXPECT_EQ(s.tier.source, SettingSource::command_line);
-  EXPECT_EQ(s.gpu_memory_gb.value, 24);
+  EXPECT_EQ(s.gpu_memory_gib.value, 24);
   EXPECT_EQ(s.backend.value, "pt");
   EXPECT_EQ(s.max_batch.value, 1);
   h.cli["tier"] = "tier6";
@@ -498,10 +593,10 @@ TEST(Settings, EveryOptionRowHasHelpAndAKnownSetting) {
 }
 
 TEST(Settings, FormatsMemoryLikeTheGuide) {
-  EXPECT_EQ(format_gb(8), "8");
-  EXPECT_EQ(format_gb(7.63), "7.6");
-  EXPECT_EQ(format_gb(0), "0");
-  EXPECT_EQ(format_gb(23.99), "24");
+  EXPECT_EQ(gib_text(8), "8");
+  EXPECT_EQ(gib_text(7.63), "7.6");
+  EXPECT_EQ(gib_text(0), "0");
+  EXPECT_EQ(gib_text(23.99), "24");
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ namespace acefit::cli {
 
 namespace {
 
-constexpr double kMb = 1024.0 * 1024.0;
+constexpr double kMib = 1024.0 * 1024.0;
 
 // Variables the report shows besides the option table's.
 constexpr const char* kReportedVariables[] = {"MAX_CUDA_VRAM",
@@ -51,10 +51,17 @@ std::vector<VariableInEffect> variables_in_effect(const DotEnv& dotenv) {
   return out;
 }
 
-std::string mb(std::uint64_t bytes) {
+std::string mib(std::uint64_t bytes) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / kMb);
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / kMib);
   return text;
+}
+
+std::string joined(const std::vector<std::string>& items, const char* empty = "none") {
+  if (items.empty()) return empty;
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
 }
 
 // The HSA_OVERRIDE_GFX_VERSION an RDNA card needs, from its name.
@@ -78,13 +85,21 @@ std::vector<std::string> recommendations(const ResolvedContext& context,
     return false;
   };
   if (gpus.empty()) {
-    out.push_back("No GPU detected: acefit runs on the CPU with tier1 limits.");
+    const EffectiveSettings& s = context.settings;
+    if (s.no_gpu_tier) {
+      out.push_back(
+          "No GPU detected: acefit runs on the CPU (no GPU tier) with the limits of "
+          "the memory plan against the available RAM: up to " +
+          std::to_string(s.max_duration_s.value) + " s, batch " +
+          std::to_string(s.max_batch.value) + ".");
+    } else {
+      out.push_back("No GPU detected: runs happen on the CPU.");
+    }
+    std::vector<std::string> nvidia_missing;
     for (const auto& outcome : context.probes.outcomes) {
       if (outcome.state != ProbeOutcome::State::library_missing) continue;
       if (outcome.api == "nvml" || outcome.api == "cuda-driver") {
-        out.push_back("NVIDIA: " + outcome.library +
-                      " was not found: install the NVIDIA driver (Debian: nvidia-driver from "
-                      "non-free) and check it with nvidia-smi.");
+        nvidia_missing.push_back(outcome.library);
       } else if (outcome.api == "rocm-smi") {
         out.push_back("AMD: " + outcome.library +
                       " was not found: install ROCm (rocm-smi-lib) and check it with rocm-smi; "
@@ -99,6 +114,13 @@ std::vector<std::string> recommendations(const ResolvedContext& context,
                       " was not found: install libvulkan1 and your GPU's Vulkan driver "
                       "(mesa-vulkan-drivers, or the vendor's).");
       }
+    }
+    if (!nvidia_missing.empty()) {
+      // One line for the driver, however many of its libraries are missing.
+      out.insert(out.begin() + 1,
+                 "NVIDIA: to use an NVIDIA GPU install its driver (Debian: "
+                 "nvidia-driver from non-free; it provides " +
+                     joined(nvidia_missing) + ") and check it with nvidia-smi.");
     }
   }
   for (const auto& gpu : gpus) {
@@ -115,7 +137,7 @@ std::vector<std::string> recommendations(const ResolvedContext& context,
     }
     if (!gpu.memory_known()) {
       out.push_back("GPU " + gpu.name +
-                    " did not report its memory: set MAX_CUDA_VRAM=<GB> "
+                    " did not report its memory: set MAX_CUDA_VRAM=<GiB> "
                     "to the card's size so acefit picks the right tier.");
     }
   }
@@ -147,12 +169,12 @@ nlohmann::json device_json(const ProbedDevice& device) {
           {"vendor", device.vendor},
           {"index", device.index},
           {"name", device.name},
-          {"total_mb", device.memory_known()
-                           ? nlohmann::json(static_cast<double>(device.total_bytes) / kMb)
+          {"total_mib", device.memory_known()
+                            ? nlohmann::json(static_cast<double>(device.total_bytes) / kMib)
+                            : nlohmann::json(nullptr)},
+          {"free_mib", device.free_bytes && device.memory_known()
+                           ? nlohmann::json(static_cast<double>(*device.free_bytes) / kMib)
                            : nlohmann::json(nullptr)},
-          {"free_mb", device.free_bytes && device.memory_known()
-                          ? nlohmann::json(static_cast<double>(*device.free_bytes) / kMb)
-                          : nlohmann::json(nullptr)},
           {"memory_known", device.memory_known()},
           {"compute_capability", device.compute_capability.empty()
                                      ? nlohmann::json(nullptr)
@@ -164,13 +186,6 @@ nlohmann::json device_json(const ProbedDevice& device) {
 std::vector<std::string> backends_compiled_in() {
   std::vector<std::string> out{"cpu", "sim"};
   if (cuda_compiled_in()) out.emplace_back("cuda");
-  return out;
-}
-
-std::string joined(const std::vector<std::string>& items, const char* empty = "none") {
-  if (items.empty()) return empty;
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
   return out;
 }
 
@@ -191,8 +206,8 @@ void print_text(const ResolvedContext& context, const std::vector<VariableInEffe
     const ProbedDevice& d = context.probes.gpus[i];
     std::printf("  GPU %zu: %s %s (%s)\n", i, d.vendor.c_str(), d.name.c_str(), d.api.c_str());
     if (d.memory_known()) {
-      std::printf("    Total memory: %s; free: %s\n", mb(d.total_bytes).c_str(),
-                  d.free_bytes ? mb(*d.free_bytes).c_str() : "unknown");
+      std::printf("    Total memory: %s; free: %s\n", mib(d.total_bytes).c_str(),
+                  d.free_bytes ? mib(*d.free_bytes).c_str() : "unknown");
     } else {
       std::printf("    Memory: unknown (the device reported 0/0)\n");
     }
@@ -205,10 +220,10 @@ void print_text(const ResolvedContext& context, const std::vector<VariableInEffe
   }
   const ProbedDevice& host = context.probes.host;
   std::printf("  CPU: %s; RAM %s, available %s\n",
-              host.name.empty() ? "unknown" : host.name.c_str(), mb(host.total_bytes).c_str(),
-              host.free_bytes ? mb(*host.free_bytes).c_str() : "unknown");
+              host.name.empty() ? "unknown" : host.name.c_str(), mib(host.total_bytes).c_str(),
+              host.free_bytes ? mib(*host.free_bytes).c_str() : "unknown");
   std::printf("  Runs on: %s (budget cap %s)\n", s.device.value.c_str(),
-              mb(context.runtime.device->budget().cap_bytes()).c_str());
+              mib(context.runtime.device->budget().cap_bytes()).c_str());
   std::printf("\nProbes\n");
   for (const auto& outcome : context.probes.outcomes) {
     std::printf("  %-12s %-16s %s%s%s\n", outcome.api.c_str(),
@@ -220,22 +235,31 @@ void print_text(const ResolvedContext& context, const std::vector<VariableInEffe
                 outcome.detail.empty() ? "" : (": " + outcome.detail).c_str());
   }
   std::printf("\nSimulation\n");
-  if (s.gpu_memory_gb.source == SettingSource::device) {
-    std::printf("  none (set MAX_CUDA_VRAM=<GB> to simulate a smaller GPU)\n");
+  if (s.gpu_memory_gib.source == SettingSource::device) {
+    std::printf("  none (set MAX_CUDA_VRAM=<GiB> to simulate a smaller GPU)\n");
   } else {
-    std::printf("  %s: GPU memory taken as %s GB (from %s)\n", s.gpu_memory_gb.origin.c_str(),
-                format_gb(s.gpu_memory_gb.value).c_str(),
-                std::string(setting_source_name(s.gpu_memory_gb.source)).c_str());
+    std::printf("  %s: GPU memory taken as %s GiB (from %s)\n", s.gpu_memory_gib.origin.c_str(),
+                gib_text(s.gpu_memory_gib.value).c_str(),
+                std::string(setting_source_name(s.gpu_memory_gib.source)).c_str());
   }
-  std::printf("\nTier\n  %s, GPU memory %s GB%s\n", tier.label.c_str(),
-              format_gb(s.gpu_memory_gb.value).c_str(),
-              s.tier.source == SettingSource::command_line ? " (chosen with --tier)" : "");
-  std::printf("  LM models: %s (recommended: %s)\n", joined(tier.lm_models).c_str(),
-              tier.recommended_lm.value_or("none").c_str());
-  std::printf("  Max duration: %d s with LM, %d s without\n", tier.max_duration_with_lm_s,
-              tier.max_duration_without_lm_s);
-  std::printf("  Max batch: %d with LM, %d without\n", tier.max_batch_with_lm,
-              tier.max_batch_without_lm);
+  if (s.no_gpu_tier) {
+    std::printf("\nTier\n  %s\n", tier.label.c_str());
+    std::printf("  Limits: %s\n", s.max_duration_s.reason.c_str());
+    std::printf("  Max duration: %d s\n", s.max_duration_s.value);
+    std::printf("  Max batch: %d\n", s.max_batch.value);
+  } else {
+    std::printf("\nTier\n  %s, GPU memory %s GiB%s\n", tier.label.c_str(),
+                gib_text(s.gpu_memory_gib.value).c_str(),
+                s.tier.source == SettingSource::command_line ? " (chosen with --tier)" : "");
+    std::printf("  LM models: %s (recommended: %s)\n", joined(tier.lm_models).c_str(),
+                tier.recommended_lm.value_or("none").c_str());
+    std::printf("  Max duration: %d s with LM, %d s without\n", tier.max_duration_with_lm_s,
+                tier.max_duration_without_lm_s);
+    std::printf("  Max batch: %d with LM, %d without\n", tier.max_batch_with_lm,
+                tier.max_batch_without_lm);
+    std::printf("  In effect (generate does not run the LM yet): %d s, batch %d\n",
+                s.max_duration_s.value, s.max_batch.value);
+  }
   std::printf("  LM backend: %s (allowed: %s)\n", s.backend.value.c_str(),
               joined(tier.allowed_backends).c_str());
   std::printf("  Offload: %s; quantization: %s; compile: %s; LM initialised: %s\n",
@@ -264,9 +288,9 @@ nlohmann::json report_json(const ResolvedContext& context,
   nlohmann::json out;
   out["version"] = ACEFIT_VERSION;
   out["build"] = {{"backends", backends_compiled_in()}};
-  out["tier"] = tier.name;
+  out["tier"] = s.tier.value;
   out["tier_label"] = tier.label;
-  out["gpu_memory_gb"] = s.gpu_memory_gb.value;
+  out["gpu_memory_gib"] = s.gpu_memory_gib.value;
   out["devices"] = nlohmann::json::array();
   for (const auto& gpu : context.probes.gpus) out["devices"].push_back(device_json(gpu));
   out["host"] = device_json(context.probes.host);
@@ -280,10 +304,10 @@ nlohmann::json report_json(const ResolvedContext& context,
                              {"detail", outcome.detail},
                              {"device_count", outcome.device_count}});
   }
-  out["simulation"] = s.gpu_memory_gb.source == SettingSource::device
+  out["simulation"] = s.gpu_memory_gib.source == SettingSource::device
                           ? nlohmann::json(nullptr)
-                          : nlohmann::json({{"variable", s.gpu_memory_gb.origin},
-                                            {"gpu_memory_gb", s.gpu_memory_gb.value}});
+                          : nlohmann::json({{"variable", s.gpu_memory_gib.origin},
+                                            {"gpu_memory_gib", s.gpu_memory_gib.value}});
   out["lm_models"] = nlohmann::json::array();
   for (const auto& size : tier.lm_models) out["lm_models"].push_back(lm_model_name(size));
   out["recommended_lm"] = tier.recommended_lm ? nlohmann::json(lm_model_name(*tier.recommended_lm))
@@ -294,6 +318,10 @@ nlohmann::json report_json(const ResolvedContext& context,
   out["max_duration_without_lm_s"] = tier.max_duration_without_lm_s;
   out["max_batch_with_lm"] = tier.max_batch_with_lm;
   out["max_batch_without_lm"] = tier.max_batch_without_lm;
+  // The limits in effect for generate (no LM yet; on the CPU, from the plan).
+  out["max_duration_s"] = s.max_duration_s.value;
+  out["max_batch"] = s.max_batch.value;
+  out["limits_reason"] = s.max_duration_s.reason;
   out["offload"] = std::string(offload_mode_name(s.offload.value));
   out["quantization"] = s.quantization.value ? nlohmann::json("int8") : nlohmann::json(nullptr);
   out["compile"] = s.compile.value;

@@ -62,8 +62,12 @@ int run_devices(const std::optional<std::string>& device_flag, bool json) {
               cpu::blas_threads());
   std::printf("devices found:\n");
   for (const auto& device : seen) print_device(*device, "  ");
-  if (cuda_compiled_in() && seen.size() == 1)
-    std::printf("  (no CUDA GPU: the driver reports none)\n");
+  // Why no CUDA GPU is listed, unless a warning below already says it.
+  if (cuda_compiled_in() && seen.size() == 1 && runtime->warnings.empty()) {
+    const auto cuda = make_cuda_device(0);
+    std::printf("  (no CUDA GPU: %s)\n",
+                cuda.ok() ? "the driver reports none" : cuda.status().message().c_str());
+  }
   std::printf("selected device:\n");
   print_device(selected, "  ");
   for (const auto& warning : runtime->warnings) std::printf("warning: %s\n", warning.c_str());

@@ -33,9 +33,10 @@ struct GenerateArgs {
   bool json = false;
 };
 
-// PATH, or PATH with -1, -2, ... before the extension for a batch.
-std::string output_path(const std::string& path, int index, int batch) {
-  if (batch == 1) return path;
+// PATH, or PATH with -1, -2, ... before the extension when --batch asked
+// for more than one song (even if the tier or the guard ran fewer).
+std::string output_path(const std::string& path, int index, bool numbered) {
+  if (!numbered) return path;
   const std::filesystem::path p(path);
   const std::string stem = p.stem().string() + "-" + std::to_string(index + 1);
   return (p.parent_path() / (stem + p.extension().string())).string();
@@ -90,10 +91,6 @@ int run_generate(const GenerateArgs& args) {
   for (const auto& w : context->runtime.warnings) {
     if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(w);
   }
-  if (!args.json)
-    for (const auto& w : warnings)
-      std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
-
   ProgressBar bar(true);
   const ProgressFn progress = [&](std::string_view stage, std::int64_t done, std::int64_t total) {
     bar.update(stage, done, total);
@@ -111,6 +108,11 @@ int run_generate(const GenerateArgs& args) {
   auto fit = fit_request(*planner, request, budget);
   if (!fit.ok()) return fail(fit.status().message(), 1);
   const double plan_s = plan_watch.elapsed_s();
+  // The settings' warnings once the run is known to start: a failed
+  // command's error comes first and alone.
+  if (!args.json)
+    for (const auto& w : warnings)
+      std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
   request = fit->request;
   request.budget_bytes = budget;
   for (const auto& w : fit->warnings) {
@@ -145,8 +147,8 @@ int run_generate(const GenerateArgs& args) {
       for (std::int64_t c = 0; c < audio.channels; ++c)
         buffer.interleaved[static_cast<std::size_t>(s * audio.channels + c)] =
             item[static_cast<std::size_t>(c * audio.samples + s)];
-    const std::string path =
-        output_path(args.out, static_cast<int>(b), static_cast<int>(audio.batch));
+    const bool numbered = settings.batch.value > 1 || settings.batch.requested.has_value();
+    const std::string path = output_path(args.out, static_cast<int>(b), numbered);
     auto written = write_audio_file(path, buffer, *format);
     if (!written.ok()) return fail(written.status().to_string(), 1);
     outputs.push_back(path);

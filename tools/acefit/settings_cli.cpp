@@ -5,6 +5,10 @@
 
 #include "adapt/gpu_selection.h"
 #include "adapt/options.h"
+#include "device/cpu/cpu_device.h"
+#include "device/host_memory.h"
+#include "pipeline/memory_plan.h"
+#include "request_cli.h"
 
 namespace acefit::cli {
 
@@ -42,6 +46,29 @@ void add_flag(CLI::App& command, SettingFlags& flags, const OptionSpec& option) 
 }
 
 }  // namespace
+
+Expected<HostLimits> plan_host_limits(ThreadPool& pool, std::uint64_t available_bytes) {
+  constexpr int kGuideMaxDurationS = 600;
+  constexpr int kGuideMaxBatch = 8;
+  GeneratorOptions options;
+  options.preset = SyntheticPreset::full;
+  // No tokenizer: the plan assumes the longest prompts (and skips reading it).
+  options.offload = OffloadMode::none;
+  options.quantize_int8 = false;
+  const std::shared_ptr<Device> cpu = make_cpu_device();
+  ACEFIT_ASSIGN(const MemoryPlanner planner, MemoryPlanner::create(options, *cpu, pool));
+  GenerationRequest request;
+  request.caption = "music";
+  request.duration_s = kDefaultDurationS;
+  request.batch = 1;
+  HostLimits limits;
+  limits.available_bytes = available_bytes;
+  ACEFIT_ASSIGN(limits.max_duration_s,
+                max_fitting_duration_s(planner, request, available_bytes, kGuideMaxDurationS));
+  ACEFIT_ASSIGN(limits.max_batch,
+                max_fitting_batch(planner, request, available_bytes, kGuideMaxBatch));
+  return limits;
+}
 
 void add_setting_flags(CLI::App& command, SettingFlags& flags) {
   std::set<std::string_view> seen;
@@ -92,7 +119,14 @@ Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {
   input.dotenv = &context.dotenv;
   input.environment = environment;
   input.command_line = flags.values;
+  input.lm_in_pipeline = false;  // generate has no LM stage yet
   ACEFIT_ASSIGN(context.settings, resolve_settings(input));
+  if (context.settings.no_gpu_tier) {
+    // CPU, no GPU tier: the limits from the plan against the available RAM.
+    const std::uint64_t available = context.probes.host.free_bytes.value_or(host_available_bytes());
+    ACEFIT_ASSIGN(input.host_limits, plan_host_limits(*context.runtime.pool, available));
+    ACEFIT_ASSIGN(context.settings, resolve_settings(input));
+  }
   // Warnings in the order they arose: .env, device, then settings; the
   // device layer and the settings both see MAX_CUDA_VRAM, say it once.
   std::vector<std::string> warnings = context.dotenv.warnings;

@@ -36,6 +36,12 @@ struct ResolvedContext {
   EffectiveSettings settings;
 };
 
+// The limits of a machine without a GPU: the longest song (batch 1) and the
+// largest batch (30 s) whose memory plan of the shipped model (full dims,
+// bf16, no offload, no quantization; no checkpoint needed) fits
+// available_bytes, capped at 600 s and batch 8.
+Expected<HostLimits> plan_host_limits(ThreadPool& pool, std::uint64_t available_bytes);
+
 // Reads .env from the working folder, opens the device, runs the probes,
 // loads the tier table and resolves the settings.
 Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags);

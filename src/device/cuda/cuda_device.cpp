@@ -13,6 +13,27 @@ std::string cuda_error_text(cudaError_t error) {
   return std::string(cudaGetErrorName(error)) + " (" + cudaGetErrorString(error) + ")";
 }
 
+// Why no GPU can be used, in words: the runtime reports a missing driver
+// as "insufficient" (cudaErrorInsufficientDriver), so ask for the driver's
+// version to tell "none installed" from "too old".
+std::string no_gpu_text(cudaError_t error) {
+  if (error == cudaErrorInsufficientDriver) {
+    int driver_version = 0;
+    if (cudaDriverGetVersion(&driver_version) != cudaSuccess || driver_version == 0) {
+      cudaGetLastError();
+      return "no NVIDIA driver found";
+    }
+    int runtime_version = 0;
+    cudaRuntimeGetVersion(&runtime_version);
+    return "the NVIDIA driver (CUDA " + std::to_string(driver_version / 1000) + "." +
+           std::to_string(driver_version % 1000 / 10) + ") is older than this build's CUDA " +
+           std::to_string(runtime_version / 1000) + "." +
+           std::to_string(runtime_version % 1000 / 10) + ": update the driver";
+  }
+  if (error == cudaErrorNoDevice) return "no NVIDIA GPU found";
+  return "no usable CUDA GPU: " + cuda_error_text(error);
+}
+
 Status cuda_status(cudaError_t error, const char* what) {
   if (error == cudaSuccess) return {};
   return Status(ErrorCode::internal, std::string(what) + " failed: " + cuda_error_text(error));
@@ -91,7 +112,7 @@ Expected<std::shared_ptr<Device>> make_cuda_device(int ordinal, std::uint64_t ca
   const cudaError_t error = cudaGetDeviceCount(&count);
   if (error != cudaSuccess) {
     cudaGetLastError();
-    return Status(ErrorCode::not_found, "no usable CUDA GPU: " + cuda_error_text(error));
+    return Status(ErrorCode::not_found, no_gpu_text(error));
   }
   if (ordinal < 0 || ordinal >= count) {
     return Status(ErrorCode::not_found, "CUDA device " + std::to_string(ordinal) +

@@ -1,5 +1,6 @@
 #include "device/sim/sim_device.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "device/host_memory.h"
@@ -14,9 +15,12 @@ class SimDevice final : public Device {
       : Device("sim:0", DeviceKind::sim, cap_bytes, kHostAlignmentBytes),
         capacity_bytes_(capacity_bytes) {}
 
+  // Free never exceeds what the cap still allows: the card's size minus
+  // the simulated context (MAX_CUDA_VRAM - 0.5 GiB) bounds every allocation.
   DeviceMemory memory() const override {
     const std::uint64_t used = budget().used_bytes();
-    return {capacity_bytes_, used >= capacity_bytes_ ? 0 : capacity_bytes_ - used};
+    const std::uint64_t usable = std::min(capacity_bytes_, budget().cap_bytes());
+    return {capacity_bytes_, used >= usable ? 0 : usable - used};
   }
 
  protected:

@@ -83,8 +83,8 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
           continue;
         }
         const i64 span = k_last - k_first;
-        sgemm(false, true, rows, span, d, s.scale, qh + q0 * q_row, q_row, kh + k_first * kv_row,
-              kv_row, 0.0f, workspace, span);
+        sgemm(pool, false, true, rows, span, d, s.scale, qh + q0 * q_row, q_row,
+              kh + k_first * kv_row, kv_row, 0.0f, workspace, span);
         pool.parallel_for(rows, 8, [&](i64 r0, i64 r1) {
           for (i64 r = r0; r < r1; ++r) {
             float* row = workspace + r * span;
@@ -104,8 +104,8 @@ void attention_f32(ThreadPool& pool, const AttentionShape& s, const float* q, co
             for (i64 j = f; j < l; ++j) row[j] *= inv;
           }
         });
-        sgemm(false, false, rows, d, span, 1.0f, workspace, span, vh + k_first * kv_row, kv_row,
-              0.0f, oh + q0 * q_row, q_row);
+        sgemm(pool, false, false, rows, d, span, 1.0f, workspace, span, vh + k_first * kv_row,
+              kv_row, 0.0f, oh + q0 * q_row, q_row);
         if (s.key_lengths != nullptr) {
           for (i64 r = 0; r < rows; ++r) {
             i64 f, l;

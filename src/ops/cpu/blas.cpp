@@ -2,28 +2,86 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <atomic>
+
 namespace acefit::cpu {
 
+namespace {
+
+// Below this many multiply-adds one call is cheaper than splitting.
+constexpr std::int64_t kSplitWork = std::int64_t{1} << 21;
+constexpr std::int64_t kColumnBlock = 256;
+constexpr std::int64_t kRowBlock = 64;
+
+std::atomic<int> g_threads{1};
+
+void sgemm_one(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+               float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+               float beta, float* c, std::int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+              static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+}  // namespace
+
 void blas_set_threads(int threads) {
-  openblas_set_num_threads(threads);
+  openblas_set_num_threads(1);
+  g_threads = std::max(1, threads);
 }
 
 int blas_threads() {
-  return openblas_get_num_threads();
+  return g_threads;
 }
 
 const char* blas_name() {
   return "OpenBLAS";
 }
 
-void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-           const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-           std::int64_t ldc) {
+GemmSplit gemm_split(std::int64_t m, std::int64_t n, std::int64_t k) {
+  if (m * n * std::max<std::int64_t>(k, 1) < kSplitWork) return {m, n};
+  // Column blocks re-pack A once per block, row blocks re-pack B: split the
+  // longer side.
+  if (n >= 2 * kColumnBlock && n >= m) return {m, kColumnBlock};
+  if (m >= 2 * kRowBlock) return {kRowBlock, n};
+  if (n >= 2 * kColumnBlock) return {m, kColumnBlock};
+  return {m, n};
+}
+
+void sgemm(ThreadPool& pool, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
+           std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
+           std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
   if (m == 0 || n == 0) return;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
-              static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
-              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  const GemmSplit split = gemm_split(m, n, k);
+  if (split.rows >= m && split.columns >= n) {
+    sgemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  if (split.columns < n) {
+    const std::int64_t blocks = (n + split.columns - 1) / split.columns;
+    pool.parallel_for(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+      for (std::int64_t block = b0; block < b1; ++block) {
+        const std::int64_t j0 = block * split.columns;
+        const std::int64_t nb = std::min(split.columns, n - j0);
+        // Columns j0.. of op(B): B[N,K] rows when transposed, else B[K,N] columns.
+        const float* bj = trans_b ? b + j0 * ldb : b + j0;
+        sgemm_one(trans_a, trans_b, m, nb, k, alpha, a, lda, bj, ldb, beta, c + j0, ldc);
+      }
+    });
+    return;
+  }
+  const std::int64_t blocks = (m + split.rows - 1) / split.rows;
+  pool.parallel_for(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t block = b0; block < b1; ++block) {
+      const std::int64_t i0 = block * split.rows;
+      const std::int64_t mb = std::min(split.rows, m - i0);
+      // Rows i0.. of op(A): A[K,M] columns when transposed, else A[M,K] rows.
+      const float* ai = trans_a ? a + i0 : a + i0 * lda;
+      sgemm_one(trans_a, trans_b, mb, n, k, alpha, ai, lda, b, ldb, beta, c + i0 * ldc, ldc);
+    }
+  });
 }
 
 }  // namespace acefit::cpu

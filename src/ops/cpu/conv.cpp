@@ -50,7 +50,7 @@ void conv1d(ThreadPool& pool, const Conv1dShape& s, const float* x, const float*
         rhs = workspace;
         ld = cols;
       }
-      sgemm(false, false, s.out_channels, cols, rows, 1.0f, w, rows, rhs, ld, 0.0f, yb + t0,
+      sgemm(pool, false, false, s.out_channels, cols, rows, 1.0f, w, rows, rhs, ld, 0.0f, yb + t0,
             s.out_length);
     }
     if (bias != nullptr) {
@@ -83,7 +83,7 @@ void conv_transpose1d(ThreadPool& pool, const Conv1dShape& s, const float* x, co
     for (i64 t0 = 0; t0 < s.length; t0 += block) {
       const i64 cols = std::min(block, s.length - t0);
       // W is stored [Cin, Cout*K]: cols = W^T x[:, t0:t0+cols].
-      sgemm(true, false, rows, cols, s.in_channels, 1.0f, w, rows, xb + t0, s.length, 0.0f,
+      sgemm(pool, true, false, rows, cols, s.in_channels, 1.0f, w, rows, xb + t0, s.length, 0.0f,
             workspace, cols);
       pool.parallel_for(s.out_channels, 1, [&](i64 c0, i64 c1) {
         for (i64 c = c0; c < c1; ++c) {

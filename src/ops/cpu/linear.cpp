@@ -61,7 +61,7 @@ void linear_blocked(ThreadPool& pool, const float* x, float* y, i64 m, i64 n, i6
     const i64 nb = std::min(block, n - n0);
     pool.parallel_for(nb, 8,
                       [&](i64 r0, i64 r1) { widen_rows(n0 + r0, r1 - r0, workspace + r0 * k); });
-    sgemm(false, true, m, nb, k, 1.0f, x, k, workspace, k, 0.0f, y + n0, n);
+    sgemm(pool, false, true, m, nb, k, 1.0f, x, k, workspace, k, 0.0f, y + n0, n);
     finish_columns(pool, y, m, n, n0, nb, scale, bias);
   }
 }
@@ -82,7 +82,7 @@ void linear_f32(ThreadPool& pool, const float* x, const float* w, const float* b
     }
     return;
   }
-  sgemm(false, true, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
+  sgemm(pool, false, true, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
   finish_columns(pool, y, m, n, 0, n, nullptr, bias);
 }
 
