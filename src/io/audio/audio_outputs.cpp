@@ -39,6 +39,9 @@ Expected<OutputPlan> plan_outputs(const std::string& out, int batch, AudioFormat
       return invalid_argument("--out '" + out + "' is a stream (a device, FIFO or stdout), " +
                               "which takes one item, not a batch of " + std::to_string(batch));
     }
+    if (!target.is_stdout && ::access(out.c_str(), W_OK) != 0) {
+      return invalid_argument("--out '" + out + "' is a stream that this user cannot write");
+    }
     plan.stream = true;
     plan.stream_is_stdout = target.is_stdout;
     plan.paths.push_back(out);
