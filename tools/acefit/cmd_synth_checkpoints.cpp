@@ -76,10 +76,26 @@ Status commit_folder(const std::string& temp, const std::string& target, bool ex
   }
   // A non-empty folder (--force): swap atomically, then remove the old one,
   // which is now under the temp name (the signal handler removes it too).
-  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
+  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+    return {};
+  }
+  if (errno != EINVAL && errno != ENOSYS) {
     return Status(ErrorCode::io,
                   "cannot replace '" + target + "' with '" + temp + "': " + std::strerror(errno));
   }
+  // No RENAME_EXCHANGE here: move the old folder aside under a name of the
+  // same stale-temp pattern (a later run removes it if we die in between).
+  const std::string old = temp + "-old";
+  if (::rename(target.c_str(), old.c_str()) != 0) {
+    return Status(ErrorCode::io, "cannot move '" + target + "' aside: " + std::strerror(errno));
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    const int rename_error = errno;
+    (void)::rename(old.c_str(), target.c_str());
+    return Status(ErrorCode::io, "cannot rename '" + temp + "' to '" + target +
+                                     "': " + std::strerror(rename_error));
+  }
+  (void)remove_tree(old.c_str());
   return {};
 }
 
