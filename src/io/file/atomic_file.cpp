@@ -41,12 +41,6 @@ class PosixFileSystem final : public FileSystem {
     return ::link(from.c_str(), to.c_str()) == 0 ? 0 : errno;
   }
   int unlink(const std::string& path) override { return ::unlink(path.c_str()) == 0 ? 0 : errno; }
-  int free_bytes(const std::string& folder, std::uint64_t& bytes_out) override {
-    struct statvfs info {};
-    if (::statvfs(folder.c_str(), &info) != 0) return errno;
-    bytes_out = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
-    return 0;
-  }
 };
 
 // Splits "a/b/c.wav" into folder "a/b" and name "c.wav"; "c.wav" -> ".".
@@ -82,6 +76,13 @@ std::string random_hex16() {
 constexpr std::size_t kNameMax = 255;
 
 }  // namespace
+
+int FileSystem::free_bytes(const std::string& folder, std::uint64_t& bytes_out) {
+  struct statvfs info {};
+  if (::statvfs(folder.c_str(), &info) != 0) return errno;
+  bytes_out = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+  return 0;
+}
 
 FileSystem& posix_file_system() {
   static PosixFileSystem instance;

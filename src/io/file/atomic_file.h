@@ -31,8 +31,9 @@ class FileSystem {
   // Creates `to` as a hard link to `from`; EEXIST when `to` exists.
   virtual int link(const std::string& from, const std::string& to) = 0;
   virtual int unlink(const std::string& path) = 0;
-  // Bytes an unprivileged writer may still use in the folder's file system.
-  virtual int free_bytes(const std::string& folder, std::uint64_t& bytes_out) = 0;
+  // Bytes an unprivileged writer may still use in the folder's file system
+  // (default: statvfs).
+  virtual int free_bytes(const std::string& folder, std::uint64_t& bytes_out);
 };
 
 // The real POSIX calls (a process-wide stateless object).
