@@ -4,10 +4,16 @@
 // stale temp file removal.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <utime.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +23,8 @@
 #include <vector>
 
 #include "io/file/atomic_file.h"
+#include "io/file/output_stream.h"
+#include "io/file/temp_cleanup.h"
 
 namespace acefit {
 namespace {
@@ -283,7 +291,8 @@ TEST_F(AtomicFile, TempFileIgnoresTmpdir) {  // OUT-09
   }
   ASSERT_TRUE(writer.ok()) << writer.status().to_string();
   EXPECT_EQ(fs::path(writer->temp_path()).parent_path(), dir_);
-  EXPECT_EQ(fs::path(writer->temp_path()).filename().string().rfind(".acefit-tmp-t.wav-", 0), 0u);
+  const std::string temp_prefix = ".acefit-tmp-" + std::to_string(::getpid()) + "-t.wav-";
+  EXPECT_EQ(fs::path(writer->temp_path()).filename().string().rfind(temp_prefix, 0), 0u);
   ASSERT_TRUE(writer->commit().ok());
 }
 
@@ -321,6 +330,122 @@ TEST_F(AtomicFile, ReadFileBytesIsBounded) {
   EXPECT_EQ(read_file_bytes(path("f"), 4).status().code(), ErrorCode::unsupported);
   EXPECT_EQ(read_file_bytes(path("nope"), 4).status().code(), ErrorCode::not_found);
   EXPECT_FALSE(read_file_bytes(dir_.string(), 4).ok());
+}
+
+// A pid that no process has: a child that has exited and been reaped.
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+void make_old(const std::string& p) {
+  const utimbuf times{std::time(nullptr) - 3600, std::time(nullptr) - 3600};
+  ::utime(p.c_str(), &times);
+}
+
+TEST_F(AtomicFile, DeadOwnersTempIsRemovedOnTheNextWriteLiveOwnersKept) {  // OUT-08
+  const std::string dead = ".acefit-tmp-" + std::to_string(dead_pid()) + "-a.wav-0123456789abcdef";
+  const std::string dead_young =
+      ".acefit-tmp-" + std::to_string(dead_pid()) + "-b.wav-0123456789abcdef";
+  const std::string live = ".acefit-tmp-" + std::to_string(::getppid()) + "-c.wav-0123456789abcdef";
+  for (const std::string& name : {dead, dead_young, live}) std::ofstream(path(name)) << "half";
+  make_old(path(dead));
+  make_old(path(live));
+  ASSERT_TRUE(write_file_atomic(path("new.wav"), bytes("x")).ok());
+  std::vector<std::string> expected{live, dead_young, "new.wav"};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(listing(), expected);
+}
+
+TEST_F(AtomicFile, TempOwnerPidIsParsedFromTheName) {
+  EXPECT_EQ(temp_owner_pid(".acefit-tmp-123-x.wav-00", kAtomicTempPrefix), 123);
+  EXPECT_EQ(temp_owner_pid(".acefit-tmp-123", kAtomicTempPrefix), 123);
+  EXPECT_EQ(temp_owner_pid(".acefit-tmp-x.wav-00", kAtomicTempPrefix), 0);
+  EXPECT_EQ(temp_owner_pid(".acefit-tmp-12x-a", kAtomicTempPrefix), 0);
+  EXPECT_EQ(temp_owner_pid("out.wav", kAtomicTempPrefix), 0);
+  EXPECT_TRUE(process_alive(::getpid()));
+  EXPECT_FALSE(process_alive(dead_pid()));
+}
+
+TEST_F(AtomicFile, FinishKeepsTheTargetUntilCommit) {
+  std::ofstream(path("out.wav")) << "old";
+  auto writer = AtomicFileWriter::create(path("out.wav"));
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->write(bytes("new")).ok());
+  ASSERT_TRUE(writer->finish().ok());
+  EXPECT_EQ(read(path("out.wav")), "old");
+  EXPECT_EQ(read(writer->temp_path()), "new");  // complete under the temp name
+  ASSERT_TRUE(writer->commit().ok());
+  EXPECT_TRUE(writer->committed());
+  EXPECT_EQ(read(path("out.wav")), "new");
+  EXPECT_FALSE(any_temp());
+}
+
+TEST_F(AtomicFile, FreeSpaceCheckNamesTheFolderAndBothFigures) {
+  FaultInjectingFileSystem shim;
+  shim.set_free_bytes(1000);
+  EXPECT_TRUE(check_output_space(dir_.string(), 1000, &shim).ok());
+  const Status status = check_output_space(dir_.string(), 1001, &shim);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find(dir_.string()), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("1000 bytes free"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("1001 bytes"), std::string::npos) << status.message();
+  EXPECT_TRUE(check_output_space(dir_.string(), 1).ok());  // the real statvfs
+}
+
+TEST_F(AtomicFile, SignalRemovesTheTempFilesOfThisProcess) {
+  // The child registers a temp file and a temp folder tree, then is killed
+  // by SIGTERM; the handler removes both and the default action ends it.
+  const std::string tree = path(".tree.acefit-tmp-1");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    install_temp_cleanup_signal_handlers();
+    auto writer = AtomicFileWriter::create(path("sig.wav"));
+    if (!writer.ok() || !writer->write(bytes(kPayload)).ok()) ::_exit(3);
+    if (::mkdir(tree.c_str(), 0755) != 0) ::_exit(4);
+    if (::mkdir((tree + "/sub").c_str(), 0755) != 0) ::_exit(5);
+    std::ofstream(tree + "/sub/file") << "x";
+    std::ofstream(tree + "/top") << "x";
+    register_temp(tree, true);
+    ::raise(SIGTERM);
+    ::_exit(6);  // not reached
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit " << WEXITSTATUS(status);
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  EXPECT_TRUE(listing().empty()) << listing().front();
+}
+
+TEST_F(AtomicFile, OutputPathKinds) {
+  EXPECT_EQ(classify_output_path(path("new.wav")).kind, OutputPathKind::file);
+  std::ofstream(path("old.wav")) << "x";
+  EXPECT_EQ(classify_output_path(path("old.wav")).kind, OutputPathKind::file);
+  EXPECT_EQ(classify_output_path(dir_.string()).kind, OutputPathKind::folder);
+  EXPECT_EQ(classify_output_path("/dev/null").kind, OutputPathKind::stream);
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  EXPECT_EQ(classify_output_path(path("fifo")).kind, OutputPathKind::stream);
+  const int sock = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string sock_path = path("sock");
+  ASSERT_LT(sock_path.size(), sizeof(address.sun_path));
+  std::memcpy(address.sun_path, sock_path.c_str(), sock_path.size() + 1);
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  EXPECT_EQ(classify_output_path(sock_path).kind, OutputPathKind::refused);
+  ::close(sock);
+  // A stream is written in place: /dev/null stays a character device.
+  auto fd = open_output_stream("/dev/null", false);
+  ASSERT_TRUE(fd.ok()) << fd.status().to_string();
+  EXPECT_TRUE(write_fd_fully(*fd, bytes(kPayload), "/dev/null").ok());
+  ::close(*fd);
+  struct stat info {};
+  ASSERT_EQ(::stat("/dev/null", &info), 0);
+  EXPECT_TRUE(S_ISCHR(info.st_mode));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "io/audio/audio_file.h"
+#include "io/audio/audio_outputs.h"
 #include "io/audio/flac.h"
 #include "io/audio/wav.h"
 
@@ -481,6 +482,110 @@ TEST(WavRead, RejectsNonFiniteFloatSamples) {
   std::memcpy(raw, &nan, 4);
   b.insert(b.end(), raw, raw + 4);
   EXPECT_NE(parse_wav(b, "nan").status().message().find("not a finite"), std::string::npos);
+}
+
+// ---- outputs of a run: planned sizes, destination checks, all-or-none ----
+
+TEST_F(AudioIo, PlannedSizeIsExactForWavAndBoundsFlac) {
+  const AudioBuffer audio = test_signal(48000);
+  for (AudioFormat format :
+       {AudioFormat::wav16, AudioFormat::wav32f, AudioFormat::flac16, AudioFormat::flac24}) {
+    const std::string p = path(std::string("p-") + audio_format_name(format));
+    ASSERT_TRUE(write_audio_file(p, audio, format).ok());
+    const auto planned = planned_audio_file_bytes(audio.frames(), 2, 48000, format);
+    const auto actual = static_cast<std::uint64_t>(fs::file_size(p));
+    if (format == AudioFormat::wav16 || format == AudioFormat::wav32f) {
+      EXPECT_EQ(planned, actual) << audio_format_name(format);
+    } else {
+      EXPECT_GE(planned, actual) << audio_format_name(format);
+    }
+  }
+  // White noise barely compresses: still within the FLAC bound.
+  AudioBuffer noise = test_signal(48000);
+  std::uint32_t state = 1;
+  for (float& v : noise.interleaved) {
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<float>(state >> 8) / 8388608.0f - 1.0f;
+  }
+  ASSERT_TRUE(write_audio_file(path("noise.flac"), noise, AudioFormat::flac24).ok());
+  EXPECT_GE(planned_audio_file_bytes(48000, 2, 48000, AudioFormat::flac24),
+            fs::file_size(path("noise.flac")));
+}
+
+TEST_F(AudioIo, OutputPlanRefusesBadDestinationsBeforeAnyWork) {
+  // A missing folder, a folder as the name, a batch item that is a folder.
+  auto missing = plan_outputs(path("no-such/out.wav"), 1, false, AudioFormat::wav16, 48000, false);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("no-such"), std::string::npos);
+  EXPECT_FALSE(plan_outputs(dir_.string(), 1, false, AudioFormat::wav16, 48000, false).ok());
+  fs::create_directory(path("b-2.wav"));
+  auto item_folder = plan_outputs(path("b.wav"), 2, true, AudioFormat::wav16, 48000, false);
+  ASSERT_FALSE(item_folder.ok());
+  EXPECT_NE(item_folder.status().message().find("b-2.wav"), std::string::npos);
+  // --no-overwrite: an existing item is refused up front.
+  std::ofstream(path("c.wav")) << "old";
+  EXPECT_TRUE(plan_outputs(path("c.wav"), 1, false, AudioFormat::wav16, 48000, false).ok());
+  EXPECT_FALSE(plan_outputs(path("c.wav"), 1, false, AudioFormat::wav16, 48000, true).ok());
+  // Not enough space for the whole batch (exact WAV size: 44 + frames * 4).
+  FaultInjectingFileSystem shim;
+  shim.set_free_bytes(2 * (44 + 48000 * 4) - 1);
+  auto full = plan_outputs(path("d.wav"), 2, true, AudioFormat::wav16, 48000, false, &shim);
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.status().message().find("bytes free"), std::string::npos);
+  shim.set_free_bytes(2 * (44 + 48000 * 4));
+  auto fits = plan_outputs(path("d.wav"), 2, true, AudioFormat::wav16, 48000, false, &shim);
+  ASSERT_TRUE(fits.ok()) << fits.status().to_string();
+  EXPECT_EQ(fits->paths, (std::vector<std::string>{path("d-1.wav"), path("d-2.wav")}));
+  // A stream takes one item, never a batch; sockets are refused.
+  auto stream = plan_outputs("/dev/null", 1, false, AudioFormat::wav16, 48000, false);
+  ASSERT_TRUE(stream.ok());
+  EXPECT_TRUE(stream->stream);
+  EXPECT_FALSE(plan_outputs("/dev/null", 2, true, AudioFormat::wav16, 48000, false).ok());
+  EXPECT_EQ(file_count(), 2u);  // b-2.wav and c.wav: nothing written
+}
+
+TEST_F(AudioIo, BatchFailureOnItemTwoLeavesNoItemOneAndKeepsTheOldOne) {
+  std::ofstream(path("e-1.wav")) << "old item 1";
+  auto plan = plan_outputs(path("e.wav"), 2, true, AudioFormat::wav16, 4800, false);
+  ASSERT_TRUE(plan.ok());
+  const auto item = [](int) { return test_signal(4800); };
+  for (const FileOp op : {FileOp::open, FileOp::write, FileOp::fsync}) {
+    FaultInjectingFileSystem shim;
+    // The second open is item 2's temp file; its first write, its fsync.
+    shim.fail_nth(op, op == FileOp::write ? 3 : 2, ENOSPC);
+    const OutputReport report = write_outputs(*plan, 2, item, &shim);
+    EXPECT_FALSE(report.status.ok());
+    EXPECT_TRUE(report.written.empty());
+    EXPECT_EQ(file_count(), 1u) << "op " << static_cast<int>(op);  // only the old e-1.wav
+    std::ifstream in(path("e-1.wav"));
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "old item 1");
+  }
+  // A rename failing on item 2 (after item 1's): reported exactly.
+  FaultInjectingFileSystem shim;
+  shim.fail_nth(FileOp::rename, 2, EIO);
+  const OutputReport report = write_outputs(*plan, 2, item, &shim);
+  EXPECT_FALSE(report.status.ok());
+  EXPECT_EQ(report.written, std::vector<std::string>{path("e-1.wav")});
+  EXPECT_EQ(file_count(), 1u);  // the new e-1.wav, no temp, no e-2.wav
+  // All good: both, and the report lists both.
+  const OutputReport good = write_outputs(*plan, 2, item);
+  ASSERT_TRUE(good.status.ok()) << good.status.to_string();
+  EXPECT_EQ(good.written, plan->paths);
+}
+
+TEST_F(AudioIo, NoOverwriteRaceAtCommitRemovesWhatWasLinked) {
+  auto plan = plan_outputs(path("f.wav"), 2, true, AudioFormat::wav16, 4800, true);
+  ASSERT_TRUE(plan.ok());
+  // Another writer takes item 2's name after the check, before the commit.
+  const auto race = [this] { std::ofstream(path("f-2.wav")) << "theirs"; };
+  const OutputReport report = write_outputs(
+      *plan, 2, [](int) { return test_signal(4800); }, nullptr, race);
+  ASSERT_FALSE(report.status.ok());
+  EXPECT_NE(report.status.message().find("output_exists"), std::string::npos);
+  EXPECT_TRUE(report.written.empty());
+  EXPECT_EQ(file_count(), 1u);  // only theirs
+  std::ifstream in(path("f-2.wav"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "theirs");
 }
 
 }  // namespace

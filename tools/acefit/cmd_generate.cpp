@@ -5,8 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
-#include <filesystem>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -15,6 +16,8 @@
 #include "commands.h"
 #include "core/timer.h"
 #include "io/audio/audio_file.h"
+#include "io/audio/audio_outputs.h"
+#include "io/file/temp_cleanup.h"
 #include "pipeline/generator.h"
 #include "pipeline/memory_plan.h"
 #include "request_cli.h"
@@ -31,16 +34,8 @@ struct GenerateArgs {
   std::string format;
   std::string out;
   bool json = false;
+  bool no_overwrite = false;
 };
-
-// PATH, or PATH with -1, -2, ... before the extension when --batch asked
-// for more than one song (even if the tier or the guard ran fewer).
-std::string output_path(const std::string& path, int index, bool numbered) {
-  if (!numbered) return path;
-  const std::filesystem::path p(path);
-  const std::string stem = p.stem().string() + "-" + std::to_string(index + 1);
-  return (p.parent_path() / (stem + p.extension().string())).string();
-}
 
 Expected<AudioFormat> pick_format(const std::string& format, const std::string& out) {
   if (format.empty()) return audio_format_from_extension(out);
@@ -87,6 +82,21 @@ int run_generate(const GenerateArgs& args) {
   auto built = build_request(args.request, settings);
   if (!built.ok()) return fail(built.status().message());
   GenerationRequest request = *built;
+  // The destination, before anything is planned or loaded (a 48 kHz output
+  // of whole 1920-sample latent frames).
+  const auto out_frames = [&request] {
+    return static_cast<std::uint64_t>(latent_frames_for_duration(request.duration_s, 1920, 48000)) *
+           1920;
+  };
+  install_temp_cleanup_signal_handlers();
+  // Names follow the batch the user asked for (NAME-1 ... NAME-N for
+  // --batch N > 1), never what the tier or the guard ran.
+  const bool numbered = request.batch > 1 ||
+                        (settings.batch.requested && settings.batch.requested != std::string("1"));
+  auto outputs_plan =
+      plan_outputs(args.out, request.batch, numbered, *format, out_frames(), args.no_overwrite);
+  if (!outputs_plan.ok()) return fail(outputs_plan.status().message());
+  FILE* report = outputs_plan->stream_is_stdout ? stderr : stdout;
   std::vector<std::string> warnings = settings.warnings;
   for (const auto& w : context->runtime.warnings) {
     if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(w);
@@ -113,8 +123,14 @@ int run_generate(const GenerateArgs& args) {
   if (!args.json)
     for (const auto& w : warnings)
       std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
+  const int asked_batch = request.batch;
   request = fit->request;
   request.budget_bytes = budget;
+  if (request.batch != asked_batch) {  // the guard shrank the batch: new names
+    outputs_plan =
+        plan_outputs(args.out, request.batch, numbered, *format, out_frames(), args.no_overwrite);
+    if (!outputs_plan.ok()) return fail(outputs_plan.status().message());
+  }
   for (const auto& w : fit->warnings) {
     warnings.push_back(w);
     if (!args.json) std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
@@ -134,10 +150,9 @@ int run_generate(const GenerateArgs& args) {
     if (!args.json) std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
   }
 
-  // Write every item (atomically: a failed write leaves no partial file).
-  std::vector<std::string> outputs;
+  // Write every item or none (docs/AUDIO.md).
   const models::HostAudio& audio = result->audio;
-  for (std::int64_t b = 0; b < audio.batch; ++b) {
+  const auto make_item = [&audio](int b) {
     AudioBuffer buffer;
     buffer.sample_rate_hz = static_cast<int>(audio.sample_rate);
     buffer.channels = static_cast<int>(audio.channels);
@@ -147,11 +162,23 @@ int run_generate(const GenerateArgs& args) {
       for (std::int64_t c = 0; c < audio.channels; ++c)
         buffer.interleaved[static_cast<std::size_t>(s * audio.channels + c)] =
             item[static_cast<std::size_t>(c * audio.samples + s)];
-    const bool numbered = settings.batch.value > 1 || settings.batch.requested.has_value();
-    const std::string path = output_path(args.out, static_cast<int>(b), numbered);
-    auto written = write_audio_file(path, buffer, *format);
-    if (!written.ok()) return fail(written.status().to_string(), 1);
-    outputs.push_back(path);
+    return buffer;
+  };
+  const auto test_hook = [] {  // tests: a signal once every temp file is complete
+    if (const char* hook = std::getenv("ACEFIT_TEST_SIGNAL_BEFORE_COMMIT"); hook && *hook)
+      std::raise(SIGTERM);
+  };
+  const OutputReport written =
+      write_outputs(*outputs_plan, static_cast<int>(audio.batch), make_item, nullptr, test_hook);
+  const std::vector<std::string>& outputs = written.written;
+  if (!written.status.ok()) {
+    if (args.json) {
+      const nlohmann::json partial = {{"outputs", outputs}, {"error", written.status.to_string()}};
+      std::fprintf(report, "%s\n", partial.dump(2).c_str());
+    } else {
+      for (const auto& path : outputs) std::fprintf(report, "%s\n", path.c_str());
+    }
+    return fail(written.status.to_string(), 1);
   }
 
   const RunRecord& record = result->record;
@@ -213,10 +240,11 @@ int run_generate(const GenerateArgs& args) {
                                {"to_device_bytes", stage.to_device_bytes},
                                {"seconds", stage.seconds}});
     out["warnings"] = warnings;
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::fprintf(report, "%s\n",
+                 out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
-  for (const auto& path : outputs) std::printf("%s\n", path.c_str());
+  for (const auto& path : outputs) std::fprintf(report, "%s\n", path.c_str());
   std::fprintf(stderr,
                "acefit generate: %.2f s of 48 kHz stereo x %lld on %s (%s, %d steps)\n"
                "  load %.2f s | text encoding %.3f s | conditions %.3f s | diffusion %.3f s "
@@ -249,8 +277,13 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   add_request_flags(*command, args->request, true);
   command->add_option("--format", args->format,
                       "wav or flac (16-bit), wav32f or flac24; default from --out's extension");
-  command->add_option("--out", args->out, "Output file (.wav or .flac); a batch adds -1, -2, ...")
+  command
+      ->add_option("--out", args->out,
+                   "Output file (.wav or .flac); a batch adds -1, -2, ...; a device or FIFO "
+                   "(/dev/stdout) is written as a stream")
       ->required();
+  command->add_flag("--no-overwrite", args->no_overwrite,
+                    "Refuse to replace existing output files (checked before any work)");
   command->add_flag("--json", args->json,
                     "Print {\"outputs\", \"duration_s\", \"sample_rate\", \"timings\", "
                     "\"settings\", \"vae\", \"peak_device_bytes\", "

@@ -1,5 +1,6 @@
 #include "io/audio/audio_file.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <new>
@@ -58,6 +59,42 @@ Expected<AudioWriteResult> write_audio_file(const std::string& path, const Audio
       FlacEncodeOptions flac;
       flac.bits_per_sample = format == AudioFormat::flac16 ? 16 : 24;
       return write_flac(path, audio, flac, options);
+    }
+  }
+  return invalid_argument("cannot write '" + path + "': unknown audio format");
+}
+
+std::uint64_t planned_audio_file_bytes(std::uint64_t frames, int channels, int sample_rate_hz,
+                                       AudioFormat format) {
+  const WavSampleFormat wav = format == AudioFormat::wav32f   ? WavSampleFormat::float32
+                              : format == AudioFormat::flac24 ? WavSampleFormat::pcm24
+                                                              : WavSampleFormat::pcm16;
+  auto plan = plan_wav(frames, channels, sample_rate_hz, wav);
+  const std::uint64_t wav_bytes =
+      plan.ok() ? plan->file_bytes
+                : frames * static_cast<std::uint64_t>(std::max(channels, 1)) * 4 + 4096;
+  if (format == AudioFormat::wav16 || format == AudioFormat::wav32f) return wav_bytes;
+  return wav_bytes + wav_bytes / 64 + (64u << 10);
+}
+
+Expected<AudioWriteResult> encode_audio(const AudioBuffer& audio, AudioFormat format,
+                                        const ByteSink& sink, const std::string& path) {
+  switch (format) {
+    case AudioFormat::wav16:
+      return encode_wav(audio, WavSampleFormat::pcm16, sink, path);
+    case AudioFormat::wav32f:
+      return encode_wav(audio, WavSampleFormat::float32, sink, path);
+    case AudioFormat::flac16:
+    case AudioFormat::flac24: {
+      FlacEncodeOptions flac;
+      flac.bits_per_sample = format == AudioFormat::flac16 ? 16 : 24;
+      auto encoded = encode_flac(audio, flac);
+      if (!encoded.ok()) return encoded.status().with_context("cannot write '" + path + "'");
+      ACEFIT_TRY(sink(encoded->bytes));
+      AudioWriteResult result;
+      result.clamped_samples = encoded->clamped_samples;
+      result.file_bytes = encoded->bytes.size();
+      return result;
     }
   }
   return invalid_argument("cannot write '" + path + "': unknown audio format");

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,21 @@ Expected<AudioFormat> audio_format_from_name(const std::string& name);
 // ".wav" -> wav16, ".flac" -> flac16 (case-insensitive); other extensions
 // are an error naming the path.
 Expected<AudioFormat> audio_format_from_extension(const std::string& path);
+
+// Where encoded bytes go: an AtomicFileWriter, a stream, memory.
+using ByteSink = std::function<Status(std::span<const std::uint8_t>)>;
+
+// The size of the file `format` makes of `frames` frames: exact for WAV; for
+// FLAC a bound (the WAV size of the same bit depth plus 1/64 and 64 KiB for
+// frame headers of incompressible audio). Used to check free space before
+// any work starts.
+std::uint64_t planned_audio_file_bytes(std::uint64_t frames, int channels, int sample_rate_hz,
+                                       AudioFormat format);
+
+// Encodes `audio` in `format` into `sink` (FLAC is encoded in memory first
+// and then handed over in one piece). `path` names the output in errors.
+Expected<AudioWriteResult> encode_audio(const AudioBuffer& audio, AudioFormat format,
+                                        const ByteSink& sink, const std::string& path);
 
 // Writes `audio` (1 or 2 channels) to `path` in `format`, atomically.
 Expected<AudioWriteResult> write_audio_file(const std::string& path, const AudioBuffer& audio,

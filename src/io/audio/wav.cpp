@@ -194,8 +194,8 @@ std::uint64_t encode_wav_samples(std::span<const float> samples, WavSampleFormat
   return clamped;
 }
 
-Expected<AudioWriteResult> write_wav(const std::string& path, const AudioBuffer& audio,
-                                     WavSampleFormat format, const AtomicWriteOptions& options) {
+Expected<AudioWriteResult> encode_wav(const AudioBuffer& audio, WavSampleFormat format,
+                                      const ByteSink& sink, const std::string& path) {
   try {
     if (audio.channels < 1 || audio.interleaved.size() % static_cast<std::size_t>(audio.channels)) {
       return invalid_argument(
@@ -205,8 +205,7 @@ Expected<AudioWriteResult> write_wav(const std::string& path, const AudioBuffer&
     auto planned = plan_wav(audio.frames(), audio.channels, audio.sample_rate_hz, format);
     if (!planned.ok()) return planned.status().with_context("cannot write '" + path + "'");
     const WavPlan& plan = *planned;
-    ACEFIT_ASSIGN(AtomicFileWriter writer, AtomicFileWriter::create(path, options));
-    ACEFIT_TRY(writer.write(wav_header(plan)));
+    ACEFIT_TRY(sink(wav_header(plan)));
     AudioWriteResult result;
     constexpr std::size_t kBlockFrames = 16384;
     const std::size_t block_samples = kBlockFrames * static_cast<std::size_t>(audio.channels);
@@ -215,19 +214,28 @@ Expected<AudioWriteResult> write_wav(const std::string& path, const AudioBuffer&
       const std::size_t count = std::min(block_samples, audio.interleaved.size() - start);
       const std::span<const float> samples(audio.interleaved.data() + start, count);
       result.clamped_samples += encode_wav_samples(samples, format, block.data());
-      ACEFIT_TRY(
-          writer.write(std::span<const std::uint8_t>(block.data(), count * plan.bytes_per_sample)));
+      ACEFIT_TRY(sink(std::span<const std::uint8_t>(block.data(), count * plan.bytes_per_sample)));
     }
     if (plan.data_bytes & 1) {
       const std::uint8_t pad = 0;
-      ACEFIT_TRY(writer.write(std::span<const std::uint8_t>(&pad, 1)));
+      ACEFIT_TRY(sink(std::span<const std::uint8_t>(&pad, 1)));
     }
-    ACEFIT_TRY(writer.commit());
     result.file_bytes = plan.file_bytes;
     return result;
   } catch (const std::bad_alloc&) {
     return Status(ErrorCode::out_of_memory, "cannot write '" + path + "': out of memory");
   }
+}
+
+Expected<AudioWriteResult> write_wav(const std::string& path, const AudioBuffer& audio,
+                                     WavSampleFormat format, const AtomicWriteOptions& options) {
+  ACEFIT_ASSIGN(AtomicFileWriter writer, AtomicFileWriter::create(path, options));
+  const ByteSink sink = [&writer](std::span<const std::uint8_t> bytes) {
+    return writer.write(bytes);
+  };
+  ACEFIT_ASSIGN(AudioWriteResult result, encode_wav(audio, format, sink, path));
+  ACEFIT_TRY(writer.commit());
+  return result;
 }
 
 // ---- reading ---------------------------------------------------------------

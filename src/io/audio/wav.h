@@ -54,6 +54,11 @@ std::int32_t float_to_pcm(float sample, int bits, std::uint64_t& clamped);
 std::uint64_t encode_wav_samples(std::span<const float> samples, WavSampleFormat format,
                                  std::uint8_t* out);
 
+// Encodes `audio` as a WAV file into `sink` (header first: every size is
+// known up front, so a stream needs no seek). `path` names it in errors.
+Expected<AudioWriteResult> encode_wav(const AudioBuffer& audio, WavSampleFormat format,
+                                      const ByteSink& sink, const std::string& path);
+
 // Writes `audio` to `path` atomically.
 Expected<AudioWriteResult> write_wav(const std::string& path, const AudioBuffer& audio,
                                      WavSampleFormat format,

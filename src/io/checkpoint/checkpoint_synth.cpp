@@ -239,6 +239,18 @@ Status copy_tokenizer_files(const std::string& from, const std::string& to) {
 
 }  // namespace
 
+Status check_tokenizer_dir(const std::string& tokenizer_dir) {
+  const fs::path file = fs::path(tokenizer_dir) / "tokenizer.json";
+  std::error_code error;
+  if (!fs::is_regular_file(file, error)) {
+    return Status(ErrorCode::not_found,
+                  tokenizer_dir + ": no tokenizer.json (the Qwen3 tokenizer files are needed)");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in.is_open()) return Status(ErrorCode::io, file.string() + ": cannot read");
+  return Status();
+}
+
 Status write_synthetic_checkpoints(const std::string& root,
                                    const SyntheticCheckpointOptions& options) {
   const fs::path base(root);

@@ -43,6 +43,11 @@ struct SyntheticCheckpointOptions {
   bool with_lm = true;
 };
 
+// Checks that `tokenizer_dir` holds a readable tokenizer.json (what
+// write_synthetic_checkpoints copies), so a caller can refuse a bad folder
+// before writing anything.
+Status check_tokenizer_dir(const std::string& tokenizer_dir);
+
 // Writes <root>/acestep-v15-turbo, vae, Qwen3-Embedding-0.6B and
 // acestep-5Hz-lm-0.6B (each file atomically). root is created if missing;
 // existing files of the same names are replaced.

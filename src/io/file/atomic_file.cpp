@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,8 @@
 #include <ctime>
 #include <new>
 #include <utility>
+
+#include "io/file/temp_cleanup.h"
 
 namespace acefit {
 namespace {
@@ -73,6 +76,13 @@ std::string random_hex16() {
 constexpr std::size_t kNameMax = 255;
 
 }  // namespace
+
+int FileSystem::free_bytes(const std::string& folder, std::uint64_t& bytes_out) {
+  struct statvfs info {};
+  if (::statvfs(folder.c_str(), &info) != 0) return errno;
+  bytes_out = static_cast<std::uint64_t>(info.f_bavail) * info.f_frsize;
+  return 0;
+}
 
 FileSystem& posix_file_system() {
   static PosixFileSystem instance;
@@ -145,6 +155,14 @@ int FaultInjectingFileSystem::unlink(const std::string& path) {
   return posix_file_system().unlink(path);
 }
 
+int FaultInjectingFileSystem::free_bytes(const std::string& folder, std::uint64_t& bytes_out) {
+  if (fake_free_bytes_) {
+    bytes_out = free_bytes_;
+    return 0;
+  }
+  return posix_file_system().free_bytes(folder, bytes_out);
+}
+
 // ---- AtomicFileWriter ------------------------------------------------------
 
 Expected<AtomicFileWriter> AtomicFileWriter::create(const std::string& target_path,
@@ -162,22 +180,28 @@ Expected<AtomicFileWriter> AtomicFileWriter::create(const std::string& target_pa
       return invalid_argument("cannot write '" + target_path + "': the file name is longer than " +
                               std::to_string(kNameMax) + " bytes");
     }
-    const std::string prefix = std::string(kAtomicTempPrefix);
+    const std::string prefix = std::string(kAtomicTempPrefix) + std::to_string(::getpid()) + "-";
     const std::size_t room = kNameMax - prefix.size() - 1 - 16;
     const std::string stem = name.substr(0, room);
     const std::string base = writer.folder_ == "/" ? "/" : writer.folder_ + "/";
+    (void)remove_dead_owner_temp_files(writer.folder_, kAtomicTempPrefix, kDeadOwnerTempMinAgeS);
     // O_EXCL makes the name ours; a collision with another writer retries.
     int last_error = EEXIST;
     for (int attempt = 0; attempt < 16 && last_error == EEXIST; ++attempt) {
       const std::string candidate = base + prefix + stem + "-" + random_hex16();
+      // Registered before it exists: a signal between open and register
+      // must not leave it behind.
+      const int slot = register_temp(candidate, false);
       int fd = -1;
       last_error =
           writer.fs_->open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options.mode, fd);
       if (last_error == 0) {
         writer.fd_ = fd;
         writer.temp_path_ = candidate;
+        writer.temp_slot_ = slot;
         return writer;
       }
+      unregister_temp(slot);
     }
     return Status(ErrorCode::io, "cannot write '" + target_path +
                                      "': cannot create a file in folder '" + writer.folder_ +
@@ -195,6 +219,8 @@ AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
       replace_existing_(other.replace_existing_),
       fd_(std::exchange(other.fd_, -1)),
       committed_(other.committed_),
+      finished_(other.finished_),
+      temp_slot_(std::exchange(other.temp_slot_, -1)),
       bytes_written_(other.bytes_written_),
       error_(std::move(other.error_)) {
   other.temp_path_.clear();
@@ -210,6 +236,8 @@ AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept
     replace_existing_ = other.replace_existing_;
     fd_ = std::exchange(other.fd_, -1);
     committed_ = other.committed_;
+    finished_ = other.finished_;
+    temp_slot_ = std::exchange(other.temp_slot_, -1);
     bytes_written_ = other.bytes_written_;
     error_ = std::move(other.error_);
     other.temp_path_.clear();
@@ -230,6 +258,7 @@ void AtomicFileWriter::discard() {
     (void)fs_->unlink(temp_path_);
     temp_path_.clear();
   }
+  unregister_temp(std::exchange(temp_slot_, -1));
 }
 
 Status AtomicFileWriter::fail(const char* stage, int error_number) {
@@ -257,8 +286,9 @@ Status AtomicFileWriter::write(std::span<const std::uint8_t> bytes) {
   return {};
 }
 
-Status AtomicFileWriter::commit() {
+Status AtomicFileWriter::finish() {
   if (!error_.ok()) return error_;
+  if (finished_) return {};
   if (committed_ || fd_ < 0) {
     return Status(ErrorCode::internal, "cannot write '" + target_path_ + "': writer is closed");
   }
@@ -268,6 +298,16 @@ Status AtomicFileWriter::commit() {
   const int close_error = fs_->close(fd_);
   fd_ = -1;
   if (close_error != 0) return fail("close", close_error);
+  finished_ = true;
+  return {};
+}
+
+Status AtomicFileWriter::commit() {
+  if (!error_.ok()) return error_;
+  if (committed_) {
+    return Status(ErrorCode::internal, "cannot write '" + target_path_ + "': writer is closed");
+  }
+  ACEFIT_TRY(finish());
 
   if (replace_existing_) {
     if (const int e = fs_->rename(temp_path_, target_path_)) return fail("rename", e);
@@ -284,6 +324,7 @@ Status AtomicFileWriter::commit() {
     if (const int u = fs_->unlink(temp_path_)) return fail("remove temp file", u);
   }
   temp_path_.clear();  // the temp name is now the target (or gone)
+  unregister_temp(std::exchange(temp_slot_, -1));
   committed_ = true;
 
   // Make the rename durable. EINVAL/ENOTSUP: the file system cannot fsync a
@@ -327,8 +368,8 @@ Status check_output_folder(const std::string& folder, FileSystem* fs) {
     return Status(ErrorCode::io, "output folder '" + folder + "' is not a folder");
   }
   FileSystem& files = fs != nullptr ? *fs : posix_file_system();
-  const std::string probe =
-      (folder == "/" ? "/" : folder + "/") + kAtomicTempPrefix + "probe-" + random_hex16();
+  const std::string probe = (folder == "/" ? "/" : folder + "/") + kAtomicTempPrefix +
+                            std::to_string(::getpid()) + "-probe-" + random_hex16();
   int fd = -1;
   if (const int e = files.open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600, fd)) {
     return Status(ErrorCode::io,
@@ -338,6 +379,21 @@ Status check_output_folder(const std::string& folder, FileSystem* fs) {
   if (const int e = files.unlink(probe)) {
     return Status(ErrorCode::io, "output folder '" + folder +
                                      "': cannot remove a probe file: " + describe_io_errno(e));
+  }
+  return {};
+}
+
+Status check_output_space(const std::string& folder, std::uint64_t needed_bytes, FileSystem* fs) {
+  FileSystem& files = fs != nullptr ? *fs : posix_file_system();
+  std::uint64_t free = 0;
+  if (const int e = files.free_bytes(folder, free)) {
+    return Status(ErrorCode::io, "output folder '" + folder +
+                                     "': cannot read its free space: " + describe_io_errno(e));
+  }
+  if (free < needed_bytes) {
+    return Status(ErrorCode::io, "output folder '" + folder + "' has " + std::to_string(free) +
+                                     " bytes free, the output needs " +
+                                     std::to_string(needed_bytes) + " bytes (disk_full)");
   }
   return {};
 }

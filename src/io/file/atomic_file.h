@@ -31,6 +31,9 @@ class FileSystem {
   // Creates `to` as a hard link to `from`; EEXIST when `to` exists.
   virtual int link(const std::string& from, const std::string& to) = 0;
   virtual int unlink(const std::string& path) = 0;
+  // Bytes an unprivileged writer may still use in the folder's file system
+  // (default: statvfs).
+  virtual int free_bytes(const std::string& folder, std::uint64_t& bytes_out);
 };
 
 // The real POSIX calls (a process-wide stateless object).
@@ -51,6 +54,11 @@ class FaultInjectingFileSystem : public FileSystem {
   void set_eintr_every_other_write(bool on) { eintr_every_other_write_ = on; }
   int count(FileOp op) const { return counts_[static_cast<int>(op)]; }
   bool fault_fired() const { return fault_fired_; }
+  // Makes free_bytes() report this many bytes (unset: the real figure).
+  void set_free_bytes(std::uint64_t bytes) {
+    free_bytes_ = bytes;
+    fake_free_bytes_ = true;
+  }
 
   int open(const std::string& path, int flags, unsigned mode, int& fd_out) override;
   int write(int fd, const void* data, std::size_t size, std::size_t& written_out) override;
@@ -59,6 +67,7 @@ class FaultInjectingFileSystem : public FileSystem {
   int rename(const std::string& from, const std::string& to) override;
   int link(const std::string& from, const std::string& to) override;
   int unlink(const std::string& path) override;
+  int free_bytes(const std::string& folder, std::uint64_t& bytes_out) override;
 
  private:
   // Counts the call; returns the injected errno or 0.
@@ -72,6 +81,8 @@ class FaultInjectingFileSystem : public FileSystem {
   std::size_t max_write_bytes_ = 0;
   bool eintr_every_other_write_ = false;
   bool eintr_next_ = true;
+  bool fake_free_bytes_ = false;
+  std::uint64_t free_bytes_ = 0;
 };
 
 struct AtomicWriteOptions {
@@ -83,13 +94,21 @@ struct AtomicWriteOptions {
   unsigned mode = 0644;  // before the process umask
 };
 
-// The hidden prefix of every acefit temp file: ".acefit-tmp-<name>-<random>".
+// The hidden prefix of every acefit temp file:
+// ".acefit-tmp-<pid>-<name>-<random>" (the pid of the writing process).
 inline constexpr const char* kAtomicTempPrefix = ".acefit-tmp-";
+
+// A temp file of a dead process is removed by the next writer into its
+// folder once it is this old (the age keeps a live writer in another pid
+// namespace, whose pid means nothing here, safe).
+inline constexpr std::int64_t kDeadOwnerTempMinAgeS = 120;
 
 // Streams a file to its temp name and commits it. Not copyable; moving is
 // fine. Destroying an uncommitted writer removes its temp file. After any
 // failure the temp file is already gone and every later call returns the
-// same error.
+// same error. create() first removes stale temp files of dead processes in
+// the folder; the temp path is registered for the signal handler of
+// temp_cleanup.h until it is renamed or removed.
 class AtomicFileWriter {
  public:
   static Expected<AtomicFileWriter> create(const std::string& target_path,
@@ -103,7 +122,11 @@ class AtomicFileWriter {
 
   // Writes all bytes (loops over short writes and EINTR).
   Status write(std::span<const std::uint8_t> bytes);
-  // fsync, close, rename (or link for no-overwrite), fsync the folder.
+  // fsync and close: the temp file is complete and durable, the target is
+  // not touched yet (a batch finishes every item before committing any).
+  Status finish();
+  // finish() if not done, then rename (or link for no-overwrite), fsync the
+  // folder.
   Status commit();
   // Closes and removes the temp file; the target is not touched.
   void discard();
@@ -111,6 +134,9 @@ class AtomicFileWriter {
   const std::string& target_path() const { return target_path_; }
   const std::string& temp_path() const { return temp_path_; }
   std::uint64_t bytes_written() const { return bytes_written_; }
+  // True once the target name holds the new file (even if the folder fsync
+  // after the rename then failed).
+  bool committed() const { return committed_; }
 
  private:
   AtomicFileWriter() = default;
@@ -123,6 +149,8 @@ class AtomicFileWriter {
   bool replace_existing_ = true;
   int fd_ = -1;
   bool committed_ = false;
+  bool finished_ = false;
+  int temp_slot_ = -1;
   std::uint64_t bytes_written_ = 0;
   Status error_;
 };
@@ -134,6 +162,11 @@ Status write_file_atomic(const std::string& target_path, std::span<const std::ui
 // Pre-flight for an output folder (OUT-04): it exists, is a folder, and a
 // temp file can be created and removed in it. Errors name the folder.
 Status check_output_folder(const std::string& folder, FileSystem* fs = nullptr);
+
+// Free space check for a planned output: `needed_bytes` more bytes fit in
+// the file system of `folder`. The error names the folder and both figures.
+Status check_output_space(const std::string& folder, std::uint64_t needed_bytes,
+                          FileSystem* fs = nullptr);
 
 // Removes regular files in `folder` whose names start with kAtomicTempPrefix
 // and that were last modified at least `min_age_seconds` ago (OUT-08: stale
