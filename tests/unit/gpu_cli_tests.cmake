@@ -49,7 +49,7 @@ set_tests_properties(cli.check_gpu.sim_cap PROPERTIES LABELS cli ENVIRONMENT "MA
 # Clamps and fallbacks reach the output with the guide's words.
 add_test(NAME cli.config.clamps COMMAND acefit config --duration 600 --batch 8 --backend vllm)
 set_tests_properties(cli.config.clamps PROPERTIES LABELS cli ENVIRONMENT "MAX_CUDA_VRAM=8"
-  PASS_REGULAR_EXPRESSION "warning: Requested batch size \\(8\\) exceeds the limit for your GPU \\(8 GB\\)\\. Maximum allowed: 2 \\(with LM\\)\\. Batch size will be clamped to 2\\.\nwarning: Requested duration \\(600s\\) exceeds the limit for your GPU \\(8 GB\\)\\. Maximum allowed: 480s \\(with LM\\)\\. Duration will be clamped to 480s\\.")
+  PASS_REGULAR_EXPRESSION "acefit config: warning: Requested batch size \\(8\\) exceeds the limit for your GPU \\(8 GB\\)\\. Maximum allowed: 2 \\(with LM\\)\\. Batch size will be clamped to 2\\.\nacefit config: warning: Requested duration \\(600s\\) exceeds the limit for your GPU \\(8 GB\\)\\. Maximum allowed: 480s \\(with LM\\)\\. Duration will be clamped to 480s\\.")
 add_test(NAME cli.config.fallback_json COMMAND acefit config --json --backend vllm)
 set_tests_properties(cli.config.fallback_json PROPERTIES LABELS cli ENVIRONMENT "MAX_CUDA_VRAM=6"
   PASS_REGULAR_EXPRESSION "\"backend\": {\n *\"origin\": \"--backend\",\n *\"reason\": \"The vllm backend is not allowed on tier2[^\n]*\n *\"requested\": \"vllm\",\n *\"source\": \"command line\",\n *\"value\": \"pt\"")

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "core/timer.h"
 #include "io/checkpoint/checkpoint_synth.h"
@@ -48,8 +49,7 @@ int run_synth(const SynthArgs& args) {
   Stopwatch watch;
   const Status status = write_synthetic_checkpoints(args.root, options);
   if (!status.ok()) {
-    std::fprintf(stderr, "acefit make-demo-checkpoints: %s\n", status.to_string().c_str());
-    return 2;
+    return report_error("make-demo-checkpoints", status.to_string(), exit_code_for(status));
   }
   std::fprintf(stderr, "acefit make-demo-checkpoints: done in %.1f s\n", watch.elapsed_s());
   std::printf("%s\n", args.root.c_str());
