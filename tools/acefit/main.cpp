@@ -36,6 +36,14 @@ std::vector<std::string> command_names(const CLI::App& app) {
   return names;
 }
 
+// The names and aliases a command word may be.
+bool is_command(const CLI::App& app, const std::string& word) {
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->check_name(word)) return true;
+  }
+  return false;
+}
+
 // The first argument that is not an option: the command the user meant.
 const char* first_word(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -97,11 +105,13 @@ int main(int argc, char** argv) {
     // The command, as far as the words say: errors are "acefit CMD: error: ...".
     std::string command;
     if (const char* word = first_word(argc, argv); word != nullptr) {
-      if (std::find(names.begin(), names.end(), word) == names.end()) {
+      if (!is_command(app, word)) {
         std::fprintf(stderr, "acefit: error: %s\n", unknown_command_message(word, names).c_str());
         return acefit::cli::kExitBadInput;
       }
       command = word;
+      for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        if (sub->check_name(word)) command = sub->get_name();
     }
     try {
       app.parse(argc, argv);
