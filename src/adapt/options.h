@@ -16,6 +16,7 @@ struct OptionSpec {
   std::string_view env;      // "ACESTEP_LM_BACKEND"; "" when only the flag sets it
   std::string_view values;   // what it accepts, for help and error messages
   std::string_view help;
+  std::string_view default_text = {};  // what applies when nothing sets it, for help
 };
 
 std::span<const OptionSpec> option_table();

@@ -1,6 +1,9 @@
 #include "models/weight_loader.h"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
+#include <span>
 #include <unordered_map>
 
 #include "io/checkpoint/checkpoint_layout.h"
@@ -18,6 +21,51 @@ struct WeightLoader::Files {
   bool planned = false;
   std::unordered_map<std::string, std::vector<std::int64_t>> planned_shapes;
 };
+
+namespace {
+
+// The index of the first NaN or infinity among `bytes` read as `dtype`
+// (f32, bf16 or f16): an all-ones exponent. One pass, no branches in the
+// common case, so it costs little next to reading and converting.
+template <typename Bits>
+std::optional<std::size_t> first_non_finite_as(std::span<const std::byte> bytes, Bits exponent) {
+  const std::size_t count = bytes.size() / sizeof(Bits);
+  constexpr std::size_t kBlock = 4096;
+  for (std::size_t start = 0; start < count; start += kBlock) {
+    const std::size_t end = std::min(count, start + kBlock);
+    bool any = false;
+    for (std::size_t i = start; i < end; ++i) {
+      Bits bits;
+      std::memcpy(&bits, bytes.data() + i * sizeof(Bits), sizeof(Bits));
+      any |= (bits & exponent) == exponent;
+    }
+    if (!any) continue;
+    for (std::size_t i = start; i < end; ++i) {
+      Bits bits;
+      std::memcpy(&bits, bytes.data() + i * sizeof(Bits), sizeof(Bits));
+      if ((bits & exponent) == exponent) return i;
+    }
+  }
+  return std::nullopt;
+}
+
+// corrupt naming the file and the tensor when a loaded weight is NaN or
+// infinite: a damaged checkpoint, reported as such rather than as NaN
+// latents many steps later.
+Status check_loaded_finite(std::span<const std::byte> bytes, DType dtype, const std::string& file,
+                           const std::string& name) {
+  std::optional<std::size_t> at;
+  if (dtype == DType::f32) at = first_non_finite_as<std::uint32_t>(bytes, 0x7f800000u);
+  if (dtype == DType::bf16) at = first_non_finite_as<std::uint16_t>(bytes, 0x7f80u);
+  if (dtype == DType::f16) at = first_non_finite_as<std::uint16_t>(bytes, 0x7c00u);
+  if (!at) return Status();
+  return Status(ErrorCode::corrupt, file + ": tensor " + name + ": element " + std::to_string(*at) +
+                                        " is NaN or infinite (as " +
+                                        std::string(dtype_name(dtype)) +
+                                        "): the checkpoint holds a non-finite weight");
+}
+
+}  // namespace
 
 WeightLoader::WeightLoader(WeightLoader&&) noexcept = default;
 WeightLoader& WeightLoader::operator=(WeightLoader&&) noexcept = default;
@@ -106,11 +154,13 @@ Expected<Tensor> WeightLoader::load(Device& device, const std::string& name,
   if (tensor.planned()) return tensor;
   const auto& [file, index] = files_->by_name.at(name);
   if (device.host_backed()) {
-    ACEFIT_TRY(file->read_tensor_as(index, dtype,
-                                    {static_cast<std::byte*>(tensor.raw_data()), tensor.nbytes()}));
+    const std::span<std::byte> bytes{static_cast<std::byte*>(tensor.raw_data()), tensor.nbytes()};
+    ACEFIT_TRY(file->read_tensor_as(index, dtype, bytes));
+    ACEFIT_TRY(check_loaded_finite(bytes, dtype, file->path(), name));
   } else {
     std::vector<std::byte> staging(tensor.nbytes());
     ACEFIT_TRY(file->read_tensor_as(index, dtype, staging));
+    ACEFIT_TRY(check_loaded_finite(staging, dtype, file->path(), name));
     ACEFIT_TRY(device.copy_from_host(tensor.raw_data(), staging.data(), staging.size()));
   }
   return tensor;

@@ -52,7 +52,7 @@ set_tests_properties(cli.check_gpu.sim_cap PROPERTIES LABELS cli ENVIRONMENT "MA
 # would load one (tier4 with LM: 480 s, batch 2).
 add_test(NAME cli.config.clamps COMMAND acefit config --duration 600 --batch 8 --backend vllm)
 set_tests_properties(cli.config.clamps PROPERTIES LABELS cli ENVIRONMENT "MAX_CUDA_VRAM=4"
-  PASS_REGULAR_EXPRESSION "warning: Requested batch size \\(8\\) exceeds the limit for your GPU \\(4 GiB\\)\\. Maximum allowed: 1 \\(without LM\\)\\. Batch size will be clamped to 1\\.\nwarning: Requested duration \\(600s\\) exceeds the limit for your GPU \\(4 GiB\\)\\. Maximum allowed: 360s \\(without LM\\)\\. Duration will be clamped to 360s\\.")
+  PASS_REGULAR_EXPRESSION "acefit config: warning: Requested batch size \\(8\\) exceeds the limit for your GPU \\(4 GiB\\)\\. Maximum allowed: 1 \\(without LM\\)\\. Batch size will be clamped to 1\\.\nacefit config: warning: Requested duration \\(600s\\) exceeds the limit for your GPU \\(4 GiB\\)\\. Maximum allowed: 360s \\(without LM\\)\\. Duration will be clamped to 360s\\.")
 add_test(NAME cli.config.no_lm_limits COMMAND acefit config --batch 8)
 set_tests_properties(cli.config.no_lm_limits PROPERTIES LABELS cli ENVIRONMENT "MAX_CUDA_VRAM=8"
   PASS_REGULAR_EXPRESSION "  batch +4 .*Maximum allowed: 4 \\(without LM\\)")

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapt/options.h"
+#include "cli_common.h"
 #include "commands.h"
 #include "device/cuda/cuda_device.h"
 #include "settings_cli.h"
@@ -337,8 +338,7 @@ nlohmann::json report_json(const ResolvedContext& context,
 int run_check_gpu(const SettingFlags& flags, bool json) {
   auto context = resolve_from_process(flags);
   if (!context.ok()) {
-    std::fprintf(stderr, "acefit check-gpu: %s\n", context.status().message().c_str());
-    return 2;
+    return report_error("check-gpu", context.status().message());
   }
   const auto variables = variables_in_effect(context->dotenv);
   const auto advice = recommendations(*context, variables);

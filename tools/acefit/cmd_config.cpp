@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "settings_cli.h"
 
@@ -21,8 +22,7 @@ nlohmann::json scalar_json(const SettingScalar& value) {
 int run_config(const SettingFlags& flags, bool json) {
   auto context = resolve_from_process(flags);
   if (!context.ok()) {
-    std::fprintf(stderr, "acefit config: %s\n", context.status().message().c_str());
-    return 2;
+    return report_error("config", context.status().message());
   }
   const EffectiveSettings& settings = context->settings;
   const auto views = setting_views(settings);
@@ -58,7 +58,7 @@ int run_config(const SettingFlags& flags, bool json) {
   }
   std::printf("tier table: %s; .env: %s\n", context->table.origin.c_str(),
               context->dotenv.path.empty() ? "none" : context->dotenv.path.c_str());
-  for (const auto& warning : settings.warnings) std::printf("warning: %s\n", warning.c_str());
+  for (const auto& warning : settings.warnings) report_warning("config", warning);
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "device/cpu/cpu_device.h"
 #include "device/cuda/cuda_device.h"
@@ -32,8 +33,7 @@ void print_device(const Device& device, const char* prefix) {
 int run_devices(const std::optional<std::string>& device_flag, bool json) {
   auto runtime = open_runtime(device_flag);
   if (!runtime.ok()) {
-    std::fprintf(stderr, "acefit devices: %s\n", runtime.status().to_string().c_str());
-    return 2;
+    return report_error("devices", runtime.status().to_string());
   }
   std::vector<std::shared_ptr<Device>> seen{make_cpu_device()};
   for (int i = 0; i < cuda_device_count(); ++i) {
@@ -70,7 +70,7 @@ int run_devices(const std::optional<std::string>& device_flag, bool json) {
   }
   std::printf("selected device:\n");
   print_device(selected, "  ");
-  for (const auto& warning : runtime->warnings) std::printf("warning: %s\n", warning.c_str());
+  for (const auto& warning : runtime->warnings) report_warning("devices", warning);
   std::printf(
       "Choose with ACEFIT_DEVICE=cpu|sim|cuda[:N] or --device; size the sim device with "
       "MAX_CUDA_VRAM=GiB (cap = GiB - 0.5) or ACEFIT_SIM_VRAM_GB=GiB.\n");

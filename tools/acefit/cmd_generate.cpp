@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "core/timer.h"
 #include "io/audio/audio_file.h"
@@ -66,14 +67,20 @@ class ProgressBar {
   bool tty_;
 };
 
-int fail(const std::string& message, int code = 2) {
-  std::fprintf(stderr, "acefit generate: %s\n", message.c_str());
-  return code;
+int fail(const std::string& message, int code = kExitBadInput) {
+  return report_error("generate", message, code);
 }
 
-int run_generate(const GenerateArgs& args) {
+int run_generate(const GenerateArgs& given) {
   Stopwatch wall;
-  if (args.request.caption.empty()) return fail("--caption must not be empty");
+  GenerateArgs args = given;
+  // Text, files and seed first: bad input stops before anything opens.
+  if (const Status status = prepare_request_args(args.request, true); !status.ok())
+    return fail(status.message());
+  if (args.request.random_seed)
+    std::fprintf(stderr,
+                 "acefit generate: --seed -1: random seed %llu (batch item b uses seed + b)\n",
+                 static_cast<unsigned long long>(args.request.seed));
   auto format = pick_format(args.format, args.out);
   if (!format.ok()) return fail(format.status().message());
   auto context = resolve_from_process(args.settings);
@@ -113,7 +120,7 @@ int run_generate(const GenerateArgs& args) {
   // stops here with the numbers, before anything is loaded.
   Stopwatch plan_watch;
   auto planner = MemoryPlanner::create(options, device, *context->runtime.pool);
-  if (!planner.ok()) return fail(planner.status().to_string());
+  if (!planner.ok()) return fail(planner.status().to_string(), exit_code_for(planner.status()));
   const std::uint64_t budget = device_budget_bytes(device);
   auto fit = fit_request(*planner, request, budget);
   if (!fit.ok()) return fail(fit.status().message(), 1);
@@ -121,8 +128,7 @@ int run_generate(const GenerateArgs& args) {
   // The settings' warnings once the run is known to start: a failed
   // command's error comes first and alone.
   if (!args.json)
-    for (const auto& w : warnings)
-      std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
+    for (const auto& w : warnings) report_warning("generate", w);
   const int asked_batch = request.batch;
   request = fit->request;
   request.budget_bytes = budget;
@@ -133,21 +139,22 @@ int run_generate(const GenerateArgs& args) {
   }
   for (const auto& w : fit->warnings) {
     warnings.push_back(w);
-    if (!args.json) std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
+    if (!args.json) report_warning("generate", w);
   }
 
   options.tokenizer = planner->generator().tokenizer();  // read once
   Stopwatch load_watch;
   auto generator = Generator::load(options, ctx, progress);
-  if (!generator.ok()) return fail(generator.status().to_string());
+  if (!generator.ok())
+    return fail(generator.status().to_string(), exit_code_for(generator.status()));
   const double load_s = load_watch.elapsed_s();
 
   auto result = generator->generate(request, progress);
-  if (!result.ok()) return fail(result.status().to_string());
+  if (!result.ok()) return fail(result.status().to_string(), kExitRunFailed);
   result->record.timings.load_s = load_s;
   for (const auto& w : result->warnings) {
     warnings.push_back(w);
-    if (!args.json) std::fprintf(stderr, "acefit generate: warning: %s\n", w.c_str());
+    if (!args.json) report_warning("generate", w);
   }
 
   // Write every item or none (docs/AUDIO.md).
@@ -273,14 +280,15 @@ void add_generate_command(CLI::App& app, int& exit_code) {
       "generate",
       "Generate music from a caption (and lyrics) with an ACE-Step 1.5 checkpoints folder");
   auto args = std::make_shared<GenerateArgs>();
-  command->add_option("--checkpoints", args->checkpoints, "The checkpoints/ folder")->required();
+  keep_text(command->add_option("--checkpoints", args->checkpoints, "The checkpoints/ folder"))
+      ->required();
   add_request_flags(*command, args->request, true);
-  command->add_option("--format", args->format,
-                      "wav or flac (16-bit), wav32f or flac24; default from --out's extension");
-  command
-      ->add_option("--out", args->out,
-                   "Output file (.wav or .flac); a batch adds -1, -2, ...; a device or FIFO "
-                   "(/dev/stdout) is written as a stream")
+  keep_text(command->add_option(
+      "--format", args->format,
+      "wav or flac (16-bit), wav32f or flac24 [default: from --out's extension]"));
+  keep_text(command->add_option("--out", args->out,
+                                "Output file (.wav or .flac); a batch adds -1, -2, ...; a device "
+                                "or FIFO (/dev/stdout) is written as a stream"))
       ->required();
   command->add_flag("--no-overwrite", args->no_overwrite,
                     "Refuse to replace existing output files (checked before any work)");

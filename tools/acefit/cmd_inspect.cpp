@@ -14,11 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "io/checkpoint/checkpoint_check.h"
 #include "io/checkpoint/checkpoint_layout.h"
 #include "io/json/strict_json.h"
 #include "io/safetensors/safetensors.h"
+#include "request_cli.h"
 
 namespace acefit::cli {
 
@@ -46,11 +48,15 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-Part weights_part(const std::string& weights_path) {
+Part weights_part(const std::string& weights_path, const PartCheckOptions& options) {
   Part part{weights_path, "weights", weights_path, {}, {}};
   auto table = read_tensor_table(weights_path);
   if (table.ok()) {
     part.table = std::move(table).value();
+    if (options.scan_values) {
+      if (const Status status = scan_non_finite(weights_path); !status.ok())
+        part.problems.push_back(status.message());
+    }
   } else {
     part.problems.push_back(table.status().message());
   }
@@ -69,25 +75,25 @@ std::string folder_name(const std::string& path) {
 }
 
 // The parts PATH stands for, or a failure naming it.
-Expected<std::vector<Part>> inspect(const std::string& path) {
-  if (is_regular(path)) return std::vector<Part>{weights_part(path)};
+Expected<std::vector<Part>> inspect(const std::string& path, const PartCheckOptions& options) {
+  if (is_regular(path)) return std::vector<Part>{weights_part(path, options)};
   if (!is_directory(path)) {
     return Status(ErrorCode::not_found, printable(path) + ": not_found: no such file or folder");
   }
   // One ACE-Step model folder.
   ModelPartKind kind{};
   if (model_part_kind_from_folder_name(folder_name(path), kind)) {
-    return std::vector<Part>{model_part(check_model_part(kind, path))};
+    return std::vector<Part>{model_part(check_model_part(kind, path, options))};
   }
   // A checkpoints/ folder.
-  if (auto checks = check_checkpoints(path); checks.ok()) {
+  if (auto checks = check_checkpoints(path, options); checks.ok()) {
     std::vector<Part> parts;
     for (const ModelPartCheck& check : checks.value()) parts.push_back(model_part(check));
     return parts;
   }
   // Any other model folder, or a folder of them: tensors only.
   if (auto own = find_weight_file(path); own.ok()) {
-    return std::vector<Part>{weights_part(own.value())};
+    return std::vector<Part>{weights_part(own.value(), options)};
   }
   std::error_code error;
   std::vector<std::string> children;
@@ -103,7 +109,7 @@ Expected<std::vector<Part>> inspect(const std::string& path) {
   for (const std::string& child : children) {
     if (!is_directory(child)) continue;
     if (auto weights = find_weight_file(child); weights.ok()) {
-      parts.push_back(weights_part(weights.value()));
+      parts.push_back(weights_part(weights.value(), options));
     }
   }
   if (parts.empty()) {
@@ -183,18 +189,20 @@ nlohmann::json part_json(const Part& part, bool summary) {
   return out;
 }
 
-int run_inspect(const std::string& path, bool json, bool summary) {
-  auto parts = inspect(path);
+int run_inspect(const std::string& path, bool json, bool summary, bool no_scan) {
+  PartCheckOptions options;
+  options.check_tokenizer = true;
+  options.scan_values = !no_scan;
+  auto parts = inspect(path, options);
   if (!parts.ok()) {
-    std::fprintf(stderr, "acefit inspect: %s\n", parts.status().message().c_str());
-    return 2;
+    return report_error("inspect", parts.status().message(), kExitBadInput);
   }
   bool valid = true;
   nlohmann::json out = {{"path", path}, {"parts", nlohmann::json::array()}};
   for (const Part& part : *parts) {
     // Messages are one line each: every untrusted part went through printable().
     for (const std::string& problem : part.problems) {
-      std::fprintf(stderr, "acefit inspect: %s\n", problem.c_str());
+      report_error("inspect", problem);
     }
     valid = valid && part.problems.empty();
     if (json) {
@@ -220,15 +228,20 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto summary = std::make_shared<bool>(false);
-  command
-      ->add_option("path", *path,
-                   "a .safetensors file, a *.safetensors.index.json, a model folder or a folder "
-                   "of model folders (such as checkpoints/)")
+  auto no_scan = std::make_shared<bool>(false);
+  keep_text(command->add_option(
+                "path", *path,
+                "a .safetensors file, a *.safetensors.index.json, a model folder or a folder "
+                "of model folders (such as checkpoints/)"))
       ->required();
   command->add_flag("--json", *json, "Print JSON");
   command->add_flag("--summary", *summary, "Leave out the per-tensor rows");
-  command->callback(
-      [path, json, summary, &exit_code] { exit_code = run_inspect(*path, *json, *summary); });
+  command->add_flag("--no-scan", *no_scan,
+                    "Check headers, configs and tokenizer only: do not read every weight for "
+                    "NaN and infinity (the scan reads the whole checkpoint)");
+  command->callback([path, json, summary, no_scan, &exit_code] {
+    exit_code = run_inspect(*path, *json, *summary, *no_scan);
+  });
 }
 
 }  // namespace acefit::cli

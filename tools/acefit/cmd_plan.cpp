@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "core/timer.h"
 #include "pipeline/memory_plan.h"
@@ -28,9 +29,8 @@ struct PlanArgs {
   bool json = false;
 };
 
-int fail(const std::string& message, int code = 2) {
-  std::fprintf(stderr, "acefit plan: %s\n", message.c_str());
-  return code;
+int fail(const std::string& message, int code = kExitBadInput) {
+  return report_error("plan", message, code);
 }
 
 double gib(std::uint64_t bytes) {
@@ -44,8 +44,11 @@ nlohmann::json tags_json(const std::array<std::uint64_t, kMemoryTagCount>& by_ta
   return out;
 }
 
-int run_plan(const PlanArgs& args) {
+int run_plan(const PlanArgs& given) {
   Stopwatch watch;
+  PlanArgs args = given;
+  if (const Status status = prepare_request_args(args.request, false); !status.ok())
+    return fail(status.message());
   if (args.checkpoints.empty() == args.preset.empty())
     return fail("give exactly one of --checkpoints DIR and --preset full|tiny");
   auto context = resolve_from_process(args.settings);
@@ -65,7 +68,7 @@ int run_plan(const PlanArgs& args) {
   }
   Device& device = *context->runtime.device;
   auto planner = MemoryPlanner::create(options, device, *context->runtime.pool);
-  if (!planner.ok()) return fail(planner.status().to_string(), 1);
+  if (!planner.ok()) return fail(planner.status().to_string(), exit_code_for(planner.status()));
   const std::uint64_t budget = device_budget_bytes(device);
   Stopwatch plan_watch;
   auto plan = planner->plan(*request, budget);
@@ -127,7 +130,7 @@ int run_plan(const PlanArgs& args) {
     std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
-  for (const auto& w : warnings) std::fprintf(stderr, "acefit plan: warning: %s\n", w.c_str());
+  for (const auto& w : warnings) report_warning("plan", w);
   std::printf("Memory plan: %s, %.1f s x %d, %s, offload %s, INT8 %s, %s weights\n",
               planner->generator().dit_name().c_str(), request->duration_s, request->batch,
               device.name().c_str(), offload.c_str(), options.quantize_int8 ? "on" : "off",
@@ -164,9 +167,10 @@ void add_plan_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "plan", "Show the memory plan of a generation (per stage, per kind) and what fits");
   auto args = std::make_shared<PlanArgs>();
-  command->add_option("--checkpoints", args->checkpoints, "The checkpoints/ folder");
-  command->add_option("--preset", args->preset,
-                      "Plan without a checkpoint: full (the shipped model's dims) or tiny");
+  keep_text(command->add_option("--checkpoints", args->checkpoints, "The checkpoints/ folder"));
+  keep_text(
+      command->add_option("--preset", args->preset,
+                          "Plan without a checkpoint: full (the shipped model's dims) or tiny"));
   add_request_flags(*command, args->request, false);
   command->add_flag("--json", args->json,
                     "Print {\"peak_device_bytes\", \"budget_bytes\", \"fits\", \"max_duration_s\", "

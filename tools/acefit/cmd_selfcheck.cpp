@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "core/rng.h"
 #include "core/timer.h"
@@ -150,11 +151,9 @@ std::string check_hard_cap(ThreadPool& pool) {
 int run_selfcheck(const std::optional<std::string>& device_flag) {
   auto runtime = open_runtime(device_flag);
   if (!runtime.ok()) {
-    std::fprintf(stderr, "acefit selfcheck: %s\n", runtime.status().to_string().c_str());
-    return 2;
+    return report_error("selfcheck", runtime.status().to_string());
   }
-  for (const auto& warning : runtime->warnings)
-    std::fprintf(stderr, "warning: %s\n", warning.c_str());
+  for (const auto& warning : runtime->warnings) report_warning("selfcheck", warning);
   Device& device = *runtime->device;
   ops::OpContext ctx{device, *runtime->pool};
   std::printf("self-check on %s (%d threads)\n", device.name().c_str(), runtime->pool->size());

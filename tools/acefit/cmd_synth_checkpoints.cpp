@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "core/timer.h"
 #include "io/checkpoint/checkpoint_synth.h"
@@ -48,8 +49,7 @@ struct SynthArgs {
 namespace fs = std::filesystem;
 
 int synth_fail(const std::string& message, int code) {
-  std::fprintf(stderr, "acefit make-demo-checkpoints: error: %s\n", message.c_str());
-  return code;
+  return report_error("make-demo-checkpoints", message, code);
 }
 
 // Removes "<prefix><pid>..." folders in `parent` left by dead processes.

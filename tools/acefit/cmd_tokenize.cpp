@@ -11,10 +11,13 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "io/tokenizer/tokenizer.h"
+#include "request_cli.h"
 
 namespace acefit::cli {
 
@@ -27,11 +30,15 @@ struct TokenizeArgs {
   bool decode = false;
   bool skip_special = false;
   std::vector<std::string> inputs;
+  // How the command line fills `inputs`: the first word exactly as given
+  // (CLI11 would read "[Intro] [x]" in a list option as a list), then any
+  // more (ids for --decode).
+  std::optional<std::string> first_input;
+  std::vector<std::string> more_inputs;
 };
 
 int fail(const std::string& message) {
-  std::fprintf(stderr, "acefit tokenize: %s\n", message.c_str());
-  return 2;
+  return report_error("tokenize", message, kExitBadInput);
 }
 
 // Ids from arguments, each one id or a list separated by commas and/or spaces.
@@ -118,17 +125,23 @@ void add_tokenize_command(CLI::App& app, int& exit_code) {
   auto* command =
       app.add_subcommand("tokenize", "Turn text into Qwen3 token ids, or ids back into text");
   auto args = std::make_shared<TokenizeArgs>();
-  command
-      ->add_option("--tokenizer", args->tokenizer_dir,
-                   "Folder with tokenizer.json (or vocab.json + merges.txt)")
+  keep_text(command->add_option("--tokenizer", args->tokenizer_dir,
+                                "Folder with tokenizer.json (or vocab.json + merges.txt)"))
       ->required();
   command->add_flag("--json", args->json, "Print a JSON array of ids (or a JSON string)");
   command->add_flag("--decode", args->decode, "Take token ids and print the text");
   command->add_flag("--skip-special", args->skip_special,
                     "With --decode: leave out special tokens");
-  command->add_option("--file", args->file, "Read the text from a file");
-  command->add_option("input", args->inputs, "The text, or with --decode the ids");
-  command->callback([args, &exit_code] { exit_code = run_tokenize(*args); });
+  keep_text(command->add_option("--file", args->file, "Read the text from a file"));
+  // Every character of the text is kept ("[Intro] [Verse 1]", commas, quotes).
+  keep_text(command->add_option("input", args->first_input, "The text, or with --decode the ids"));
+  command->add_option("more", args->more_inputs, "More ids for --decode")->group("");
+  command->callback([args, &exit_code] {
+    args->inputs.clear();
+    if (args->first_input) args->inputs.push_back(*args->first_input);
+    args->inputs.insert(args->inputs.end(), args->more_inputs.begin(), args->more_inputs.end());
+    exit_code = run_tokenize(*args);
+  });
 }
 
 }  // namespace acefit::cli

@@ -1,30 +1,197 @@
 #include "request_cli.h"
 
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <random>
 
+#include "cli_common.h"
+#include "io/text/text_input.h"
 #include "pipeline/prompt.h"
 #include "runtime.h"
 
 namespace acefit::cli {
 
+std::optional<double> parse_finite(std::string_view text, double min, double max) {
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  const char first = text.front();
+  if (!(std::isdigit(static_cast<unsigned char>(first)) || first == '-' || first == '+' ||
+        first == '.'))
+    return std::nullopt;
+  // No hex floats, NaN or infinity spellings.
+  for (const char c : text) {
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.' ||
+          c == 'e' || c == 'E'))
+      return std::nullopt;
+  }
+  const std::string copy(text);
+  char* end = nullptr;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(value) || value < min || value > max)
+    return std::nullopt;
+  return value;
+}
+
+std::optional<std::int64_t> parse_whole(std::string_view text, std::int64_t min, std::int64_t max) {
+  std::int64_t value = 0;
+  const char* first = text.data();
+  if (!text.empty() && text.front() == '+') ++first;  // "+3" is 3; "++3" stays an error
+  const auto [end, error] = std::from_chars(first, text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < min ||
+      value > max)
+    return std::nullopt;
+  return value;
+}
+
+namespace {
+
+// The value as the user typed it, control characters escaped, cut at 80 bytes.
+std::string printable_value(const std::string& value) {
+  std::string out;
+  for (const char c : value.substr(0, 80)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return value.size() > 80 ? out + "..." : out;
+}
+
+[[noreturn]] void refuse(const std::string& flag, const std::string& value,
+                         const std::string& expected) {
+  throw CLI::ValidationError(flag,
+                             "invalid value '" + printable_value(value) + "' (" + expected + ")");
+}
+
+}  // namespace
+
+CLI::Option* keep_text(CLI::Option* option) {
+  // A value "[...]" would otherwise be split at commas and lose its brackets.
+  return option->allow_extra_args(false)->delimiter('\0');
+}
+
 void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_required) {
-  auto* caption = command.add_option("--caption", args.caption, "What the music should be like");
-  if (caption_required) caption->required();
-  command.add_option("--lyrics", args.lyrics, "Lyrics (empty: instrumental)");
-  command.add_option("--language", args.language, "Vocal language code (en, zh, ..., unknown)")
-      ->default_val("unknown");
-  command.add_option("--seed", args.seed, "Noise seed; batch item b uses seed + b")
-      ->default_val(42);
-  command.add_option("--steps", args.steps, "Diffusion steps for base models (turbo: 8)");
-  command.add_option("--shift", args.shift, "Timestep shift (turbo: 1, 2 or 3; default 3)");
-  command.add_option("--guidance", args.guidance,
-                     "CFG scale with APG for base models (default 7; turbo: none)");
-  command.add_option("--bpm", args.bpm, "Tempo, 30-300");
-  command.add_option("--keyscale", args.keyscale, "Key, e.g. \"C major\", \"F# minor\"");
-  command.add_option("--timesignature", args.time_signature, "2, 3, 4 or 6 (or 4/4, 6/8, ...)");
-  command.add_option("--method", args.method, "Sampler: ode (default) or sde")->default_val("ode");
+  auto* caption = keep_text(command.add_option(
+      "--caption", args.caption,
+      "What the music should be like (at most 64 KiB of UTF-8; see also --caption-file)"));
+  auto* caption_file = keep_text(command.add_option(
+      "--caption-file", args.caption_file, "Read the caption from this file (a regular file)"));
+  caption->excludes(caption_file);
+  (void)caption_required;  // checked in prepare_request_args: either flag gives it
+  auto* lyrics = keep_text(
+      command.add_option("--lyrics", args.lyrics,
+                         "Lyrics, [Verse]-style tags kept (default empty: instrumental; at most "
+                         "256 KiB; see also --lyrics-file)"));
+  auto* lyrics_file = keep_text(command.add_option(
+      "--lyrics-file", args.lyrics_file, "Read the lyrics from this file (a regular file)"));
+  lyrics->excludes(lyrics_file);
+  keep_text(
+      command.add_option("--language", args.language, "Vocal language code (en, zh, ..., unknown)")
+          ->capture_default_str());
+  command.add_option_function<std::string>(
+      "--seed",
+      [&args](const std::string& text) {
+        if (text == "-1") {
+          args.random_seed = true;
+          return;
+        }
+        const auto v = parse_whole(text, 0, static_cast<std::int64_t>(kMaxSeed));
+        if (!v) refuse("--seed", text, "expected -1 (random) or a whole number 0 to 4294967295");
+        args.seed = static_cast<std::uint64_t>(*v);
+        args.random_seed = false;
+      },
+      "Noise seed, 0 to 4294967295, or -1 for a random one (reported); batch item b uses "
+      "seed + b [default: 42]");
+  command.add_option_function<std::string>(
+      "--steps",
+      [&args](const std::string& text) {
+        const auto v = parse_whole(text, 1, kMaxSteps);
+        if (!v) refuse("--steps", text, "expected a whole number 1 to 1000");
+        args.steps = static_cast<int>(*v);
+      },
+      "Diffusion steps, 1 to 1000, for base models [default: 8 (turbo, fixed); 50 (base)]");
+  command.add_option_function<std::string>(
+      "--shift",
+      [&args](const std::string& text) {
+        const auto v = parse_finite(text, 0.0, kMaxShift);
+        if (!v || *v <= 0) refuse("--shift", text, "expected a number > 0 and <= 100");
+        args.shift = *v;
+      },
+      "Timestep shift, > 0 to 100 (turbo snaps to 1, 2 or 3) [default: 3 (turbo); 1 (base)]");
+  command.add_option_function<std::string>(
+      "--guidance",
+      [&args](const std::string& text) {
+        const auto v = parse_finite(text, 0.0, kMaxGuidance);
+        if (!v) refuse("--guidance", text, "expected a number 0 to 100");
+        args.guidance = *v;
+      },
+      "CFG scale with APG for base models, 0 to 100 (turbo: none) [default: 7]");
+  command.add_option_function<std::string>(
+      "--bpm",
+      [&args](const std::string& text) {
+        const auto v = parse_whole(text, kMinBpm, kMaxBpm);
+        if (!v) refuse("--bpm", text, "expected a whole number 30 to 300");
+        args.bpm = static_cast<int>(*v);
+      },
+      "Tempo, 30 to 300 [default: none]");
+  keep_text(command.add_option("--keyscale", args.keyscale,
+                               "Key, e.g. \"C major\", \"F# minor\" [default: none]"));
+  keep_text(command.add_option("--timesignature", args.time_signature,
+                               "2, 3, 4 or 6 (or 4/4, 6/8, ...) [default: none]"));
+  keep_text(
+      command.add_option("--method", args.method, "Sampler: ode or sde")->capture_default_str());
   command.add_flag("--f32-weights", args.f32_weights,
                    "Keep projection matrices in f32 instead of bf16 (twice the memory)");
+}
+
+Status prepare_request_args(RequestArgs& args, bool caption_required) {
+  if (!args.caption_file.empty()) {
+    ACEFIT_ASSIGN(args.caption,
+                  read_bounded_text_file(args.caption_file, kMaxCaptionBytes, "--caption-file"));
+  }
+  if (!args.lyrics_file.empty()) {
+    ACEFIT_ASSIGN(args.lyrics,
+                  read_bounded_text_file(args.lyrics_file, kMaxLyricsBytes, "--lyrics-file"));
+  }
+  const std::string caption_flag = args.caption_file.empty() ? "--caption" : "--caption-file";
+  const std::string lyrics_flag = args.lyrics_file.empty() ? "--lyrics" : "--lyrics-file";
+  if (caption_required && args.caption.empty()) {
+    return invalid_argument(args.caption_file.empty()
+                                ? "give the caption with --caption TEXT or --caption-file PATH"
+                                : "--caption-file " + args.caption_file + " is empty");
+  }
+  ACEFIT_TRY(check_text_field(caption_flag, args.caption, kMaxCaptionBytes));
+  ACEFIT_TRY(check_text_field(lyrics_flag, args.lyrics, kMaxLyricsBytes));
+  if (args.keyscale) ACEFIT_TRY(check_text_field("--keyscale", *args.keyscale, 256));
+  if (args.time_signature)
+    ACEFIT_TRY(check_text_field("--timesignature", *args.time_signature, 64));
+  ACEFIT_TRY(check_text_field("--language", args.language, 64));
+  if (args.method != "ode" && args.method != "sde")
+    return invalid_argument("--method must be ode or sde, got '" + printable_value(args.method) +
+                            "'");
+  if (args.time_signature) {
+    auto parsed = parse_time_signature(*args.time_signature);
+    if (!parsed.ok()) return invalid_argument("--timesignature: " + parsed.status().message());
+  }
+  if (args.keyscale) {
+    const Status status = validate_keyscale(*args.keyscale);
+    if (!status.ok()) return invalid_argument("--keyscale: " + status.message());
+  }
+  if (const Status status = validate_language(args.language); !status.ok())
+    return invalid_argument("--language: " + status.message());
+  if (args.random_seed) {
+    std::random_device device;
+    std::uniform_int_distribution<std::uint64_t> draw(0, kMaxSeed);
+    args.seed = draw(device);
+  }
+  return Status();
 }
 
 Expected<GenerationRequest> build_request(const RequestArgs& args,
@@ -55,7 +222,6 @@ Expected<GenerationRequest> build_request(const RequestArgs& args,
   request.vae_on_host = settings.vae_on_cpu.value;
   return request;
 }
-
 GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSettings& settings,
                                    const std::string& checkpoints) {
   GeneratorOptions options;

@@ -2,6 +2,11 @@
 // sampler) and the translation of flags + effective settings into a
 // GenerationRequest and GeneratorOptions, so both commands describe the
 // same run in the same words.
+//
+// Numbers are checked while the command line is parsed (a NaN, an infinity,
+// a value out of range or a seed that would wrap is exit 2 naming the flag);
+// text keeps every character it was given ("[Intro]" stays "[Intro]") and is
+// checked (length, UTF-8, control characters) before anything is loaded.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -15,12 +20,22 @@
 namespace acefit::cli {
 
 inline constexpr double kDefaultDurationS = 30.0;
+inline constexpr std::uint64_t kDefaultSeed = 42;
+// Seeds are 0 .. 2^32 - 1 (as the ACE-Step UI); -1 draws one. Batch item b
+// uses seed + b, which never wraps in 64 bits.
+inline constexpr std::uint64_t kMaxSeed = 4294967295ull;
+inline constexpr double kMaxShift = 100.0;
+inline constexpr double kMaxGuidance = 100.0;
+inline constexpr int kMaxSteps = 1000;
 
 struct RequestArgs {
   std::string caption;
   std::string lyrics;
+  std::string caption_file;
+  std::string lyrics_file;
   std::string language = "unknown";
-  std::uint64_t seed = 42;
+  std::uint64_t seed = kDefaultSeed;
+  bool random_seed = false;  // --seed -1
   std::optional<int> steps;
   std::optional<double> shift;
   std::optional<double> guidance;
@@ -35,6 +50,15 @@ struct RequestArgs {
 // change the plan).
 void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_required);
 
+// Makes a text option keep its value exactly: CLI11 otherwise reads
+// "[a,b]" as a list and drops the brackets.
+CLI::Option* keep_text(CLI::Option* option);
+
+// Reads --caption-file / --lyrics-file, draws the seed for --seed -1 and
+// checks the text and metadata flags; invalid_argument naming the flag.
+// Cheap: call it before anything is opened or loaded.
+Status prepare_request_args(RequestArgs& args, bool caption_required);
+
 // invalid_argument naming the flag for bad values.
 Expected<GenerationRequest> build_request(const RequestArgs& args,
                                           const EffectiveSettings& settings);
@@ -47,5 +71,10 @@ GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSetti
 // The folder of the Qwen3 tokenizer files: ACEFIT_QWEN3_TOKENIZER_DIR, else
 // the folder scripts/fetch-tokenizer fills; "" when neither has them.
 std::string default_tokenizer_dir();
+
+// Strict number parsing for flags and variables: the whole text, no NaN or
+// infinity, within [min, max]; nullopt otherwise.
+std::optional<double> parse_finite(std::string_view text, double min, double max);
+std::optional<std::int64_t> parse_whole(std::string_view text, std::int64_t min, std::int64_t max);
 
 }  // namespace acefit::cli

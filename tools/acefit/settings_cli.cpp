@@ -22,6 +22,7 @@ std::string help_of(const OptionSpec& option) {
       variables += (variables.empty() ? "" : ", ") + std::string(row.env);
     }
   }
+  if (!option.default_text.empty()) help += " [default: " + std::string(option.default_text) + "]";
   if (!variables.empty()) help += " [env: " + variables + "]";
   return help;
 }
@@ -33,16 +34,20 @@ void add_flag(CLI::App& command, SettingFlags& flags, const OptionSpec& option) 
         "--force", [&flags] { flags.values["force"] = "true"; }, std::string(option.help));
     return;
   }
+  // true|false options may be given bare: --compile means --compile true.
+  // (Not through default_str, which --help would show as if it were the
+  // default.)
+  const std::string_view values = option.values;
+  const bool bare_means_true = values == "true|false" || values == "auto|true|false";
   auto* added = command.add_option_function<std::string>(
       std::string(option.flag),
-      [&flags, setting](const std::string& value) { flags.values[setting] = value; },
+      [&flags, setting, bare_means_true](const std::string& value) {
+        flags.values[setting] = value.empty() && bare_means_true ? "true" : value;
+      },
       help_of(option));
   added->type_name(std::string(option.values));
-  // true|false options may be given bare: --compile means --compile true.
-  const std::string_view values = option.values;
-  if (values == "true|false" || values == "auto|true|false") {
-    added->expected(0, 1)->default_str("true");
-  }
+  if (bare_means_true) added->expected(0, 1);
+  keep_text(added);
 }
 
 }  // namespace
@@ -76,8 +81,9 @@ void add_setting_flags(CLI::App& command, SettingFlags& flags) {
     if (option.flag.empty() || !seen.insert(option.flag).second) continue;
     add_flag(command, flags, option);
   }
-  command.add_option("--tier-table", flags.tier_table_path,
-                     "Read the tier table from this JSON file instead of the built-in one");
+  keep_text(command.add_option(
+      "--tier-table", flags.tier_table_path,
+      "Read the tier table from this JSON file instead of the built-in one [default: built-in]"));
 }
 
 void add_device_flags(CLI::App& command, SettingFlags& flags) {
@@ -86,8 +92,9 @@ void add_device_flags(CLI::App& command, SettingFlags& flags) {
       add_flag(command, flags, option);
     }
   }
-  command.add_option("--tier-table", flags.tier_table_path,
-                     "Read the tier table from this JSON file instead of the built-in one");
+  keep_text(command.add_option(
+      "--tier-table", flags.tier_table_path,
+      "Read the tier table from this JSON file instead of the built-in one [default: built-in]"));
 }
 
 Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {

@@ -4,8 +4,10 @@
 
 #include "io/checkpoint/checkpoint_layout.h"
 #include "io/checkpoint/model_config.h"
+#include "io/json/strict_json.h"
 #include "io/safetensors/safetensors.h"
 #include "io/safetensors/safetensors_index.h"
+#include "io/tokenizer/tokenizer.h"
 #include "io/torch/torch_zip.h"
 
 namespace acefit {
@@ -115,7 +117,35 @@ Expected<TensorTable> read_tensor_table(const std::string& weights_path) {
   return table;
 }
 
-ModelPartCheck check_model_part(ModelPartKind kind, const std::string& folder) {
+Status scan_non_finite(const std::string& weights_path) {
+  if (ends_with(weights_path, ".safetensors.index.json")) {
+    ACEFIT_ASSIGN(const ShardedCheckpoint checkpoint, open_sharded(weights_path));
+    for (const SafetensorsFile& shard : checkpoint.shards) ACEFIT_TRY(shard.check_all_finite());
+    return Status();
+  }
+  ACEFIT_ASSIGN(const SafetensorsFile file, open_safetensors(weights_path));
+  return file.check_all_finite();
+}
+
+Status check_tokenizer_files(const std::string& folder) {
+  // The rule generate follows: tokenizer.json, else vocab.json + merges.txt.
+  const std::filesystem::path dir(folder);
+  std::error_code error;
+  const bool any = std::filesystem::exists(dir / "tokenizer.json", error) ||
+                   std::filesystem::exists(dir / "vocab.json", error);
+  if (!any) {
+    return Status(ErrorCode::not_found,
+                  printable(folder, 4096) +
+                      ": no tokenizer files (tokenizer.json, or vocab.json + merges.txt); "
+                      "generate needs them");
+  }
+  auto tokenizer = Tokenizer::load(folder);
+  if (!tokenizer.ok()) return tokenizer.status();
+  return Status();
+}
+
+ModelPartCheck check_model_part(ModelPartKind kind, const std::string& folder,
+                                const PartCheckOptions& part_options) {
   ModelPartCheck check;
   check.kind = kind;
   check.path = folder;
@@ -156,21 +186,31 @@ ModelPartCheck check_model_part(ModelPartKind kind, const std::string& folder) {
       check.problems.push_back(latent.status().message());
     }
   }
+  if (part_options.check_tokenizer && kind == ModelPartKind::text_encoder) {
+    if (const Status status = check_tokenizer_files(folder); !status.ok())
+      check.problems.push_back(status.message());
+  }
+  // Values only of a table that read cleanly (a damaged header is reported already).
+  if (part_options.scan_values && weights.ok() && !check.table.rows.empty()) {
+    if (const Status status = scan_non_finite(check.table.weights_path); !status.ok())
+      check.problems.push_back(status.message());
+  }
   return check;
 }
 
-Expected<std::vector<ModelPartCheck>> check_checkpoints(const std::string& root) {
+Expected<std::vector<ModelPartCheck>> check_checkpoints(const std::string& root,
+                                                        const PartCheckOptions& options) {
   ACEFIT_ASSIGN(const CheckpointLayout layout, discover_checkpoints(root));
   std::vector<ModelPartCheck> checks;
   for (const DitFolder& dit : layout.dits) {
-    checks.push_back(check_model_part(ModelPartKind::dit, dit.path));
+    checks.push_back(check_model_part(ModelPartKind::dit, dit.path, options));
   }
-  if (layout.vae) checks.push_back(check_model_part(ModelPartKind::vae, *layout.vae));
+  if (layout.vae) checks.push_back(check_model_part(ModelPartKind::vae, *layout.vae, options));
   if (layout.text_encoder) {
-    checks.push_back(check_model_part(ModelPartKind::text_encoder, *layout.text_encoder));
+    checks.push_back(check_model_part(ModelPartKind::text_encoder, *layout.text_encoder, options));
   }
   for (const LmFolder& lm : layout.lms)
-    checks.push_back(check_model_part(ModelPartKind::lm, lm.path));
+    checks.push_back(check_model_part(ModelPartKind::lm, lm.path, options));
   if (checks.empty()) {
     return Status(ErrorCode::not_found,
                   root +

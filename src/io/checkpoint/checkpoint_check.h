@@ -57,12 +57,33 @@ struct ModelPartCheck {
   bool valid() const { return problems.empty(); }
 };
 
+// The checks beyond the headers, which read more than headers (both off by
+// default; `acefit inspect` turns both on).
+struct PartCheckOptions {
+  // Read every floating tensor and report the first NaN or infinity (S21),
+  // naming the file and the tensor.
+  bool scan_values = false;
+  // Load a text encoder folder's tokenizer files as `generate` does: none
+  // there, an empty, truncated or corrupt file, a folder or a FIFO in a
+  // file's place are problems.
+  bool check_tokenizer = false;
+};
+
 // Checks one model folder of the given kind.
-ModelPartCheck check_model_part(ModelPartKind kind, const std::string& folder);
+ModelPartCheck check_model_part(ModelPartKind kind, const std::string& folder,
+                                const PartCheckOptions& options = {});
 
 // Checks every part discover_checkpoints() finds under root, in the order
 // DiTs, vae, text encoder, LMs. not_found when root is not a folder or
 // holds none of them.
-Expected<std::vector<ModelPartCheck>> check_checkpoints(const std::string& root);
+Expected<std::vector<ModelPartCheck>> check_checkpoints(const std::string& root,
+                                                        const PartCheckOptions& options = {});
+
+// S21 over a .safetensors file or every shard of an index: non_finite
+// naming the file, the tensor and the element of the first NaN or infinity.
+Status scan_non_finite(const std::string& weights_path);
+
+// The tokenizer of a text encoder folder loads (see check_tokenizer).
+Status check_tokenizer_files(const std::string& folder);
 
 }  // namespace acefit
