@@ -21,6 +21,10 @@ namespace {
 constexpr std::size_t kMaxConfigBytes = 16u << 20;
 // Containers open at once in a config (Hugging Face configs nest a few levels).
 constexpr std::size_t kMaxConfigDepth = 64;
+// Values and keys in a config (the shipped ones have a few hundred; a tier
+// table about 500). Bounds the DOM (about 150 bytes a value) to well under
+// 100 MB whatever the file holds.
+constexpr std::size_t kMaxConfigValues = 500000;
 
 // "line L, column C" of a byte offset (1-based, columns in bytes).
 std::string line_column(std::string_view text, std::size_t offset) {
@@ -123,7 +127,7 @@ Expected<ConfigJson> ConfigJson::parse(const std::string& text, const std::strin
     options.max_depth = kMaxConfigDepth;
     auto root = std::make_shared<JsonValue>();
     JsonError error;
-    if (!parse_json(body.substr(skipped), options, *root, error)) {
+    if (!parse_json(body.substr(skipped), options, *root, error, kMaxConfigValues)) {
       const std::size_t offset = error.offset + skipped;
       if (error.kind == JsonErrorKind::out_of_memory) {
         return Status(ErrorCode::out_of_memory, origin + ": out of host memory while parsing");

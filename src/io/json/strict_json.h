@@ -170,11 +170,15 @@ inline constexpr std::size_t kJsonDomMaxDepth = 512;
 // `reader` just returned) into `out`, pulling the rest of it from `reader`.
 // Nesting deeper than kJsonDomMaxDepth is an error whatever the reader
 // allows. Returns false with `error` set on failure.
-bool read_json_value(JsonReader& reader, JsonEvent& event, JsonValue& out, JsonError& error);
+// More than `max_values` values and keys in all is an error too (a DOM
+// value takes about 150 bytes, so this bounds the memory a small but dense
+// document such as 16 MiB of `{},` can take).
+bool read_json_value(JsonReader& reader, JsonEvent& event, JsonValue& out, JsonError& error,
+                     std::size_t max_values = SIZE_MAX);
 
 // Parses a whole document. Returns false with `error` set on failure.
 bool parse_json(std::string_view text, const JsonReaderOptions& options, JsonValue& out,
-                JsonError& error);
+                JsonError& error, std::size_t max_values = SIZE_MAX);
 
 // The same, with failure as Status(corrupt, "<origin>: offset N: ...") or out_of_memory.
 Expected<JsonValue> parse_json(std::string_view text, const JsonReaderOptions& options,

@@ -13,7 +13,8 @@ const JsonValue* JsonValue::find(std::string_view key) const {
   return nullptr;
 }
 
-bool read_json_value(JsonReader& reader, JsonEvent& event, JsonValue& out, JsonError& error) {
+bool read_json_value(JsonReader& reader, JsonEvent& event, JsonValue& out, JsonError& error,
+                     std::size_t max_values) {
   try {
     std::vector<JsonValue*> stack;
     out = JsonValue{};
@@ -34,12 +35,21 @@ bool read_json_value(JsonReader& reader, JsonEvent& event, JsonValue& out, JsonE
       return &parent->members.back().value;
     };
     bool first = true;
+    std::size_t values = 0;
     while (true) {
       if (!first && !reader.next(event)) {
         error = reader.error();
         return false;
       }
       first = false;
+      if (event.type != JsonEventType::object_end && event.type != JsonEventType::array_end &&
+          ++values > max_values) {
+        error = {JsonErrorKind::syntax, event.offset,
+                 "more than " + std::to_string(max_values) +
+                     " values and keys (the limit for this document) at byte " +
+                     std::to_string(event.offset)};
+        return false;
+      }
       JsonValue value;
       value.offset = event.offset;
       switch (event.type) {
@@ -100,7 +110,7 @@ bool read_json_value(JsonReader& reader, JsonEvent& event, JsonValue& out, JsonE
 }
 
 bool parse_json(std::string_view text, const JsonReaderOptions& options, JsonValue& out,
-                JsonError& error) {
+                JsonError& error, std::size_t max_values) {
   JsonReaderOptions dom_options = options;
   dom_options.max_depth = std::min<std::size_t>(options.max_depth, kJsonDomMaxDepth);
   JsonReader reader(text, dom_options);
@@ -109,7 +119,7 @@ bool parse_json(std::string_view text, const JsonReaderOptions& options, JsonVal
     error = reader.error();
     return false;
   }
-  if (!read_json_value(reader, event, out, error)) return false;
+  if (!read_json_value(reader, event, out, error, max_values)) return false;
   // The trailing bytes.
   if (!reader.next(event)) {
     error = reader.error();
