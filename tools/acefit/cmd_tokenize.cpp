@@ -8,7 +8,6 @@
 // on stderr and exits 2.
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -16,6 +15,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "io/file/regular_file.h"
 #include "io/tokenizer/tokenizer.h"
 #include "request_cli.h"
 
@@ -74,7 +74,19 @@ Expected<std::vector<std::int32_t>> parse_ids(const std::vector<std::string>& in
   return ids;
 }
 
+// Text given with --file: a regular file of at most this size (a FIFO, a
+// device such as /dev/zero or a directory is refused before reading).
+constexpr std::size_t kMaxTokenizeFileBytes = 16u << 20;
+
 int run_tokenize(const TokenizeArgs& args) {
+  // The text file is checked first: bad input fails before anything loads.
+  std::string file_text;
+  if (!args.file.empty() && !args.decode) {
+    if (!args.inputs.empty()) return fail("give the text as an argument or with --file, not both");
+    auto read = read_regular_file(args.file, kMaxTokenizeFileBytes, "a text file");
+    if (!read.ok()) return fail(read.status().message());
+    file_text = std::move(read).value();
+  }
   auto tokenizer = Tokenizer::load(args.tokenizer_dir);
   if (!tokenizer.ok()) return fail(tokenizer.status().to_string());
   if (args.decode) {
@@ -93,12 +105,7 @@ int run_tokenize(const TokenizeArgs& args) {
   }
   std::string text;
   if (!args.file.empty()) {
-    if (!args.inputs.empty()) return fail("give the text as an argument or with --file, not both");
-    std::ifstream in(args.file, std::ios::binary);
-    if (!in) return fail("cannot read " + args.file);
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    text = buffer.str();
+    text = std::move(file_text);
   } else if (args.inputs.size() == 1) {
     text = args.inputs[0];
   } else {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <new>
 
@@ -138,6 +139,45 @@ std::string_view json_error_kind_name(JsonErrorKind kind) {
   return "unknown";
 }
 
+// ---- JsonKeySet ----
+
+void JsonKeySet::rebuild(std::size_t slot_count) {
+  slots_.assign(slot_count, 0);
+  hashes_.resize(keys_.size());
+  const std::size_t mask = slot_count - 1;
+  for (std::size_t k = 0; k < keys_.size(); ++k) {
+    hashes_[k] = std::hash<std::string_view>{}(keys_[k]);
+    std::size_t i = hashes_[k] & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = static_cast<std::uint32_t>(k + 1);
+  }
+}
+
+bool JsonKeySet::insert(std::string_view key) {
+  if (slots_.empty()) {
+    for (const std::string_view seen : keys_) {
+      if (seen == key) return false;
+    }
+    keys_.push_back(key);
+    if (keys_.size() == kLinearKeys) rebuild(4 * kLinearKeys);
+    return true;
+  }
+  if (keys_.size() >= std::numeric_limits<std::uint32_t>::max() - 1) throw std::bad_alloc();
+  if (2 * (keys_.size() + 1) > slots_.size()) rebuild(2 * slots_.size());
+  const std::size_t hash = std::hash<std::string_view>{}(key);
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = hash & mask;
+  while (slots_[i] != 0) {
+    const std::size_t k = slots_[i] - 1;
+    if (hashes_[k] == hash && keys_[k] == key) return false;
+    i = (i + 1) & mask;
+  }
+  slots_[i] = static_cast<std::uint32_t>(keys_.size() + 1);
+  keys_.push_back(key);
+  hashes_.push_back(hash);
+  return true;
+}
+
 // ---- JsonReader ----
 
 JsonReader::JsonReader(std::string_view text, JsonReaderOptions options)
@@ -182,6 +222,8 @@ void JsonReader::skip_whitespace() {
 bool JsonReader::read_string(std::string& out) {
   const std::size_t start = pos_;
   out.clear();
+  raw_string_valid_ = false;
+  bool escaped = false;
   ++pos_;  // opening quote
   while (true) {
     // Copy a run of plain bytes in one go.
@@ -199,6 +241,10 @@ bool JsonReader::read_string(std::string& out) {
     }
     const auto c = static_cast<unsigned char>(text_[pos_]);
     if (c == '"') {
+      if (!escaped) {
+        raw_string_ = text_.substr(start + 1, pos_ - start - 1);
+        raw_string_valid_ = true;
+      }
       ++pos_;
       return true;
     }
@@ -220,6 +266,7 @@ bool JsonReader::read_string(std::string& out) {
       continue;
     }
     // Escape.
+    escaped = true;
     const std::size_t escape_at = pos_;
     if (pos_ + 1 >= text_.size()) {
       return fail(JsonErrorKind::syntax, escape_at,
@@ -502,7 +549,12 @@ bool JsonReader::step(JsonEvent& event) {
       if (c != '"') return fail_unexpected(pos_, "a string key");
       const std::size_t key_offset = pos_;
       if (!read_string(event.text)) return false;
-      if (!frame.keys.insert(event.text).second) {
+      std::string_view key_view = raw_string_;
+      if (!raw_string_valid_) {
+        frame.owned_keys.push_back(std::make_unique<std::string>(event.text));
+        key_view = *frame.owned_keys.back();
+      }
+      if (!frame.keys.insert(key_view)) {
         const std::string where = stack_.size() == 1 ? std::string("the root object")
                                                      : "the object '" + printable(frame.key) + "'";
         return fail(JsonErrorKind::duplicate_key, key_offset,

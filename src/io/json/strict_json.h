@@ -6,9 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "core/status.h"
@@ -66,6 +66,23 @@ struct JsonEvent {
   bool boolean = false;
 };
 
+// The keys of one object, for duplicate detection: a linear scan while there
+// are few, then an open-addressing hash table (one allocation per growth,
+// none per key), so an object with 150,000 keys costs one probe per key.
+class JsonKeySet {
+ public:
+  // Adds `key` (which must outlive the set); false when it is already there.
+  bool insert(std::string_view key);
+
+ private:
+  static constexpr std::size_t kLinearKeys = 8;
+  void rebuild(std::size_t slot_count);
+
+  std::vector<std::string_view> keys_;
+  std::vector<std::size_t> hashes_;   // of keys_, once the table is in use
+  std::vector<std::uint32_t> slots_;  // index into keys_ + 1; 0 = empty
+};
+
 // Pulls one event at a time. After an error every call returns false again.
 class JsonReader {
  public:
@@ -87,13 +104,16 @@ class JsonReader {
     bool is_object = false;
     State state = State::object_start;
     std::string key;  // the key this container was opened under
-    std::unordered_set<std::string> keys;
+    // The keys seen so far, unescaped: views into the text for keys without
+    // escapes, else into owned_keys (one allocation per escaped key only).
+    JsonKeySet keys;
+    std::vector<std::unique_ptr<std::string>> owned_keys;
   };
 
   bool fail(JsonErrorKind kind, std::size_t offset, std::string message);
   bool fail_unexpected(std::size_t offset, std::string_view expected);
   void skip_whitespace();
-  bool read_string(std::string& out);
+  bool read_string(std::string& out);  // sets raw_string_ (see below)
   bool read_number(JsonEvent& event);
   bool read_literal(std::string_view word);
   bool read_value(JsonEvent& event);
@@ -106,6 +126,10 @@ class JsonReader {
   std::size_t pos_ = 0;
   std::vector<Frame> stack_;
   std::string pending_key_;  // the last key read, for the container it opens
+  // The last string's bytes between its quotes, when it had no escapes
+  // (then they are its value); empty otherwise.
+  std::string_view raw_string_;
+  bool raw_string_valid_ = false;
   bool started_ = false;
   bool done_ = false;
   bool failed_ = false;
@@ -142,9 +166,19 @@ struct JsonMember {
 // recurses once per level).
 inline constexpr std::size_t kJsonDomMaxDepth = 512;
 
+// Builds the value that starts with `event` (a scalar, or the *_begin that
+// `reader` just returned) into `out`, pulling the rest of it from `reader`.
+// Nesting deeper than kJsonDomMaxDepth is an error whatever the reader
+// allows. Returns false with `error` set on failure.
+// More than `max_values` values and keys in all is an error too (a DOM
+// value takes about 150 bytes, so this bounds the memory a small but dense
+// document such as 16 MiB of `{},` can take).
+bool read_json_value(JsonReader& reader, JsonEvent& event, JsonValue& out, JsonError& error,
+                     std::size_t max_values = SIZE_MAX);
+
 // Parses a whole document. Returns false with `error` set on failure.
 bool parse_json(std::string_view text, const JsonReaderOptions& options, JsonValue& out,
-                JsonError& error);
+                JsonError& error, std::size_t max_values = SIZE_MAX);
 
 // The same, with failure as Status(corrupt, "<origin>: offset N: ...") or out_of_memory.
 Expected<JsonValue> parse_json(std::string_view text, const JsonReaderOptions& options,
@@ -169,5 +203,14 @@ std::string printable(std::string_view text, std::size_t max_bytes = 80);
 // What a JSON value event looks like, for messages: "the string \"x\"",
 // "the number 2", "true", "null", "an object", "an array", or "no value".
 std::string describe_json_value(const JsonEvent& event);
+
+// A value as compact JSON text for messages ([1,"a",{"k":null}]), cut at
+// `max_bytes` with "..." appended; strings through printable(). Walks
+// nested values with an explicit stack and stops once it has enough text,
+// so the value's depth and size do not matter.
+std::string json_value_preview(const JsonValue& value, std::size_t max_bytes = 40);
+
+// "null", "boolean", "integer", "number", "string", "array", "object".
+std::string_view json_kind_name(JsonKind kind);
 
 }  // namespace acefit

@@ -58,15 +58,73 @@ struct Tokenizer::Impl {
   }
 };
 
+// Token bytes -> id while loading: the bytes in one blob and an
+// open-addressing index over them, so adding or finding one of 150k tokens
+// allocates nothing and costs one hash and a short probe.
+class TokenIdTable {
+ public:
+  struct Entry {
+    std::uint32_t offset = 0;  // into the blob
+    std::uint32_t length = 0;
+    std::int32_t id = 0;
+    std::size_t hash = 0;
+  };
+  // Adds bytes -> id; false when the bytes are already there.
+  bool insert(std::string_view bytes, std::int32_t id);
+  // The id of `bytes`, or -1.
+  std::int32_t find(std::string_view bytes) const;
+  std::string_view bytes(const Entry& entry) const {
+    return std::string_view(blob_).substr(entry.offset, entry.length);
+  }
+  const std::vector<Entry>& entries() const { return entries_; }
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  void rebuild(std::size_t slot_count);
+  std::string blob_;
+  std::vector<Entry> entries_;
+  std::vector<std::uint32_t> slots_;  // entry index + 1; 0 = empty
+};
+
+// Names an entry for messages ("model.vocab entry \"Ġworld\"",
+// "model.merges[7]", "line 4"); the text is built only when a message needs
+// it, so loading 150k entries formats nothing.
+class EntryName {
+ public:
+  EntryName(const std::string& text) : prefix_(text) {}  // NOLINT: implicit on purpose
+  static EntryName token(std::string_view prefix, std::string_view token) {
+    EntryName name(prefix);
+    name.token_ = token;
+    name.form_ = Form::token;
+    return name;
+  }
+  static EntryName index(std::string_view prefix, std::size_t index, std::string_view suffix) {
+    EntryName name(prefix);
+    name.index_ = index;
+    name.suffix_ = suffix;
+    name.form_ = Form::index;
+    return name;
+  }
+  std::string text() const;
+
+ private:
+  enum class Form { plain, token, index };
+  explicit EntryName(std::string_view prefix) : prefix_(prefix) {}
+  std::string_view prefix_, token_, suffix_;
+  std::size_t index_ = 0;
+  Form form_ = Form::plain;
+};
+
 // Feeds a tokenizer entry by entry. Every message starts with the origin.
 struct TokenizerBuilder {
   explicit TokenizerBuilder(std::string origin);
 
   // One vocabulary entry, spelled byte-level ("Ġworld"). `where` names the
   // entry for messages ("model.vocab entry \"Ġworld\"").
-  Status add_vocab(std::string_view spelling, std::int64_t id, const std::string& where);
+  Status add_vocab(std::string_view spelling, std::int64_t id, const EntryName& where);
   // One merge, both parts spelled byte-level; rank = the order of the calls.
-  Status add_merge(std::string_view left, std::string_view right, const std::string& where);
+  Status add_merge(std::string_view left, std::string_view right, const EntryName& where);
   Status add_added_token(AddedToken token, const std::string& where);
 
   Status set_split_pattern(std::string_view pattern, const std::string& where);
@@ -76,8 +134,12 @@ struct TokenizerBuilder {
   Expected<Tokenizer> finish(const TokenizerOptions& options);
 
   std::string origin_;
-  std::unordered_map<std::int32_t, std::string> vocab_by_id_;  // id -> raw bytes
-  std::unordered_map<std::string, std::int32_t> vocab_ids_;    // raw bytes -> id
+  // The bytes of vocabulary id `id` (a scan: for messages and the few added
+  // tokens that repeat a vocabulary id), or nullopt.
+  std::optional<std::string_view> vocab_bytes_of(std::int32_t id) const;
+
+  TokenIdTable vocab_ids_;                    // raw bytes -> id
+  std::vector<std::uint64_t> vocab_id_used_;  // bitmap of the vocabulary ids, grown as needed
   std::unordered_map<std::uint64_t, BpeMerge> merges_;
   std::vector<AddedToken> added_;
   std::unordered_map<std::string, std::size_t> added_by_content_;
