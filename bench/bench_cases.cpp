@@ -27,6 +27,7 @@
 #include "core/rng.h"
 #include "io/tokenizer/tokenizer.h"
 #include "ops/attention.h"
+#include "ops/cpu/blas.h"
 #include "ops/layout.h"
 #include "ops/linear.h"
 
@@ -66,11 +67,23 @@ benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b, dou
   return b->MinTime(min_time)->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
+// acefit keeps OpenBLAS single-threaded and splits GEMMs itself (so that
+// results do not depend on the thread count, ops/cpu/blas.h); the reference
+// rows let OpenBLAS use every thread of the run, as a plain caller would.
+class OpenBlasThreads {
+ public:
+  OpenBlasThreads() { openblas_set_num_threads(acefit::cpu::blas_threads()); }
+  ~OpenBlasThreads() { openblas_set_num_threads(1); }
+  OpenBlasThreads(const OpenBlasThreads&) = delete;
+  OpenBlasThreads& operator=(const OpenBlasThreads&) = delete;
+};
+
 // y[M,N] = x[M,K] w[N,K]^T with OpenBLAS, the reference for every gemm row.
 void register_sgemm(const std::string& name, double min_time, Tensor x, Tensor w) {
   auto body = [x, w](benchmark::State& state) {
     const int64_t m = x.dim(0), k = x.dim(1), n = w.dim(0);
     std::vector<float> y(static_cast<std::size_t>(m * n));
+    const OpenBlasThreads threads;
     for (auto _ : state) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m),
                   static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, x.data<float>(),
@@ -151,6 +164,7 @@ void openblas_attention(ThreadPool& pool, const float* q, const float* k, const 
   const auto s = static_cast<blasint>(kSeq), d = static_cast<blasint>(kHeadDim);
   const auto q_stride = static_cast<blasint>(kQHeads * kHeadDim);
   const auto kv_stride = static_cast<blasint>(kKvHeads * kHeadDim);
+  const OpenBlasThreads threads;
   for (int64_t h = 0; h < kQHeads; ++h) {
     const int64_t kv = h / (kQHeads / kKvHeads);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s, s, d, scale, q + h * kHeadDim, q_stride,

@@ -1,5 +1,7 @@
 #include "memory/budget.h"
 
+#include <algorithm>
+
 #include <cstdio>
 
 namespace acefit {
@@ -49,12 +51,12 @@ void Budget::release(std::uint64_t index, std::uint64_t requested_bytes, MemoryT
   used_bytes_ -= bytes;
   current_[slot(tag)] -= bytes;
   if (keep_ledger_) {
-    for (auto it = ledger_.rbegin(); it != ledger_.rend(); ++it) {
-      if (it->index == index) {
-        it->released_at = reservations_;
-        break;
-      }
-    }
+    // The ledger is in reservation order: a binary search, not a scan
+    // (a plan releases thousands of weights at its end).
+    const auto it = std::lower_bound(
+        ledger_.begin(), ledger_.end(), index,
+        [](const AllocationRecord& record, std::uint64_t wanted) { return record.index < wanted; });
+    if (it != ledger_.end() && it->index == index) it->released_at = reservations_;
   }
 }
 

@@ -331,8 +331,6 @@ Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
   result.seeds = consecutive_seeds(request.seed, static_cast<std::size_t>(request.batch));
   const auto per_item = static_cast<std::size_t>(frames * dit_config_.audio_acoustic_hidden_dim);
   plan.sde_noise = [&](int step) -> Expected<std::vector<float>> {
-    if (device_->planning())
-      return std::vector<float>(per_item * static_cast<std::size_t>(request.batch));
     return batch_noise(result.seeds, sde_noise_stream(step), per_item);
   };
 
@@ -345,9 +343,10 @@ Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
     ACEFIT_ASSIGN(const models::EncoderStates states,
                   encode_ids(caption_ids, lyric_ids, request.batch, &record));
     report(progress, "encode", 1, 1);
-    std::vector<float> noise =
-        device_->planning() ? std::vector<float>(per_item * static_cast<std::size_t>(request.batch))
-                            : batch_noise(result.seeds, kInitialNoiseStream, per_item);
+    // A plan samples no values (Generator::sample): no noise to draw.
+    std::vector<float> noise = device_->planning()
+                                   ? std::vector<float>()
+                                   : batch_noise(result.seeds, kInitialNoiseStream, per_item);
     ACEFIT_ASSIGN(latents, sample(states, std::move(noise), frames, plan, progress, &record,
                                   request.dit_stream_window));
   }

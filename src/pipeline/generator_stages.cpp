@@ -102,7 +102,10 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
   ACEFIT_TRY(shape.validate());
   if (frames > kSilenceLatentFrames)
     return bad_request(std::to_string(frames) + " latent frames exceed the 15000 (600 s) limit");
-  if (static_cast<std::int64_t>(x.size()) != shape.element_count())
+  // A plan moves no values: its noise, context and steps are device
+  // reservations alone (the same ones a run makes), with no host math.
+  const bool planning = device_->planning();
+  if (!(planning && x.empty()) && static_cast<std::int64_t>(x.size()) != shape.element_count())
     return bad_request("noise has " + std::to_string(x.size()) + " values, expected " +
                        std::to_string(shape.element_count()));
   const int steps = plan.schedule.step_count();
@@ -131,7 +134,7 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
 
   // Context: [silence frames 0..T-1 | chunk mask of ones] per item.
   std::vector<float> context_values;
-  {
+  if (!planning) {
     const std::vector<float> src = silence_frames(frames, 1);
     context_values.reserve(static_cast<std::size_t>(runs * batch * frames * 2 * channels));
     for (std::int64_t b = 0; b < runs * batch; ++b) {
@@ -142,9 +145,11 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
       }
     }
   }
-  ACEFIT_ASSIGN(const Tensor context,
-                models::tensor_from_host(*device_, Shape{runs * batch, frames, 2 * channels},
-                                         context_values, MemoryTag::io));
+  const Shape context_shape{runs * batch, frames, 2 * channels};
+  ACEFIT_ASSIGN(
+      const Tensor context,
+      planning ? device_->empty(DType::f32, context_shape, MemoryTag::io)
+               : models::tensor_from_host(*device_, context_shape, context_values, MemoryTag::io));
   context_values = {};
   models::DitCrossCache cache;
   if (cfg) {
@@ -155,23 +160,30 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
     ACEFIT_ASSIGN(cache, (*dit)->prepare(c, states.states));
   }
   std::optional<ApgState> apg;
-  if (cfg && plan.guidance.method == GuidanceMethod::apg) {
+  if (cfg && plan.guidance.method == GuidanceMethod::apg && !planning) {
     ACEFIT_ASSIGN(ApgState state, ApgState::create(shape));
     apg.emplace(std::move(state));
   }
 
   const auto count = static_cast<std::size_t>(shape.element_count());
-  std::vector<float> v(count);
+  std::vector<float> v(planning ? 0 : count);
   report(progress, "diffusion", 0, steps);
   for (int i = 0; i < steps; ++i) {
     Stopwatch watch;
     const auto t = static_cast<float>(plan.schedule.t[static_cast<std::size_t>(i)]);
+    const Shape x_shape{runs * batch, frames, channels};
+    const std::vector<float> times(static_cast<std::size_t>(runs * batch), t);
+    if (planning) {
+      ACEFIT_ASSIGN(const Tensor x_t, device_->empty(DType::f32, x_shape, MemoryTag::io));
+      ACEFIT_TRY((*dit)->forward(c, x_t, context, times, times, cache).status());
+      rec.timings.dit_steps_s.push_back(watch.elapsed_s());
+      report(progress, "diffusion", i + 1, steps);
+      continue;
+    }
     std::vector<float> input = x;
     if (cfg) input.insert(input.end(), x.begin(), x.end());
     ACEFIT_ASSIGN(const Tensor x_t,
-                  models::tensor_from_host(*device_, Shape{runs * batch, frames, channels}, input,
-                                           MemoryTag::io));
-    const std::vector<float> times(static_cast<std::size_t>(runs * batch), t);
+                  models::tensor_from_host(*device_, x_shape, input, MemoryTag::io));
     ACEFIT_ASSIGN(const Tensor velocity, (*dit)->forward(c, x_t, context, times, times, cache));
     ACEFIT_ASSIGN(std::vector<float> all, models::tensor_to_host(velocity));
     if (cfg) {
@@ -193,7 +205,7 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
     if (plan.on_step) plan.on_step(i, x);
     report(progress, "diffusion", i + 1, steps);
   }
-  if (!device_->planning()) ACEFIT_TRY(check_sampled_latents(x, shape));
+  if (!planning) ACEFIT_TRY(check_sampled_latents(x, shape));
   cache = {};
   dit.reset();
   meter.finish(rec);
