@@ -67,7 +67,7 @@ class ProgressBar {
   bool tty_;
 };
 
-int fail(const std::string& message, int code = kExitBadInput) {
+int generate_fail(const std::string& message, int code = kExitBadInput) {
   return report_error("generate", message, code);
 }
 
@@ -76,18 +76,18 @@ int run_generate(const GenerateArgs& given) {
   GenerateArgs args = given;
   // Text, files and seed first: bad input stops before anything opens.
   if (const Status status = prepare_request_args(args.request, true); !status.ok())
-    return fail(status.message());
+    return generate_fail(status.message());
   if (args.request.random_seed)
     std::fprintf(stderr,
                  "acefit generate: --seed -1: random seed %llu (batch item b uses seed + b)\n",
                  static_cast<unsigned long long>(args.request.seed));
   auto format = pick_format(args.format, args.out);
-  if (!format.ok()) return fail(format.status().message());
+  if (!format.ok()) return generate_fail(format.status().message());
   auto context = resolve_from_process(args.settings);
-  if (!context.ok()) return fail(context.status().message());
+  if (!context.ok()) return generate_fail(context.status().message());
   const EffectiveSettings& settings = context->settings;
   auto built = build_request(args.request, settings);
-  if (!built.ok()) return fail(built.status().message());
+  if (!built.ok()) return generate_fail(built.status().message());
   GenerationRequest request = *built;
   // The destination, before anything is planned or loaded (a 48 kHz output
   // of whole 1920-sample latent frames).
@@ -102,7 +102,7 @@ int run_generate(const GenerateArgs& given) {
                         (settings.batch.requested && settings.batch.requested != std::string("1"));
   auto outputs_plan =
       plan_outputs(args.out, request.batch, numbered, *format, out_frames(), args.no_overwrite);
-  if (!outputs_plan.ok()) return fail(outputs_plan.status().message());
+  if (!outputs_plan.ok()) return generate_fail(outputs_plan.status().message());
   FILE* report = outputs_plan->stream_is_stdout ? stderr : stdout;
   std::vector<std::string> warnings = settings.warnings;
   for (const auto& w : context->runtime.warnings) {
@@ -120,10 +120,11 @@ int run_generate(const GenerateArgs& given) {
   // stops here with the numbers, before anything is loaded.
   Stopwatch plan_watch;
   auto planner = MemoryPlanner::create(options, device, *context->runtime.pool);
-  if (!planner.ok()) return fail(planner.status().to_string(), exit_code_for(planner.status()));
+  if (!planner.ok())
+    return generate_fail(planner.status().to_string(), exit_code_for(planner.status()));
   const std::uint64_t budget = device_budget_bytes(device);
   auto fit = fit_request(*planner, request, budget);
-  if (!fit.ok()) return fail(fit.status().message(), 1);
+  if (!fit.ok()) return generate_fail(fit.status().message(), 1);
   const double plan_s = plan_watch.elapsed_s();
   // The settings' warnings once the run is known to start: a failed
   // command's error comes first and alone.
@@ -135,7 +136,7 @@ int run_generate(const GenerateArgs& given) {
   if (request.batch != asked_batch) {  // the guard shrank the batch: new names
     outputs_plan =
         plan_outputs(args.out, request.batch, numbered, *format, out_frames(), args.no_overwrite);
-    if (!outputs_plan.ok()) return fail(outputs_plan.status().message());
+    if (!outputs_plan.ok()) return generate_fail(outputs_plan.status().message());
   }
   for (const auto& w : fit->warnings) {
     warnings.push_back(w);
@@ -146,11 +147,11 @@ int run_generate(const GenerateArgs& given) {
   Stopwatch load_watch;
   auto generator = Generator::load(options, ctx, progress);
   if (!generator.ok())
-    return fail(generator.status().to_string(), exit_code_for(generator.status()));
+    return generate_fail(generator.status().to_string(), exit_code_for(generator.status()));
   const double load_s = load_watch.elapsed_s();
 
   auto result = generator->generate(request, progress);
-  if (!result.ok()) return fail(result.status().to_string(), kExitRunFailed);
+  if (!result.ok()) return generate_fail(result.status().to_string(), kExitRunFailed);
   result->record.timings.load_s = load_s;
   for (const auto& w : result->warnings) {
     warnings.push_back(w);
@@ -185,7 +186,7 @@ int run_generate(const GenerateArgs& given) {
     } else {
       for (const auto& path : outputs) std::fprintf(report, "%s\n", path.c_str());
     }
-    return fail(written.status.to_string(), 1);
+    return generate_fail(written.status.to_string(), 1);
   }
 
   const RunRecord& record = result->record;

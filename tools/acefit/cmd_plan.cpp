@@ -29,7 +29,7 @@ struct PlanArgs {
   bool json = false;
 };
 
-int fail(const std::string& message, int code = kExitBadInput) {
+int plan_fail(const std::string& message, int code = kExitBadInput) {
   return report_error("plan", message, code);
 }
 
@@ -48,37 +48,38 @@ int run_plan(const PlanArgs& given) {
   Stopwatch watch;
   PlanArgs args = given;
   if (const Status status = prepare_request_args(args.request, false); !status.ok())
-    return fail(status.message());
+    return plan_fail(status.message());
   if (args.checkpoints.empty() == args.preset.empty())
-    return fail("give exactly one of --checkpoints DIR and --preset full|tiny");
+    return plan_fail("give exactly one of --checkpoints DIR and --preset full|tiny");
   auto context = resolve_from_process(args.settings);
-  if (!context.ok()) return fail(context.status().message());
+  if (!context.ok()) return plan_fail(context.status().message());
   const EffectiveSettings& settings = context->settings;
   std::vector<std::string> warnings = settings.warnings;
   RequestArgs request_args = args.request;
   if (request_args.caption.empty()) request_args.caption = "music";
   auto request = build_request(request_args, settings);
-  if (!request.ok()) return fail(request.status().message());
+  if (!request.ok()) return plan_fail(request.status().message());
   GeneratorOptions options = generator_options(request_args, settings, args.checkpoints);
   if (!args.preset.empty()) {
     if (args.preset != "full" && args.preset != "tiny")
-      return fail("--preset must be full or tiny, got " + args.preset);
+      return plan_fail("--preset must be full or tiny, got " + args.preset);
     options.preset = args.preset == "full" ? SyntheticPreset::full : SyntheticPreset::tiny;
     options.tokenizer_dir = default_tokenizer_dir();
   }
   Device& device = *context->runtime.device;
   auto planner = MemoryPlanner::create(options, device, *context->runtime.pool);
-  if (!planner.ok()) return fail(planner.status().to_string(), exit_code_for(planner.status()));
+  if (!planner.ok())
+    return plan_fail(planner.status().to_string(), exit_code_for(planner.status()));
   const std::uint64_t budget = device_budget_bytes(device);
   Stopwatch plan_watch;
   auto plan = planner->plan(*request, budget);
-  if (!plan.ok()) return fail(plan.status().to_string(), 1);
+  if (!plan.ok()) return plan_fail(plan.status().to_string(), 1);
   const double plan_s = planner->load_s() + plan_watch.elapsed_s();
   for (const auto& w : plan->warnings) warnings.push_back(w);
   auto max_batch = max_fitting_batch(*planner, *request, budget, kBatchSearchLimit);
-  if (!max_batch.ok()) return fail(max_batch.status().to_string(), 1);
+  if (!max_batch.ok()) return plan_fail(max_batch.status().to_string(), 1);
   auto max_duration = max_fitting_duration_s(*planner, *request, budget, kLongestDurationS);
-  if (!max_duration.ok()) return fail(max_duration.status().to_string(), 1);
+  if (!max_duration.ok()) return plan_fail(max_duration.status().to_string(), 1);
   auto guard = fit_request(*planner, *request, budget);
   const double seconds = watch.elapsed_s();
 

@@ -37,7 +37,7 @@ struct TokenizeArgs {
   std::vector<std::string> more_inputs;
 };
 
-int fail(const std::string& message) {
+int tokenize_fail(const std::string& message) {
   return report_error("tokenize", message, kExitBadInput);
 }
 
@@ -82,19 +82,20 @@ int run_tokenize(const TokenizeArgs& args) {
   // The text file is checked first: bad input fails before anything loads.
   std::string file_text;
   if (!args.file.empty() && !args.decode) {
-    if (!args.inputs.empty()) return fail("give the text as an argument or with --file, not both");
+    if (!args.inputs.empty())
+      return tokenize_fail("give the text as an argument or with --file, not both");
     auto read = read_regular_file(args.file, kMaxTokenizeFileBytes, "a text file");
-    if (!read.ok()) return fail(read.status().message());
+    if (!read.ok()) return tokenize_fail(read.status().message());
     file_text = std::move(read).value();
   }
   auto tokenizer = Tokenizer::load(args.tokenizer_dir);
-  if (!tokenizer.ok()) return fail(tokenizer.status().to_string());
+  if (!tokenizer.ok()) return tokenize_fail(tokenizer.status().to_string());
   if (args.decode) {
-    if (!args.file.empty()) return fail("--decode takes ids as arguments, not --file");
+    if (!args.file.empty()) return tokenize_fail("--decode takes ids as arguments, not --file");
     auto ids = parse_ids(args.inputs);
-    if (!ids.ok()) return fail(ids.status().to_string());
+    if (!ids.ok()) return tokenize_fail(ids.status().to_string());
     auto text = tokenizer->decode(ids.value(), args.skip_special);
-    if (!text.ok()) return fail(text.status().to_string());
+    if (!text.ok()) return tokenize_fail(text.status().to_string());
     if (args.json) {
       std::printf("%s\n", nlohmann::json(text.value()).dump().c_str());
     } else {
@@ -109,10 +110,11 @@ int run_tokenize(const TokenizeArgs& args) {
   } else if (args.inputs.size() == 1) {
     text = args.inputs[0];
   } else {
-    return fail(args.inputs.empty() ? "no text given" : "give the text as one argument (quote it)");
+    return tokenize_fail(args.inputs.empty() ? "no text given"
+                                             : "give the text as one argument (quote it)");
   }
   auto ids = tokenizer->encode(text);
-  if (!ids.ok()) return fail(ids.status().to_string());
+  if (!ids.ok()) return tokenize_fail(ids.status().to_string());
   if (args.json) {
     std::printf("%s\n", nlohmann::json(ids.value()).dump().c_str());
     return 0;
