@@ -22,7 +22,7 @@ namespace {
 
 constexpr std::uint64_t kGiB = 1ull << 30;
 
-const std::string& checkpoints() {
+const std::string& plan_checkpoints() {
   return tokenized_checkpoints();
 }
 
@@ -62,7 +62,7 @@ class PlanEqualsRun : public ::testing::TestWithParam<Case> {};
 TEST_P(PlanEqualsRun, EveryStagePeak) {
   const Case& c = GetParam();
   GeneratorOptions options;
-  options.checkpoints = checkpoints();
+  options.checkpoints = plan_checkpoints();
   options.offload = c.offload;
   options.quantize_int8 = c.int8;
   const auto sim = make_sim_device(8 * kGiB);
@@ -114,7 +114,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(MemoryPlan, StreamingLowersTheDitPeak) {
   GeneratorOptions options;
-  options.checkpoints = checkpoints();
+  options.checkpoints = plan_checkpoints();
   options.offload = OffloadMode::cpu_dit;
   const auto sim = make_sim_device(8 * kGiB);
   const MemoryPlanner planner = unwrap(MemoryPlanner::create(options, *sim, test_pool()));
@@ -138,7 +138,7 @@ TEST(MemoryPlan, StreamingLowersTheDitPeak) {
 
 TEST(MemoryPlan, GuardKeepsTheLargestBatchThatFits) {
   GeneratorOptions options;
-  options.checkpoints = checkpoints();
+  options.checkpoints = plan_checkpoints();
   const auto sim = make_sim_device(8 * kGiB);
   const MemoryPlanner planner = unwrap(MemoryPlanner::create(options, *sim, test_pool()));
   // The VAE decodes on the host here, so the batch-dependent stages make the
@@ -175,7 +175,7 @@ TEST(MemoryPlan, GuardKeepsTheLargestBatchThatFits) {
 
 TEST(MemoryPlan, VaeChunkIsTheLargestWhosePlanFitsTheFreeBudget) {
   GeneratorOptions options;
-  options.checkpoints = checkpoints();
+  options.checkpoints = plan_checkpoints();
   const auto sim = make_sim_device(8 * kGiB);
   const MemoryPlanner planner = unwrap(MemoryPlanner::create(options, *sim, test_pool()));
   GenerationRequest request = short_request(14.0);

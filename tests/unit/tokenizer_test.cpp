@@ -129,17 +129,17 @@ TEST(Qwen3Tokenizer, AudioCodeIds) {
 
 // vocab.json + merges.txt (+ tokenizer_config.json) written from tokenizer.json.
 TEST(Qwen3Tokenizer, VocabAndMergesGiveTheSameIds) {
-  const nlohmann::json* json = testing::qwen3_tokenizer_json();
-  ASSERT_NE(json, nullptr) << testing::qwen3_install_hint();
+  const nlohmann::json* tokenizer_json = testing::qwen3_tokenizer_json();
+  ASSERT_NE(tokenizer_json, nullptr) << testing::qwen3_install_hint();
   const auto dir =
       std::filesystem::temp_directory_path() / ("acefit-tokenizer-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   {
     std::ofstream vocab(dir / "vocab.json", std::ios::binary);
-    vocab << (*json)["model"]["vocab"].dump();
+    vocab << (*tokenizer_json)["model"]["vocab"].dump();
     std::ofstream merges(dir / "merges.txt", std::ios::binary);
     merges << "#version: 0.2\n";
-    for (const auto& merge : (*json)["model"]["merges"]) {
+    for (const auto& merge : (*tokenizer_json)["model"]["merges"]) {
       if (merge.is_array()) {
         merges << merge[0].get<std::string>() << ' ' << merge[1].get<std::string>() << '\n';
       } else {
@@ -147,7 +147,7 @@ TEST(Qwen3Tokenizer, VocabAndMergesGiveTheSameIds) {
       }
     }
     nlohmann::json config;
-    for (const auto& token : (*json)["added_tokens"]) {
+    for (const auto& token : (*tokenizer_json)["added_tokens"]) {
       nlohmann::json entry = token;
       entry.erase("id");
       config["added_tokens_decoder"][std::to_string(token["id"].get<int>())] = entry;

@@ -83,6 +83,7 @@ int run_generate(const GenerateArgs& given) {
                  static_cast<unsigned long long>(args.request.seed));
   auto format = pick_format(args.format, args.out);
   if (!format.ok()) return generate_fail(format.status().message());
+  TokenizerPreload tokenizer(args.checkpoints, "");
   auto context = resolve_from_process(args.settings);
   if (!context.ok()) return generate_fail(context.status().message());
   const EffectiveSettings& settings = context->settings;
@@ -119,6 +120,7 @@ int run_generate(const GenerateArgs& given) {
   // Plan first: the VRAM guard shrinks the batch or streams the DiT, or
   // stops here with the numbers, before anything is loaded.
   Stopwatch plan_watch;
+  options.tokenizer = tokenizer.take();
   auto planner = MemoryPlanner::create(options, device, *context->runtime.pool);
   if (!planner.ok())
     return generate_fail(planner.status().to_string(), exit_code_for(planner.status()));

@@ -9,6 +9,8 @@
 #include <random>
 
 #include "cli_common.h"
+#include "core/timer.h"
+#include "io/checkpoint/checkpoint_layout.h"
 #include "io/text/text_input.h"
 #include "pipeline/prompt.h"
 #include "runtime.h"
@@ -249,6 +251,37 @@ std::string default_tokenizer_dir() {
   if (std::filesystem::exists(fetched + "/tokenizer.json", error)) return fetched;
 #endif
   return "";
+}
+
+TokenizerPreload::TokenizerPreload(const std::string& checkpoints, const std::string& preset_dir) {
+  std::string dir = preset_dir;
+  if (dir.empty() && !checkpoints.empty()) {
+    auto layout = discover_checkpoints(checkpoints);
+    if (layout.ok() && layout->text_encoder) dir = *layout->text_encoder;
+  }
+  std::error_code error;
+  if (dir.empty() || !std::filesystem::is_regular_file(dir + "/tokenizer.json", error)) return;
+  pending_ = std::async(std::launch::async, [dir]() -> Loaded {
+    Stopwatch watch;
+    try {
+      auto loaded = Tokenizer::load(dir);
+      if (!loaded.ok()) return {};
+      return {std::make_shared<const Tokenizer>(std::move(loaded).value()), watch.elapsed_s()};
+    } catch (...) {  // out of memory: the run's own load reports it
+      return {};
+    }
+  });
+}
+
+TokenizerPreload::~TokenizerPreload() {
+  if (pending_.valid()) pending_.wait();
+}
+
+std::shared_ptr<const Tokenizer> TokenizerPreload::take() {
+  if (!pending_.valid()) return nullptr;
+  Loaded loaded = pending_.get();
+  load_s_ = loaded.seconds;
+  return std::move(loaded.tokenizer);
 }
 
 }  // namespace acefit::cli

@@ -11,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -71,6 +73,31 @@ GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSetti
 // The folder of the Qwen3 tokenizer files: ACEFIT_QWEN3_TOKENIZER_DIR, else
 // the folder scripts/fetch-tokenizer fills; "" when neither has them.
 std::string default_tokenizer_dir();
+
+// Reads the tokenizer a run will use on a thread of its own, started before
+// the devices are probed and the settings resolved, so that the two overlap
+// (reading tokenizer.json is most of a plan's time). The folder is the one
+// Generator::load would read: `preset_dir` for a preset, else the text
+// encoder folder of `checkpoints`. take() returns the tokenizer, or null
+// when there is none or it failed to load; Generator::load then reads it
+// itself and reports the error.
+class TokenizerPreload {
+ public:
+  TokenizerPreload(const std::string& checkpoints, const std::string& preset_dir);
+  ~TokenizerPreload();
+  TokenizerPreload(const TokenizerPreload&) = delete;
+  TokenizerPreload& operator=(const TokenizerPreload&) = delete;
+  std::shared_ptr<const Tokenizer> take();
+  double load_s() const { return load_s_; }  // reading it, after take()
+
+ private:
+  struct Loaded {
+    std::shared_ptr<const Tokenizer> tokenizer;
+    double seconds = 0;
+  };
+  std::future<Loaded> pending_;
+  double load_s_ = 0;
+};
 
 // Strict number parsing for flags and variables: the whole text, no NaN or
 // infinity, within [min, max]; nullopt otherwise.

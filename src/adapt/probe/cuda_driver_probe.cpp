@@ -18,7 +18,7 @@ constexpr int kAttributeComputeCapabilityMajor =
     75;  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
 constexpr int kAttributeComputeCapabilityMinor =
     76;  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
-constexpr int kNameBufferSize = 256;
+constexpr int kCudaNameBufferSize = 256;
 
 struct CudaDriverApi {
   CuResult (*init)(unsigned) = nullptr;
@@ -86,10 +86,10 @@ ProbedDevice describe_device(const CudaDriverApi& api, CuDevice handle, int inde
   device.vendor = "NVIDIA";
   device.index = index;
 
-  char name[kNameBufferSize + 1] = {};
-  if (const CuResult rc = api.device_name(name, kNameBufferSize, handle); rc == kCudaSuccess) {
-    name[kNameBufferSize] = '\0';
-    device.name = bounded_string(name, kNameBufferSize);
+  char name[kCudaNameBufferSize + 1] = {};
+  if (const CuResult rc = api.device_name(name, kCudaNameBufferSize, handle); rc == kCudaSuccess) {
+    name[kCudaNameBufferSize] = '\0';
+    device.name = bounded_string(name, kCudaNameBufferSize);
   } else {
     add_note(outcome, note_for(index, call_failed("cuDeviceGetName", rc)));
   }

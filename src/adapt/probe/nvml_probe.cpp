@@ -15,7 +15,7 @@ struct NvmlMemory {                    // nvmlMemory_t (version 1)
 };
 
 constexpr NvmlReturn kNvmlSuccess = 0;
-constexpr unsigned kNameBufferSize = 96;           // NVML_DEVICE_NAME_V2_BUFFER_SIZE
+constexpr unsigned kNvmlNameBufferSize = 96;       // NVML_DEVICE_NAME_V2_BUFFER_SIZE
 constexpr unsigned kDriverVersionBufferSize = 80;  // NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
 
 struct NvmlApi {
@@ -56,10 +56,11 @@ ProbedDevice describe_device(const NvmlApi& api, NvmlDevice handle, std::uint32_
   device.vendor = "NVIDIA";
   device.index = static_cast<int>(index);
 
-  char name[kNameBufferSize + 1] = {};
-  if (const NvmlReturn rc = api.device_name(handle, name, kNameBufferSize); rc == kNvmlSuccess) {
-    name[kNameBufferSize] = '\0';
-    device.name = bounded_string(name, kNameBufferSize);
+  char name[kNvmlNameBufferSize + 1] = {};
+  if (const NvmlReturn rc = api.device_name(handle, name, kNvmlNameBufferSize);
+      rc == kNvmlSuccess) {
+    name[kNvmlNameBufferSize] = '\0';
+    device.name = bounded_string(name, kNvmlNameBufferSize);
   } else {
     add_note(outcome, note_for(index, call_failed("nvmlDeviceGetName", rc)));
   }

@@ -71,7 +71,7 @@ std::string shape_text(const std::vector<std::uint64_t>& shape) {
   return out + "]";
 }
 
-std::string tensor_label(std::string_view name) {
+std::string header_tensor_label(std::string_view name) {
   return "tensor '" + printable(name) + "'";
 }
 
@@ -150,7 +150,7 @@ class HeaderParser {
     std::string where;
     if (error.kind != JsonErrorKind::duplicate_key && !inside.empty()) {
       where = inside == "__metadata__" ? std::string(" (inside __metadata__)")
-                                       : " (inside " + tensor_label(inside) + ")";
+                                       : " (inside " + header_tensor_label(inside) + ")";
     }
     return fail(code, "header " + error.message + where + "; the header starts at file offset 8");
   }
@@ -196,7 +196,7 @@ class HeaderParser {
   // Reads an array of u64 integer literals into `out` (at most `max` of them).
   Status parse_integers(const SafetensorsTensorInfo& info, std::string_view field,
                         SafetensorsError error, std::size_t max, std::vector<std::uint64_t>& out) {
-    const std::string where = tensor_label(info.name) + ": " + std::string(field);
+    const std::string where = header_tensor_label(info.name) + ": " + std::string(field);
     if (!next()) return json_failure();
     if (event_.type != JsonEventType::array_begin) {
       return fail(error, where + " at header byte " + std::to_string(event_.offset) + " is " +
@@ -222,7 +222,7 @@ class HeaderParser {
   }
 
   Status parse_entry(SafetensorsTensorInfo& info, std::size_t key_offset) {
-    const std::string label = tensor_label(info.name);
+    const std::string label = header_tensor_label(info.name);
     if (!next()) return json_failure();
     if (event_.type != JsonEventType::object_begin) {
       return fail(SafetensorsError::missing_field,
@@ -297,7 +297,7 @@ class HeaderParser {
 
 // S15-S17 for one tensor.
 Status check_tensor_size(SafetensorsTensorInfo& info, std::string_view origin) {
-  const std::string label = tensor_label(info.name);
+  const std::string label = header_tensor_label(info.name);
   std::uint64_t nonzero_product = 1;
   bool has_zero = false;
   for (const std::uint64_t dim : info.shape) {
@@ -354,14 +354,15 @@ Status check_layout(SafetensorsLayout& layout, std::string_view origin) {
   for (const std::size_t i : order) {
     const auto& t = layout.tensors[i];
     if (t.data_begin != expected) {
-      std::string detail = tensor_label(t.name) + ": data_offsets [" +
+      std::string detail = header_tensor_label(t.name) + ": data_offsets [" +
                            std::to_string(t.data_begin) + ", " + std::to_string(t.data_end) + "]";
       if (!previous) {
         detail += " make the first tensor in the data section begin at " +
                   std::to_string(t.data_begin) + ", not 0";
       } else {
         detail += (t.data_begin < expected ? " overlap " : " leave a gap after ") +
-                  tensor_label(previous->name) + ", which ends at " + std::to_string(expected);
+                  header_tensor_label(previous->name) + ", which ends at " +
+                  std::to_string(expected);
       }
       return safetensors_status(SafetensorsError::invalid_offset, origin, detail);
     }
@@ -546,7 +547,7 @@ Expected<SafetensorsLayout> validate_safetensors_bytes(std::span<const std::uint
 Status check_computable(const SafetensorsTensorInfo& tensor, std::string_view origin) {
   if (safetensors_compute_dtype(tensor.dtype)) return Status::ok_status();
   return safetensors_status(SafetensorsError::unsupported_dtype, origin,
-                            tensor_label(tensor.name) + " has dtype " +
+                            header_tensor_label(tensor.name) + " has dtype " +
                                 std::string(safetensors_dtype_name(tensor.dtype)) +
                                 ", which acefit cannot compute with (it computes with F32, F16, "
                                 "BF16, I8, I32 and I64)");

@@ -6,19 +6,19 @@ namespace acefit::models {
 
 namespace {
 
-Status bad_input(const std::string& what) {
+Status condition_bad_input(const std::string& what) {
   return Status(ErrorCode::invalid_argument, "condition encoder: " + what);
 }
 
 Status check_lengths(const char* name, const std::vector<std::int64_t>& lengths, std::int64_t batch,
                      std::int64_t max_length) {
   if (static_cast<std::int64_t>(lengths.size()) != batch)
-    return bad_input(std::string(name) + " has " + std::to_string(lengths.size()) +
-                     " entries for a batch of " + std::to_string(batch));
+    return condition_bad_input(std::string(name) + " has " + std::to_string(lengths.size()) +
+                               " entries for a batch of " + std::to_string(batch));
   for (const std::int64_t n : lengths) {
     if (n < 0 || n > max_length)
-      return bad_input(std::string(name) + " value " + std::to_string(n) + " is outside [0, " +
-                       std::to_string(max_length) + "]");
+      return condition_bad_input(std::string(name) + " value " + std::to_string(n) +
+                                 " is outside [0, " + std::to_string(max_length) + "]");
   }
   return {};
 }
@@ -56,17 +56,18 @@ Expected<EncoderStates> ConditionEncoder::encode(const ops::OpContext& ctx,
   const Tensor& lyric = in.lyric_embeddings;
   const Tensor& timbre = in.timbre_latents;
   if (text.rank() != 3 || lyric.rank() != 3 || timbre.rank() != 3)
-    return bad_input("text, lyric and timbre inputs must be [B, L, C]");
+    return condition_bad_input("text, lyric and timbre inputs must be [B, L, C]");
   const std::int64_t batch = text.dim(0);
   if (lyric.dim(0) != batch || timbre.dim(0) != batch)
-    return bad_input("text " + text.describe() + ", lyric " + lyric.describe() + " and timbre " +
-                     timbre.describe() + " disagree on the batch size");
+    return condition_bad_input("text " + text.describe() + ", lyric " + lyric.describe() +
+                               " and timbre " + timbre.describe() + " disagree on the batch size");
   if (text.dim(2) != config_.text_hidden_dim || lyric.dim(2) != config_.text_hidden_dim)
-    return bad_input("text and lyric states must have " + std::to_string(config_.text_hidden_dim) +
-                     " channels");
+    return condition_bad_input("text and lyric states must have " +
+                               std::to_string(config_.text_hidden_dim) + " channels");
   if (timbre.dim(2) != config_.timbre_hidden_dim || timbre.dim(1) < 1)
-    return bad_input("timbre latents " + timbre.describe() + " must be [B, frames >= 1, " +
-                     std::to_string(config_.timbre_hidden_dim) + "]");
+    return condition_bad_input("timbre latents " + timbre.describe() +
+                               " must be [B, frames >= 1, " +
+                               std::to_string(config_.timbre_hidden_dim) + "]");
   ACEFIT_TRY(check_lengths("text_lengths", in.text_lengths, batch, text.dim(1)));
   ACEFIT_TRY(check_lengths("lyric_lengths", in.lyric_lengths, batch, lyric.dim(1)));
 
@@ -94,7 +95,7 @@ Expected<EncoderStates> ConditionEncoder::encode(const ops::OpContext& ctx,
 Expected<Tensor> pack_right_padded(const ops::OpContext& ctx, const std::vector<Tensor>& parts,
                                    const std::vector<std::vector<std::int64_t>>& lengths) {
   if (parts.empty() || parts.size() != lengths.size())
-    return bad_input("pack needs one length list per part");
+    return condition_bad_input("pack needs one length list per part");
   const std::int64_t batch = parts[0].dim(0);
   std::vector<Tensor> rows;
   for (std::int64_t b = 0; b < batch; ++b) {

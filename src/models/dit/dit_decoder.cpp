@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::int64_t kSinusoidWidth = 256;  // cos and sin of 128 frequencies
 
-Status bad_input(const std::string& what) {
+Status dit_bad_input(const std::string& what) {
   return Status(ErrorCode::invalid_argument, "DiT: " + what);
 }
 
@@ -193,7 +193,7 @@ Expected<std::vector<DitLayerWeights>> DitDecoder::layers_on(Device& device, std
 
 Expected<Tensor> DitDecoder::null_condition(const ops::OpContext& ctx, std::int64_t batch,
                                             std::int64_t length) const {
-  if (batch < 1 || length < 1) return bad_input("null condition needs batch and length >= 1");
+  if (batch < 1 || length < 1) return dit_bad_input("null condition needs batch and length >= 1");
   ACEFIT_ASSIGN(Tensor row, null_condition_.reshape(Shape{1, config_.hidden_size}));
   ACEFIT_ASSIGN(Tensor rows,
                 ops::concat(ctx, std::vector<Tensor>(static_cast<std::size_t>(length), row), 0));
@@ -205,8 +205,8 @@ Expected<DitCrossCache> DitDecoder::prepare(const ops::OpContext& ctx,
                                             const Tensor& encoder_states) const {
   if (encoder_states.rank() != 3 || encoder_states.dim(2) != config_.hidden_size ||
       encoder_states.dim(1) < 1)
-    return bad_input("encoder states " + encoder_states.describe() + " must be [B, L >= 1, " +
-                     std::to_string(config_.hidden_size) + "]");
+    return dit_bad_input("encoder states " + encoder_states.describe() + " must be [B, L >= 1, " +
+                         std::to_string(config_.hidden_size) + "]");
   DitCrossCache cache;
   cache.batch = encoder_states.dim(0);
   ACEFIT_ASSIGN(Tensor embedded,
@@ -313,16 +313,16 @@ Expected<Tensor> DitDecoder::forward(const ops::OpContext& ctx, const Tensor& x_
   const std::int64_t h = config_.hidden_size;
   const std::int64_t p = config_.patch_size;
   if (x_t.rank() != 3 || x_t.dim(2) != latent || x_t.dim(1) < 1)
-    return bad_input("x_t " + x_t.describe() + " must be [B, T >= 1, " + std::to_string(latent) +
-                     "]");
+    return dit_bad_input("x_t " + x_t.describe() + " must be [B, T >= 1, " +
+                         std::to_string(latent) + "]");
   const std::int64_t batch = x_t.dim(0), frames = x_t.dim(1);
   if (context.rank() != 3 || context.dim(0) != batch || context.dim(1) != frames ||
       context.dim(2) != config_.in_channels - latent)
-    return bad_input("context " + context.describe() + " does not match x_t " + x_t.describe());
+    return dit_bad_input("context " + context.describe() + " does not match x_t " + x_t.describe());
   if (static_cast<std::int64_t>(t.size()) != batch || r.size() != t.size())
-    return bad_input("one t and one r per batch item are needed");
+    return dit_bad_input("one t and one r per batch item are needed");
   if (cache.batch != batch || cache.keys.size() != layers_.size())
-    return bad_input("the cross-attention cache was prepared for another batch");
+    return dit_bad_input("the cross-attention cache was prepared for another batch");
 
   // 1. Timestep embeddings of t and t - r, summed.
   std::vector<float> t_minus_r(t.size());
