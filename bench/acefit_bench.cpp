@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bench_cases.h"
+#include "bench_machine.h"
 #include "bench_reporter.h"
 #include "core/thread_pool.h"
 #include "device/cpu/cpu_device.h"
@@ -31,20 +32,6 @@ constexpr double kMinTime = 0.15;
 constexpr double kQuickMinTime = 0.05;
 constexpr const char* kRepetitions = "--benchmark_repetitions=5";
 constexpr const char* kInterleave = "--benchmark_enable_random_interleaving=true";
-
-// "model name" from /proc/cpuinfo, or "unknown" where there is none.
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const auto start = line.find_first_not_of(" \t", colon + 1);
-    return start == std::string::npos ? std::string("unknown") : line.substr(start);
-  }
-  return "unknown";
-}
 
 // "OpenBLAS 0.3.21 ..." from openblas_get_config(), which may or may not
 // start with the library's name.
@@ -98,7 +85,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const nlohmann::ordered_json machine = {
-      {"cpu", cpu_model()}, {"threads", pool.size()}, {"blas", blas_description()}};
+      {"cpu", acefit::bench::cpu_model()}, {"threads", pool.size()}, {"blas", blas_description()}};
   acefit::bench::JsonReporter reporter(machine, std::move(cases->gemm),
                                        std::move(cases->attention));
   reporter.set_tokenizer(std::move(cases->tokenizer));

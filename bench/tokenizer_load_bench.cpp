@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_machine.h"
 #include "io/json/strict_json.h"
 #include "io/tokenizer/tokenizer.h"
 
@@ -52,18 +53,6 @@ double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const std::size_t n = values.size();
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    const auto colon = line.find(':');
-    const auto start = line.find_first_not_of(" \t", colon + 1);
-    if (colon != std::string::npos && start != std::string::npos) return line.substr(start);
-  }
-  return "unknown";
 }
 
 }  // namespace
@@ -123,7 +112,7 @@ int main(int argc, char** argv) {
     nlohmann_vocab = parsed["model"]["vocab"].size();
   }
   const nlohmann::ordered_json report = {
-      {"machine", {{"cpu", cpu_model()}}},
+      {"machine", {{"cpu", acefit::bench::cpu_model()}}},
       {"file", path},
       {"file_bytes", text.size()},
       {"runs", runs},
