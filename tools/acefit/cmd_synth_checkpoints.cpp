@@ -52,19 +52,6 @@ int synth_fail(const std::string& message, int code) {
   return report_error("make-demo-checkpoints", message, code);
 }
 
-// Removes "<prefix><pid>..." folders in `parent` left by dead processes.
-void remove_dead_temp_folders(const std::string& parent, const std::string& prefix) {
-  DIR* dir = ::opendir(parent.c_str());
-  if (dir == nullptr) return;
-  std::vector<std::string> stale;
-  while (const dirent* entry = ::readdir(dir)) {
-    const pid_t owner = temp_owner_pid(entry->d_name, prefix.c_str());
-    if (owner != 0 && !process_alive(owner)) stale.push_back(parent + "/" + entry->d_name);
-  }
-  ::closedir(dir);
-  for (const std::string& path : stale) (void)remove_tree(path.c_str());
-}
-
 // Moves the complete `temp` folder to `target`; an existing `target` (empty,
 // or any with --force) is swapped out and then removed.
 Status commit_folder(const std::string& temp, const std::string& target, bool exists) {
@@ -140,7 +127,7 @@ int run_synth(const SynthArgs& args) {
   fs::create_directories(parent, error);
   if (error) return synth_fail("cannot create folder '" + parent + "': " + error.message(), 1);
   const std::string prefix = "." + name + ".acefit-tmp-";
-  remove_dead_temp_folders(parent, prefix);
+  (void)remove_dead_owner_temp_folders(parent, prefix.c_str());
   const std::string temp = parent + "/" + prefix + std::to_string(::getpid());
   install_temp_cleanup_signal_handlers();
   const int slot = register_temp(temp, true);

@@ -11,6 +11,8 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <string>
+#include <vector>
 
 namespace acefit {
 namespace {
@@ -163,24 +165,50 @@ bool process_alive(pid_t pid) {
   return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
-std::uint64_t remove_dead_owner_temp_files(const std::string& folder, const char* prefix,
-                                           std::int64_t min_age_s) {
+namespace {
+
+// Calls `remove(dir_fd, name, info)` for each entry of `folder` named
+// "<prefix><pid>..." whose pid is not a live process; counts the removals.
+template <typename Remove>
+std::uint64_t for_each_dead_owner_entry(const std::string& folder, const char* prefix,
+                                        Remove remove) {
   DIR* dir = ::opendir(folder.c_str());
   if (dir == nullptr) return 0;
   const int dir_fd = ::dirfd(dir);
-  const std::time_t now = std::time(nullptr);
-  std::uint64_t removed = 0;
+  std::vector<std::string> names;
   while (const dirent* entry = ::readdir(dir)) {
     const pid_t owner = temp_owner_pid(entry->d_name, prefix);
-    if (owner == 0 || process_alive(owner)) continue;
+    if (owner != 0 && !process_alive(owner)) names.emplace_back(entry->d_name);
+  }
+  std::uint64_t removed = 0;
+  for (const std::string& name : names) {
     struct stat info {};
-    if (::fstatat(dir_fd, entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (!S_ISREG(info.st_mode)) continue;
-    if (static_cast<std::int64_t>(now - info.st_mtime) < min_age_s) continue;
-    if (::unlinkat(dir_fd, entry->d_name, 0) == 0) ++removed;
+    if (::fstatat(dir_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (remove(dir_fd, name, info)) ++removed;
   }
   ::closedir(dir);
   return removed;
+}
+
+}  // namespace
+
+std::uint64_t remove_dead_owner_temp_files(const std::string& folder, const char* prefix,
+                                           std::int64_t min_age_s) {
+  const std::time_t now = std::time(nullptr);
+  return for_each_dead_owner_entry(
+      folder, prefix, [&](int dir_fd, const std::string& name, const struct stat& info) {
+        if (!S_ISREG(info.st_mode)) return false;
+        if (static_cast<std::int64_t>(now - info.st_mtime) < min_age_s) return false;
+        return ::unlinkat(dir_fd, name.c_str(), 0) == 0;
+      });
+}
+
+std::uint64_t remove_dead_owner_temp_folders(const std::string& folder, const char* prefix) {
+  return for_each_dead_owner_entry(folder, prefix,
+                                   [&](int, const std::string& name, const struct stat& info) {
+                                     if (!S_ISDIR(info.st_mode)) return false;
+                                     return remove_tree((folder + "/" + name).c_str()) == 0;
+                                   });
 }
 
 }  // namespace acefit

@@ -47,6 +47,11 @@ bool process_alive(pid_t pid);
 std::uint64_t remove_dead_owner_temp_files(const std::string& folder, const char* prefix,
                                            std::int64_t min_age_s);
 
+// Removes folders in `folder` named "<prefix><pid>..." whose pid is not a
+// live process (make-demo-checkpoints' half-made folders), with everything
+// in them. Returns how many were removed.
+std::uint64_t remove_dead_owner_temp_folders(const std::string& folder, const char* prefix);
+
 // Removes a folder and everything in it (a few levels deep); ENOENT is fine.
 // Async-signal-safe. Returns 0 or an errno value.
 int remove_tree(const char* path);
