@@ -49,7 +49,11 @@ set +e; ACEFIT_TEST_FAIL_BEFORE_COMMIT=1 synth "$work/failed" >/dev/null 2>&1; r
 set +e; ACEFIT_TEST_SIGNAL_BEFORE_COMMIT=1 synth "$work/killed" >/dev/null 2>&1; rc=$?; set -e
 [ "$rc" -eq 143 ] || fail "SIGTERM during make-demo-checkpoints exited $rc"
 [ ! -e "$work/killed" ] && [ -z "$(temps "$work")" ] || fail "SIGTERM left a half-made folder"
+# A half-made folder of a dead process is removed by the next run there.
+dead_pid=$(sh -c 'echo $$')
+mkdir "$work/.full.acefit-tmp-$dead_pid" && echo half >"$work/.full.acefit-tmp-$dead_pid/x"
 synth "$work/full" --force >/dev/null 2>&1 || fail "--force did not replace a folder"
+[ ! -e "$work/.full.acefit-tmp-$dead_pid" ] || fail "a dead run's temp folder was kept"
 [ ! -e "$work/full/keep.txt" ] && [ -f "$work/full/vae/config.json" ] || fail "--force result"
 [ -z "$(temps "$work")" ] || fail "--force left a temp folder"
 ck="$work/full"
