@@ -61,7 +61,7 @@ struct GeneratorOptions {
 
 struct GenerationRequest {
   std::string caption;
-  std::string lyrics;  // empty: instrumental
+  std::string lyrics;  // written as given, empty included ("[Instrumental]": an instrumental)
   std::string language = "unknown";
   double duration_s = 30.0;
   int batch = 1;
@@ -71,7 +71,7 @@ struct GenerationRequest {
   std::optional<double> guidance;  // base models (turbo: none); default 7
   std::optional<int> bpm;
   std::optional<std::string> keyscale;
-  std::optional<int> time_signature;
+  std::optional<std::string> time_signature;  // as written ("3/4"), checked
   InferMethod method = InferMethod::ode;
   // VAE decode: 0 = the largest chunk whose planned peak fits the free
   // budget; n = n latent frames (ACESTEP_VAE_DECODE_CHUNK_SIZE).

@@ -192,12 +192,8 @@ Expected<std::string> metas_block(const PromptMetas& metas) {
   }
   out += "\n- timesignature: ";
   if (metas.time_signature) {
-    const int n = *metas.time_signature;
-    if (n != 2 && n != 3 && n != 4 && n != 6) {
-      return invalid_argument("time signature numerator must be 2, 3, 4 or 6, got " +
-                              std::to_string(n));
-    }
-    out += std::to_string(n);
+    ACEFIT_TRY(parse_time_signature(*metas.time_signature).status());
+    out += trim(*metas.time_signature);
   } else {
     out += "N/A";
   }
@@ -236,21 +232,34 @@ Expected<std::string> lyric_prompt(std::string_view language, std::string_view l
   std::string out = "# Languages\n";
   out += language;
   out += "\n\n# Lyric\n";
-  out += lyrics.empty() ? kInstrumentalLyrics : lyrics;
+  out += lyrics;
   out += "<|endoftext|>";
   return out;
 }
 
 Expected<PromptTokens> tokenize_prompt(const Tokenizer& tokenizer, std::string_view text,
                                        std::size_t max_length) {
-  if (max_length == 0) return invalid_argument("prompt max_length must be > 0");
+  const std::size_t special_count = tokenizer.special_token_count();
+  if (max_length <= special_count) {
+    return invalid_argument("prompt max_length " + std::to_string(max_length) +
+                            " leaves no room for the text beside the tokenizer's " +
+                            std::to_string(special_count) + " special tokens");
+  }
+  ACEFIT_ASSIGN(std::vector<std::int32_t> text_ids,
+                tokenizer.encode(text, /*add_special_tokens=*/false));
   PromptTokens tokens;
-  ACEFIT_ASSIGN(tokens.ids, tokenizer.encode(text));
-  tokens.full_length = tokens.ids.size();
-  if (tokens.ids.size() > max_length) {
-    tokens.ids.resize(max_length);
+  tokens.full_length = text_ids.size() + special_count;
+  const std::size_t text_limit = max_length - special_count;
+  if (text_ids.size() > text_limit) {
+    text_ids.resize(text_limit);
     tokens.truncated = true;
   }
+  const auto prefix = tokenizer.special_prefix();
+  const auto suffix = tokenizer.special_suffix();
+  tokens.ids.reserve(text_ids.size() + special_count);
+  tokens.ids.assign(prefix.begin(), prefix.end());
+  tokens.ids.insert(tokens.ids.end(), text_ids.begin(), text_ids.end());
+  tokens.ids.insert(tokens.ids.end(), suffix.begin(), suffix.end());
   return tokens;
 }
 

@@ -85,8 +85,12 @@ Status validate_language(std::string_view code);
 inline constexpr double kDefaultMetasDurationS = 30.0;
 
 struct PromptMetas {
-  std::optional<int> bpm;             // 30..300
-  std::optional<int> time_signature;  // numerator: 2, 3, 4 or 6
+  std::optional<int> bpm;  // 30..300
+  // As the user wrote it ("3/4", "6/8", "4"): checked by
+  // parse_time_signature and written verbatim (surrounding white space
+  // trimmed), as upstream does (18.2). Only a value from the LM's CoT is the
+  // bare numerator.
+  std::optional<std::string> time_signature;
   std::optional<std::string> keyscale;
   std::optional<double> duration_s;  // written as int(seconds); missing: 30
 };
@@ -105,8 +109,10 @@ inline constexpr std::string_view kInstrumentalLyrics = "[Instrumental]";
 inline constexpr std::string_view kDefaultLanguage = "unknown";
 
 // "# Languages\n{language}\n\n# Lyric\n{lyrics}<|endoftext|>" (no final
-// newline); empty lyrics become "[Instrumental]". invalid_argument for a
-// language not in language_codes().
+// newline). Empty lyrics stay empty (18.2); "[Instrumental]" is written
+// only when the caller asks for an instrumental (generate --instrumental
+// passes kInstrumentalLyrics). invalid_argument for a language not in
+// language_codes().
 Expected<std::string> lyric_prompt(std::string_view language, std::string_view lyrics);
 
 // ---- tokenization ----
@@ -115,13 +121,16 @@ inline constexpr std::size_t kCaptionMaxTokens = 256;
 inline constexpr std::size_t kLyricMaxTokens = 2048;
 
 struct PromptTokens {
-  std::vector<std::int32_t> ids;  // at most max_length ids
+  std::vector<std::int32_t> ids;  // at most max_length ids, special tokens included
   bool truncated = false;         // the text had more tokens; callers warn
-  std::size_t full_length = 0;    // the token count before truncation
+  std::size_t full_length = 0;    // the token count before truncation, special tokens included
 };
 
-// Encodes `text` (no special tokens added beyond those written in it) and
-// keeps the first max_length ids (> 0).
+// Encodes `text` with the tokenizer's special tokens (its post-processor
+// template, Hugging Face's add_special_tokens = true; 18.1), truncating as
+// Hugging Face does: the text's ids are cut to max_length minus the
+// special-token count, then the template's ids are added. invalid_argument
+// when max_length leaves no room for the text.
 Expected<PromptTokens> tokenize_prompt(const Tokenizer& tokenizer, std::string_view text,
                                        std::size_t max_length);
 

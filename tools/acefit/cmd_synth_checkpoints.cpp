@@ -5,7 +5,9 @@
 // tests and the demo; full has the real dims, for planning and benchmarks.
 // The Qwen3 tokenizer files are copied from --tokenizer, else from
 // ACEFIT_QWEN3_TOKENIZER_DIR, else from the folder scripts/fetch-tokenizer
-// fills in the source tree. The folder is built as a hidden sibling
+// fills in the source tree; the text encoder's tokenizer.json gets Qwen3-
+// Embedding's post_processor ("$A <|endoftext|>"), the LM's a plain ByteLevel
+// one, as the real folders have. The folder is built as a hidden sibling
 // ".DIR.acefit-tmp-PID" and renamed into place only when complete, so a
 // failure or a signal never leaves a half-made folder; a non-empty DIR is
 // refused unless --force, and then replaced only after the new one is done.

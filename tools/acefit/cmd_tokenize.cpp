@@ -1,9 +1,12 @@
 // acefit tokenize: Qwen3 text -> token ids, or ids -> text (--decode), with
 // the tokenizer files of a model folder (tokenizer.json, or vocab.json +
 // merges.txt).
-//   acefit tokenize --tokenizer DIR [--json] TEXT
-//   acefit tokenize --tokenizer DIR [--json] --file PATH
+//   acefit tokenize --tokenizer DIR [--json] [--no-special-tokens] TEXT
+//   acefit tokenize --tokenizer DIR [--json] [--no-special-tokens] --file PATH
 //   acefit tokenize --tokenizer DIR --decode "9707, 1879" | 9707 1879
+// Encoding adds the post-processor's special tokens (tokenizer.json's
+// TemplateProcessing, e.g. Qwen3-Embedding's trailing <|endoftext|>) as
+// Hugging Face does by default; --no-special-tokens leaves them out.
 // Bad input (invalid UTF-8, an unknown id, unreadable files) prints one line
 // on stderr and exits 2.
 #include <charconv>
@@ -29,6 +32,7 @@ struct TokenizeArgs {
   bool json = false;
   bool decode = false;
   bool skip_special = false;
+  bool no_special_tokens = false;
   std::vector<std::string> inputs;
   // How the command line fills `inputs`: the first word exactly as given
   // (CLI11 would read "[Intro] [x]" in a list option as a list), then any
@@ -113,7 +117,7 @@ int run_tokenize(const TokenizeArgs& args) {
     return tokenize_fail(args.inputs.empty() ? "no text given"
                                              : "give the text as one argument (quote it)");
   }
-  auto ids = tokenizer->encode(text);
+  auto ids = tokenizer->encode(text, !args.no_special_tokens);
   if (!ids.ok()) return tokenize_fail(ids.status().to_string());
   if (args.json) {
     std::printf("%s\n", nlohmann::json(ids.value()).dump().c_str());
@@ -141,6 +145,9 @@ void add_tokenize_command(CLI::App& app, int& exit_code) {
   command->add_flag("--decode", args->decode, "Take token ids and print the text");
   command->add_flag("--skip-special", args->skip_special,
                     "With --decode: leave out special tokens");
+  command->add_flag("--no-special-tokens", args->no_special_tokens,
+                    "Encode the text alone, without the special tokens the tokenizer's "
+                    "post-processor adds (Hugging Face's add_special_tokens=False)");
   keep_text(command->add_option("--file", args->file, "Read the text from a file"));
   // Every character of the text is kept ("[Intro] [Verse 1]", commas, quotes).
   keep_text(command->add_option("input", args->first_input, "The text, or with --decode the ids"));

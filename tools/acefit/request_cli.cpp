@@ -147,6 +147,9 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
                                "Key, e.g. \"C major\", \"F# minor\" [default: none]"));
   keep_text(command.add_option("--timesignature", args.time_signature,
                                "2, 3, 4 or 6 (or 4/4, 6/8, ...) [default: none]"));
+  command.add_flag("--instrumental", args.instrumental,
+                   "Ask for an instrumental: the lyrics are \"[Instrumental]\" (no --lyrics "
+                   "or --lyrics-file with it); without it, no lyrics stay empty");
   keep_text(
       command.add_option("--method", args.method, "Sampler: ode or sde")->capture_default_str());
   command.add_flag("--f32-weights", args.f32_weights,
@@ -171,6 +174,12 @@ Status prepare_request_args(RequestArgs& args, bool caption_required) {
   }
   ACEFIT_TRY(check_text_field(caption_flag, args.caption, kMaxCaptionBytes));
   ACEFIT_TRY(check_text_field(lyrics_flag, args.lyrics, kMaxLyricsBytes));
+  if (args.instrumental && !args.lyrics.empty()) {
+    return invalid_argument(
+        "--instrumental writes \"[Instrumental]\" as the lyrics; give it "
+        "without " +
+        lyrics_flag + " (or drop --instrumental to sing the lyrics)");
+  }
   if (args.keyscale) ACEFIT_TRY(check_text_field("--keyscale", *args.keyscale, 256));
   if (args.time_signature)
     ACEFIT_TRY(check_text_field("--timesignature", *args.time_signature, 64));
@@ -202,13 +211,16 @@ Expected<GenerationRequest> build_request(const RequestArgs& args,
   if (args.method != "ode" && args.method != "sde")
     return invalid_argument("--method must be ode or sde, got " + args.method);
   if (args.time_signature) {
-    ACEFIT_ASSIGN(request.time_signature, parse_time_signature(*args.time_signature));
+    ACEFIT_TRY(parse_time_signature(*args.time_signature).status());
+    request.time_signature = *args.time_signature;  // written verbatim (18.2)
   }
+  if (args.instrumental && !args.lyrics.empty())
+    return invalid_argument("--instrumental and lyrics were both given");
   if (args.bpm) ACEFIT_TRY(validate_bpm(*args.bpm));
   if (args.keyscale) ACEFIT_TRY(validate_keyscale(*args.keyscale));
   ACEFIT_TRY(validate_language(args.language));
   request.caption = args.caption;
-  request.lyrics = args.lyrics;
+  request.lyrics = args.instrumental ? std::string(kInstrumentalLyrics) : args.lyrics;
   request.language = args.language;
   request.duration_s = settings.duration_s.value.value_or(kDefaultDurationS);
   request.batch = settings.batch.value;

@@ -44,6 +44,7 @@ struct RequestArgs {
   std::optional<int> bpm;
   std::optional<std::string> keyscale;
   std::optional<std::string> time_signature;
+  bool instrumental = false;  // --instrumental: the lyrics are "[Instrumental]"
   std::string method = "ode";
   bool f32_weights = false;
 };

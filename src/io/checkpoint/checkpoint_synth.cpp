@@ -15,6 +15,7 @@
 #include "io/checkpoint/checkpoint_tensors.h"
 #include "io/file/atomic_file.h"
 #include "io/safetensors/safetensors_writer.h"
+#include "io/tokenizer/tokenizer.h"
 #include "io/torch/pt_writer.h"
 
 namespace acefit {
@@ -216,16 +217,22 @@ Qwen3Config full_lm_config() {
   return c;
 }
 
-// Copies the tokenizer files found in `from` into `to`.
-Status copy_tokenizer_files(const std::string& from, const std::string& to) {
+// Copies the tokenizer files found in `from` into `to`, tokenizer.json with
+// its post_processor set to `post_processor_json` (the text encoder's and
+// the LM's differ: 18.1).
+Status copy_tokenizer_files(const std::string& from, const std::string& to,
+                            std::string_view post_processor_json) {
   int copied = 0;
   for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"}) {
     const fs::path source = fs::path(from) / name;
     std::error_code error;
     if (!fs::is_regular_file(source, error)) continue;
     std::ifstream in(source, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (!in.good() && !in.eof()) return Status(ErrorCode::io, source.string() + ": cannot read");
+    if (std::string_view(name) == "tokenizer.json") {
+      ACEFIT_ASSIGN(bytes, replace_post_processor(bytes, post_processor_json, source.string()));
+    }
     ACEFIT_TRY(
         write_file_atomic((fs::path(to) / name).string(),
                           {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
@@ -286,7 +293,8 @@ Status write_synthetic_checkpoints(const std::string& root,
     ACEFIT_TRY(write_weights(text_dir + "/model.safetensors", expected_qwen3_tensors(text, ""),
                              options.seed + 2));
     if (!options.tokenizer_dir.empty())
-      ACEFIT_TRY(copy_tokenizer_files(options.tokenizer_dir, text_dir));
+      ACEFIT_TRY(
+          copy_tokenizer_files(options.tokenizer_dir, text_dir, kQwen3EmbeddingPostProcessorJson));
   }
   if (options.with_lm) {
     const Qwen3Config lm = full ? full_lm_config() : synthetic_lm_config();
@@ -296,7 +304,7 @@ Status write_synthetic_checkpoints(const std::string& root,
     ACEFIT_TRY(write_weights(lm_dir + "/model.safetensors", expected_qwen3_tensors(lm, "model."),
                              options.seed + 3));
     if (!options.tokenizer_dir.empty())
-      ACEFIT_TRY(copy_tokenizer_files(options.tokenizer_dir, lm_dir));
+      ACEFIT_TRY(copy_tokenizer_files(options.tokenizer_dir, lm_dir, kByteLevelPostProcessorJson));
   }
   return Status();
 }

@@ -137,11 +137,13 @@ void append_lossy(std::string_view bytes, std::string& out) {
 
 }  // namespace
 
-Expected<std::vector<std::int32_t>> Tokenizer::encode(std::string_view text) const {
+Expected<std::vector<std::int32_t>> Tokenizer::encode(std::string_view text,
+                                                      bool add_special_tokens) const {
   ACEFIT_TRY(validate_utf8(text, "text"));
   try {
     std::vector<std::int32_t> ids;
-    ids.reserve(text.size() / 3 + 1);
+    ids.reserve(text.size() / 3 + 1 + special_token_count());
+    if (add_special_tokens) ids.assign(impl_->post_prefix.begin(), impl_->post_prefix.end());
     Encoder encoder(*impl_);
     std::size_t segment_start = 0;
     std::size_t position = 0;
@@ -178,6 +180,9 @@ Expected<std::vector<std::int32_t>> Tokenizer::encode(std::string_view text) con
       segment_start = position;
     }
     ACEFIT_TRY(encoder.encode_segment(text.substr(segment_start), ids));
+    if (add_special_tokens) {
+      ids.insert(ids.end(), impl_->post_suffix.begin(), impl_->post_suffix.end());
+    }
     return ids;
   } catch (const std::bad_alloc&) {
     return Status(ErrorCode::out_of_memory,
@@ -236,6 +241,16 @@ std::optional<std::int32_t> Tokenizer::token_id(std::string_view text) const {
 Expected<std::string> Tokenizer::token_text(std::int32_t id) const {
   const std::int32_t one[1] = {id};
   return decode_bytes(one);
+}
+
+std::span<const std::int32_t> Tokenizer::special_prefix() const {
+  return impl_->post_prefix;
+}
+std::span<const std::int32_t> Tokenizer::special_suffix() const {
+  return impl_->post_suffix;
+}
+std::size_t Tokenizer::special_token_count() const {
+  return impl_->post_prefix.size() + impl_->post_suffix.size();
 }
 
 const std::vector<AddedToken>& Tokenizer::added_tokens() const {

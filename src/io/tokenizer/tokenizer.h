@@ -6,7 +6,9 @@
 //   2. added tokens written in the text (<|endoftext|>, <|im_start|>, ...)
 //      are cut out first, leftmost then longest match, each to its one id;
 //   3. every other stretch is NFC-normalised, split by the pre-tokenizer
-//      regex, and each piece is BPE-encoded over its raw bytes.
+//      regex, and each piece is BPE-encoded over its raw bytes;
+//   4. with special tokens on, the post-processor's template (e.g. Qwen3-
+//      Embedding's "$A <|endoftext|>") adds its ids around the text's.
 // A loaded Tokenizer is immutable; encode and decode may run concurrently.
 #pragma once
 
@@ -85,8 +87,20 @@ class Tokenizer {
   ~Tokenizer();
 
   // Text -> ids. invalid_argument for text that is not UTF-8 (naming the
-  // byte offset) or that the split pattern cannot finish on.
-  Expected<std::vector<std::int32_t>> encode(std::string_view text) const;
+  // byte offset) or that the split pattern cannot finish on. With
+  // `add_special_tokens` (Hugging Face's default) the post-processor's ids
+  // go around the text's: special_prefix() + text ids + special_suffix().
+  Expected<std::vector<std::int32_t>> encode(std::string_view text,
+                                             bool add_special_tokens = true) const;
+
+  // What tokenizer.json's post_processor adds before and after the text's
+  // ids (its TemplateProcessing "single" template); both empty without one
+  // (vocab.json + merges.txt never have one).
+  std::span<const std::int32_t> special_prefix() const;
+  std::span<const std::int32_t> special_suffix() const;
+  // special_prefix().size() + special_suffix().size() (Hugging Face's
+  // num_special_tokens_to_add for one sequence).
+  std::size_t special_token_count() const;
 
   // Ids -> text. invalid_argument for an id outside the vocabulary (naming
   // it and its position). Byte sequences that do not form UTF-8 (a token
@@ -117,5 +131,28 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
   friend struct TokenizerBuilder;
 };
+
+// ---- tokenizer.json post-processors (acestep-model.md 18.1) ----
+
+// Qwen3-Embedding-0.6B's post_processor, as its tokenizer.json has it:
+// ByteLevel, then the template "$A <|endoftext|>" (id 151643).
+inline constexpr std::string_view kQwen3EmbeddingPostProcessorJson =
+    R"({"type":"Sequence","processors":[{"type":"ByteLevel","add_prefix_space":false,)"
+    R"("trim_offsets":false,"use_regex":false},{"type":"TemplateProcessing","single":)"
+    R"([{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"<|endoftext|>","type_id":0}}],)"
+    R"("pair":[{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"<|endoftext|>",)"
+    R"("type_id":0}},{"Sequence":{"id":"B","type_id":1}},{"SpecialToken":{"id":"<|endoftext|>",)"
+    R"("type_id":0}}],"special_tokens":{"<|endoftext|>":{"id":"<|endoftext|>","ids":[151643],)"
+    R"("tokens":["<|endoftext|>"]}}}]})";
+// The Qwen3 base tokenizer's (and the 5 Hz LM's): ids unchanged.
+inline constexpr std::string_view kByteLevelPostProcessorJson =
+    R"({"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":false})";
+
+// tokenizer.json text with its top-level "post_processor" value replaced by
+// `post_processor_json` (added first when absent); every other byte kept.
+// For writing model folders. corrupt (naming `origin`) for invalid JSON.
+Expected<std::string> replace_post_processor(std::string_view tokenizer_json,
+                                             std::string_view post_processor_json,
+                                             const std::string& origin);
 
 }  // namespace acefit

@@ -341,6 +341,9 @@ Expected<Tokenizer> TokenizerBuilder::finish(const TokenizerOptions& options) {
     impl->added_by_content.emplace(impl->added[i].content, static_cast<std::int32_t>(i));
     impl->trie.insert(impl->added[i].content, static_cast<std::int32_t>(i));
   }
+  ACEFIT_TRY(check_post_processor_ids(*impl));
+  impl->post_prefix = std::move(post_prefix_);
+  impl->post_suffix = std::move(post_suffix_);
   return Tokenizer(std::move(impl));
 }
 

@@ -52,6 +52,8 @@ struct Tokenizer::Impl {
   AddedTokenTrie trie;
   bool nfc = true;
   std::optional<RegexSplitter> splitter;
+  // What the post-processor adds around the text's ids (add_special_tokens).
+  std::vector<std::int32_t> post_prefix, post_suffix;
 
   std::string_view piece(std::int32_t id) const {
     return std::string_view(blob).substr(offsets[id], offsets[id + 1] - offsets[id]);
@@ -133,6 +135,15 @@ struct TokenizerBuilder {
 
   Expected<Tokenizer> finish(const TokenizerOptions& options);
 
+  // The post-processor's ids must be tokens of the finished tables, each
+  // the token its template entry names.
+  struct PostCheck {
+    std::int32_t id = 0;
+    std::string token;
+    std::string where;
+  };
+  Status check_post_processor_ids(const Tokenizer::Impl& impl) const;
+
   std::string origin_;
   // The bytes of vocabulary id `id` (a scan: for messages and the few added
   // tokens that repeat a vocabulary id), or nullopt.
@@ -147,8 +158,15 @@ struct TokenizerBuilder {
   std::optional<RegexSplitter> splitter_;
   bool nfc_ = true;
   bool ignore_merges_ = false;
+  std::vector<std::int32_t> post_prefix_, post_suffix_;
+  std::vector<PostCheck> post_checks_;
   std::string left_, right_, merged_;  // scratch
 };
+
+struct JsonValue;
+// Reads tokenizer.json's "post_processor" (nullptr: absent) into the
+// builder's post_prefix_ / post_suffix_ (post_processor.cpp).
+Status read_post_processor(const JsonValue* post_processor, TokenizerBuilder& builder);
 
 // Untrusted text for a one-line message: quoted, control bytes escaped,
 // cut at `max_bytes`.

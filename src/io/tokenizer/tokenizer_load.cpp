@@ -4,7 +4,7 @@
 // tokenizer.json is streamed through the strict pull reader: the vocabulary
 // and the merges (150k entries each in Qwen3's file) go straight into the
 // builder, and only the small sections (added_tokens, normalizer,
-// pre_tokenizer, the model's settings) become DOM values. JSON errors win
+// pre_tokenizer, post_processor, the model's settings) become DOM values. JSON errors win
 // over the checks on the contents: after the first failed check the rest
 // of the file is still read, and an invalid document reports that instead.
 #include <cctype>
@@ -285,7 +285,8 @@ class TokenizerJsonStream {
       }
     }
     ACEFIT_TRY(read_normalizer(normalizer_ ? &*normalizer_ : nullptr, builder_));
-    return read_pre_tokenizer(pre_tokenizer_ ? &*pre_tokenizer_ : nullptr, builder_);
+    ACEFIT_TRY(read_pre_tokenizer(pre_tokenizer_ ? &*pre_tokenizer_ : nullptr, builder_));
+    return read_post_processor(post_processor_ ? &*post_processor_ : nullptr, builder_);
   }
 
  private:
@@ -338,6 +339,8 @@ class TokenizerJsonStream {
         ok = read_dom(normalizer_);
       } else if (key_ == "pre_tokenizer") {
         ok = read_dom(pre_tokenizer_);
+      } else if (key_ == "post_processor") {
+        ok = read_dom(post_processor_);
       } else {
         ok = skip_value();
       }
@@ -515,7 +518,7 @@ class TokenizerJsonStream {
   bool model_seen_ = false, vocab_seen_ = false, vocab_done_ = false, merges_seen_ = false;
   JsonValue model_;  // the model's settings (not vocab or merges)
   std::vector<std::pair<std::string, std::string>> pending_merges_;
-  std::optional<JsonValue> added_, normalizer_, pre_tokenizer_;
+  std::optional<JsonValue> added_, normalizer_, pre_tokenizer_, post_processor_;
 };
 
 }  // namespace
