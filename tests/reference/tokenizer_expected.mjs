@@ -7,6 +7,10 @@
 //   node tests/reference/tokenizer_expected.mjs
 // Cases with tokenizer "qwen3_audio_codes" use the Qwen3 files plus the 5 Hz
 // LM's <|audio_code_N|> added tokens, id 151669 + N for N = 0..65534.
+// Cases with tokenizer "qwen3_embedding" use the Qwen3 files with the
+// post_processor of Qwen3-Embedding-0.6B's tokenizer.json (ByteLevel, then
+// the template "$A <|endoftext|>") and are encoded with special tokens on,
+// Hugging Face's default (acestep-model.md 18.1); the others without.
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -37,11 +41,39 @@ function withAudioCodes(json) {
   return copy;
 }
 
+// Qwen3-Embedding-0.6B/tokenizer.json's post_processor, as that file has it.
+const embeddingPostProcessor = {
+  type: "Sequence",
+  processors: [
+    { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
+    {
+      type: "TemplateProcessing",
+      single: [{ Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "<|endoftext|>", type_id: 0 } }],
+      pair: [
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: "<|endoftext|>", type_id: 0 } },
+        { Sequence: { id: "B", type_id: 1 } },
+        { SpecialToken: { id: "<|endoftext|>", type_id: 0 } },
+      ],
+      special_tokens: {
+        "<|endoftext|>": { id: "<|endoftext|>", ids: [151643], tokens: ["<|endoftext|>"] },
+      },
+    },
+  ],
+};
+
 const tokenizers = {
   qwen3: TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig }),
 };
 function tokenizerFor(name) {
   if (!(name in tokenizers)) {
+    if (name === "qwen3_embedding") {
+      tokenizers[name] = TokenizerLoader.fromPreTrained({
+        tokenizerJSON: { ...tokenizerJSON, post_processor: embeddingPostProcessor },
+        tokenizerConfig,
+      });
+      return tokenizers[name];
+    }
     if (name !== "qwen3_audio_codes") throw new Error(`unknown tokenizer ${name}`);
     tokenizers[name] = TokenizerLoader.fromPreTrained({
       tokenizerJSON: withAudioCodes(tokenizerJSON),
@@ -53,7 +85,8 @@ function tokenizerFor(name) {
 
 const corpus = JSON.parse(readFileSync(join(root, "tests/data/tokenizer/corpus.json"), "utf8"));
 const cases = corpus.cases.map((c) => {
-  const ids = tokenizerFor(c.tokenizer).encode(c.text, { add_special_tokens: false });
+  const add_special_tokens = c.tokenizer === "qwen3_embedding";
+  const ids = tokenizerFor(c.tokenizer).encode(c.text, { add_special_tokens });
   return { name: c.name, tokenizer: c.tokenizer, ids: Array.from(ids), nfc: c.text.normalize("NFC") };
 });
 const out = {

@@ -16,7 +16,7 @@ namespace {
 TEST(Prompt, CaptionPromptExactText) {
   PromptMetas metas;
   metas.bpm = 120;
-  metas.time_signature = 4;
+  metas.time_signature = "4";
   metas.keyscale = "G major";
   metas.duration_s = 180.9;
   auto prompt = caption_prompt(kText2MusicInstruction, "upbeat pop, female vocals", metas);
@@ -62,9 +62,11 @@ TEST(Prompt, MetasValidation) {
   EXPECT_FALSE(metas_block(metas).ok());
   metas.bpm = 300;
   EXPECT_TRUE(metas_block(metas).ok());
-  metas.time_signature = 5;
+  metas.time_signature = "5";
   EXPECT_FALSE(metas_block(metas).ok());
-  metas.time_signature = 6;
+  metas.time_signature = "6/5";
+  EXPECT_FALSE(metas_block(metas).ok());
+  metas.time_signature = "6";
   metas.keyscale = "H major";
   EXPECT_FALSE(metas_block(metas).ok());
   metas.keyscale = "B\u266D minor";
@@ -77,11 +79,31 @@ TEST(Prompt, MetasValidation) {
             "- bpm: 300\n- timesignature: 6\n- keyscale: B\u266D minor\n- duration: 59 seconds\n");
 }
 
+TEST(Prompt, TimeSignatureIsWrittenAsGiven) {
+  // 18.2: the user's text, not the numerator ("3/4" stays "3/4").
+  PromptMetas metas;
+  for (const auto& [given, written] : std::vector<std::pair<std::string, std::string>>{
+           {"3/4", "3/4"}, {"6/8", "6/8"}, {"4", "4"}, {" 2/4 ", "2/4"}, {"4/4", "4/4"}}) {
+    metas.time_signature = given;
+    auto block = metas_block(metas);
+    ASSERT_TRUE(block.ok()) << given;
+    EXPECT_NE(block->find("\n- timesignature: " + written + "\n"), std::string::npos) << *block;
+  }
+  metas.time_signature = "7/8";
+  const auto bad = metas_block(metas);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("\"7/8\""), std::string::npos);
+}
+
 TEST(Prompt, LyricPromptExactText) {
   auto prompt = lyric_prompt("en", "[Verse]\nHello there");
   ASSERT_TRUE(prompt.ok());
   EXPECT_EQ(*prompt, "# Languages\nen\n\n# Lyric\n[Verse]\nHello there<|endoftext|>");
-  auto instrumental = lyric_prompt(kDefaultLanguage, "");
+  // 18.2: empty lyrics stay empty; "[Instrumental]" only when asked for.
+  auto empty = lyric_prompt(kDefaultLanguage, "");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, "# Languages\nunknown\n\n# Lyric\n<|endoftext|>");
+  auto instrumental = lyric_prompt(kDefaultLanguage, kInstrumentalLyrics);
   ASSERT_TRUE(instrumental.ok());
   EXPECT_EQ(*instrumental, "# Languages\nunknown\n\n# Lyric\n[Instrumental]<|endoftext|>");
   auto bad = lyric_prompt("english", "la");
@@ -206,6 +228,69 @@ TEST(Prompt, TokenizationTruncates) {
   ASSERT_TRUE(full.ok());
   EXPECT_TRUE(std::equal(tokens->ids.begin(), tokens->ids.end(), full->begin()));
   EXPECT_FALSE(tokenize_prompt(*tokenizer, "x", 0).ok());
+}
+
+// 18.1: with Qwen3-Embedding's post-processor both prompts end with one
+// more 151643 after the ids of the prompt text.
+TEST(Prompt, EmbeddingTokenizerAppendsEndOfText) {
+  const Tokenizer* tokenizer = testing::qwen3_embedding_tokenizer();
+  ASSERT_NE(tokenizer, nullptr);
+  auto caption = caption_prompt(kText2MusicInstruction, "dreamy synthwave", {});
+  ASSERT_TRUE(caption.ok());
+  auto caption_tokens = tokenize_prompt(*tokenizer, *caption, kCaptionMaxTokens);
+  ASSERT_TRUE(caption_tokens.ok()) << caption_tokens.status().to_string();
+  const auto& ids = caption_tokens->ids;
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids[ids.size() - 3], 151643);
+  EXPECT_EQ(ids[ids.size() - 2], 198);
+  EXPECT_EQ(ids.back(), 151643);
+  EXPECT_EQ(ids, tokenizer->encode(*caption).value());
+  EXPECT_EQ(caption_tokens->full_length, ids.size());
+  EXPECT_FALSE(caption_tokens->truncated);
+
+  auto lyric = lyric_prompt("en", "");
+  ASSERT_TRUE(lyric.ok());
+  auto lyric_tokens = tokenize_prompt(*tokenizer, *lyric, kLyricMaxTokens);
+  ASSERT_TRUE(lyric_tokens.ok());
+  const auto& lyric_ids = lyric_tokens->ids;
+  ASSERT_GE(lyric_ids.size(), 2u);
+  EXPECT_EQ(lyric_ids[lyric_ids.size() - 2], 151643);
+  EXPECT_EQ(lyric_ids.back(), 151643);
+  EXPECT_EQ(std::count(lyric_ids.begin(), lyric_ids.end(), 151643), 2);
+}
+
+// Hugging Face's truncation: the text is cut to max_length - 1, then the
+// template's 151643 is added; full_length counts it.
+TEST(Prompt, TruncationCountsTheAddedToken) {
+  const Tokenizer* tokenizer = testing::qwen3_embedding_tokenizer();
+  ASSERT_NE(tokenizer, nullptr);
+  std::string long_caption;
+  for (int i = 0; i < 400; ++i) long_caption += "guitar ";
+  auto caption = caption_prompt(kText2MusicInstruction, long_caption, {});
+  ASSERT_TRUE(caption.ok());
+  auto tokens = tokenize_prompt(*tokenizer, *caption, kCaptionMaxTokens);
+  ASSERT_TRUE(tokens.ok());
+  const auto text_ids = tokenizer->encode(*caption, false).value();
+  EXPECT_TRUE(tokens->truncated);
+  EXPECT_EQ(tokens->full_length, text_ids.size() + 1);
+  ASSERT_EQ(tokens->ids.size(), kCaptionMaxTokens);
+  EXPECT_EQ(tokens->ids.back(), 151643);
+  EXPECT_TRUE(std::equal(tokens->ids.begin(), tokens->ids.end() - 1, text_ids.begin()));
+
+  // A text that fits exactly with the added token is not truncated.
+  auto fits = tokenize_prompt(*tokenizer, "Hello world", 3);
+  ASSERT_TRUE(fits.ok());
+  EXPECT_FALSE(fits->truncated);
+  EXPECT_EQ(fits->ids, (std::vector<std::int32_t>{9707, 1879, 151643}));
+  auto cut = tokenize_prompt(*tokenizer, "Hello world", 2);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_TRUE(cut->truncated);
+  EXPECT_EQ(cut->full_length, 3u);
+  EXPECT_EQ(cut->ids, (std::vector<std::int32_t>{9707, 151643}));
+  // No room for any text beside the added token.
+  const auto no_room = tokenize_prompt(*tokenizer, "Hello", 1);
+  ASSERT_FALSE(no_room.ok());
+  EXPECT_NE(no_room.status().message().find("no room"), std::string::npos);
 }
 
 }  // namespace

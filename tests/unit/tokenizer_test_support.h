@@ -88,6 +88,28 @@ inline const Tokenizer* qwen3_audio_code_tokenizer() {
   return tokenizer.get();
 }
 
+// The Qwen3 files with Qwen3-Embedding-0.6B's post_processor ("$A
+// <|endoftext|>"), as make-demo-checkpoints writes the text encoder's.
+inline const Tokenizer* qwen3_embedding_tokenizer() {
+  static const std::unique_ptr<Tokenizer> tokenizer = []() -> std::unique_ptr<Tokenizer> {
+    const std::string text = read_text_file(qwen3_tokenizer_dir() + "/tokenizer.json");
+    if (text.empty()) return nullptr;
+    auto edited = replace_post_processor(text, kQwen3EmbeddingPostProcessorJson, "qwen3");
+    if (!edited.ok()) {
+      ADD_FAILURE() << edited.status().to_string();
+      return nullptr;
+    }
+    auto loaded = Tokenizer::from_json(*edited, "qwen3-embedding/tokenizer.json");
+    if (!loaded.ok()) {
+      ADD_FAILURE() << loaded.status().to_string();
+      return nullptr;
+    }
+    return std::make_unique<Tokenizer>(std::move(loaded).value());
+  }();
+  if (!tokenizer) ADD_FAILURE() << qwen3_install_hint();
+  return tokenizer.get();
+}
+
 inline nlohmann::json tiny_tokenizer_json() {
   nlohmann::json vocab = nlohmann::json::object();
   for (int byte = 0; byte < 256; ++byte) {
