@@ -1,6 +1,7 @@
 #include "adapt/tier_table.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "io/json/config_json.h"
@@ -9,6 +10,7 @@ namespace acefit {
 
 namespace detail {
 extern const char kDefaultTierTableJson[];
+extern const char kUpstreamTierTableJson[];
 }  // namespace detail
 
 namespace {
@@ -107,6 +109,12 @@ Expected<TierRecord> parse_tier(ConfigJson& tier) {
     }
     ACEFIT_ASSIGN(const double gib, memory.number(size, 0, 1e4, std::nullopt));
     record.lm_memory.push_back({size, gib});
+  }
+  if (tier.has("max_vae_chunk_frames")) {
+    ACEFIT_ASSIGN(record.max_vae_chunk_frames,
+                  tier.integer("max_vae_chunk_frames", 1, 1 << 20, std::nullopt));
+  } else {
+    (void)tier.integer("max_vae_chunk_frames", 1, 1 << 20, 0);  // marks null as read
   }
   const auto unread = tier.unread_keys();
   if (!unread.empty()) return tier_error(tier, "unknown key \"" + unread.front() + "\"");
@@ -220,6 +228,25 @@ Expected<TierTable> load_tier_table(const std::string& path) {
 
 Expected<TierTable> default_tier_table() {
   return parse_tier_table(detail::kDefaultTierTableJson, "built-in tier table");
+}
+
+Expected<TierTable> upstream_tier_table() {
+  return parse_tier_table(detail::kUpstreamTierTableJson, std::string(kUpstreamTierTableOrigin));
+}
+
+Expected<TierTable> tier_table_by_name_or_path(const std::string& name_or_path) {
+  if (name_or_path == kUpstreamTierTableName) return upstream_tier_table();
+  if (name_or_path == kGuideTierTableName) return default_tier_table();
+  auto table = load_tier_table(name_or_path);
+  std::error_code error;
+  if (!table.ok() && table.status().code() != ErrorCode::corrupt &&
+      !std::filesystem::exists(name_or_path, error)) {
+    return Status(table.status().code(), table.status().message() +
+                                             " (the built-in tables are named " +
+                                             std::string(kGuideTierTableName) + " and " +
+                                             std::string(kUpstreamTierTableName) + ")");
+  }
+  return table;
 }
 
 std::optional<std::string> largest_lm_size(const std::vector<std::string>& sizes) {

@@ -48,6 +48,11 @@ struct TierRecord {
   bool quantization_int8 = false;
   bool compile = true;
   std::vector<LmMemory> lm_memory;
+  // The largest VAE decode chunk (latent frames) an automatic choice may
+  // take; nullopt: no cap beyond the candidate set (the guide's table).
+  // Upstream's current code caps CUDA decodes at 512 (18.7). A chunk set by
+  // hand (ACESTEP_VAE_DECODE_CHUNK_SIZE) is not capped, as upstream.
+  std::optional<std::int64_t> max_vae_chunk_frames;
 
   bool allows_backend(std::string_view backend) const;
   bool allows_lm(std::string_view size) const;
@@ -70,6 +75,18 @@ struct TierTable {
 // The table built into acefit (src/adapt/tier_table.json); a unit test pins
 // that it parses.
 Expected<TierTable> default_tier_table();
+
+// The second built-in table: upstream's current values
+// (src/adapt/tier_table_upstream_2026_06.json, acestep-model.md 18.7).
+inline constexpr std::string_view kUpstreamTierTableName = "upstream";
+inline constexpr std::string_view kGuideTierTableName = "guide";
+inline constexpr std::string_view kUpstreamTierTableOrigin =
+    "built-in upstream tier table (ACE-Step 1.5 gpu_config.py, 2026-06)";
+Expected<TierTable> upstream_tier_table();
+
+// --tier-table: "upstream" or "guide" (the default) names a built-in table,
+// anything else is a file path ("./upstream" for a file of that name).
+Expected<TierTable> tier_table_by_name_or_path(const std::string& name_or_path);
 
 // Parses and validates a table: every field present with the right type and
 // range, tiers in ascending order starting at 0 GiB, unique names, the

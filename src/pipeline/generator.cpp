@@ -135,6 +135,7 @@ Expected<Generator> Generator::load(const GeneratorOptions& options, const ops::
   g.pool_ = &ctx.pool;
   g.host_ = make_host_for(ctx.device);
   g.offload_ = g.host_.get() == g.device_ ? OffloadMode::none : options.offload;
+  g.max_auto_vae_chunk_frames_ = options.max_auto_vae_chunk_frames;
   if (options.preset && !ctx.device.planning())
     return Status(ErrorCode::invalid_argument,
                   "a preset has shapes but no weights: it can only be planned, not run");

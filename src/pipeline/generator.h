@@ -57,6 +57,9 @@ struct GeneratorOptions {
   // on the host and visit the device for their stage; cpu+dit: the DiT too.
   // Ignored (none) when the device is the host itself.
   OffloadMode offload = OffloadMode::none;
+  // The largest VAE chunk an automatic choice may take (the tier table's
+  // max_vae_chunk_frames); 0: no cap.
+  std::int64_t max_auto_vae_chunk_frames = 0;
 };
 
 struct GenerationRequest {
@@ -177,6 +180,7 @@ class Generator {
   ThreadPool* pool_ = nullptr;
   std::shared_ptr<Device> host_;  // a cpu device (a planning one when planning)
   OffloadMode offload_ = OffloadMode::none;
+  std::int64_t max_auto_vae_chunk_frames_ = 0;
   bool planned_prompts_ = false;  // planning without a tokenizer: the longest prompts
   std::string dit_name_;
   std::string text_encoder_dir_;

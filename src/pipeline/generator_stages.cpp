@@ -236,8 +236,16 @@ Expected<models::HostAudio> Generator::decode(const std::vector<float>& latents,
   if (vae_on_host) vae.reason = "ACESTEP_VAE_ON_CPU: host decode";
   if (chunk != 0 && !on_host) vae.reason = "chunk " + std::to_string(chunk) + " as set";
   if (!on_host && chunk == 0) {
-    ACEFIT_ASSIGN(const VaeDecodePeaks peaks, plan_vae_decode_peaks(vae_config_, *device_, frames,
-                                                                    overlap_frames, start_level));
+    // The tier table's cap (max_vae_chunk_frames) leaves out the larger candidates.
+    std::vector<std::int64_t> candidates;
+    for (const std::int64_t candidate : kVaeChunkCandidates) {
+      if (max_auto_vae_chunk_frames_ <= 0 || candidate <= max_auto_vae_chunk_frames_ ||
+          candidates.empty())
+        candidates.push_back(candidate);
+    }
+    ACEFIT_ASSIGN(const VaeDecodePeaks peaks,
+                  plan_vae_decode_peaks(vae_config_, *device_, frames, overlap_frames, start_level,
+                                        candidates));
     // The weights come too when the VAE waits on the host.
     const std::uint64_t weights = offloaded ? peaks.weight_bytes : 0;
     const std::uint64_t for_decode = free > weights ? free - weights : 0;

@@ -2,6 +2,7 @@
 // here independently of src/adapt/tier_table.json, and the boundary rule.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -330,6 +331,99 @@ TEST(TierTable, LoadsFromAFileAndReportsAMissingOne) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), ErrorCode::not_found);
   fs::remove_all(dir);
+}
+
+// ---- upstream's current table (acestep-model.md 18.7) ----
+
+TEST(TierTable, UpstreamTableHasTheDriftOf18_7) {
+  const TierTable guide_table = builtin();
+  const TierTable table = testing::unwrap(upstream_tier_table());
+  EXPECT_EQ(table.origin, kUpstreamTierTableOrigin);
+  ASSERT_EQ(table.names(), guide_table.names());
+  // Batch limits with the LM: tier3 2, tier5 4, tier6b 8.
+  EXPECT_EQ(table.find("tier3")->max_batch_with_lm, 2);
+  EXPECT_EQ(table.find("tier5")->max_batch_with_lm, 4);
+  EXPECT_EQ(table.find("tier6b")->max_batch_with_lm, 8);
+  EXPECT_EQ(guide_table.find("tier3")->max_batch_with_lm, 1);
+  EXPECT_EQ(guide_table.find("tier5")->max_batch_with_lm, 2);
+  EXPECT_EQ(guide_table.find("tier6b")->max_batch_with_lm, 4);
+  // 24 GiB is still tier6b; above it, unlimited.
+  EXPECT_EQ(table.tier_for_memory(24).name, "tier6b");
+  EXPECT_EQ(table.tier_for_memory(24.5).name, "unlimited");
+  EXPECT_EQ(guide_table.tier_for_memory(24).name, "unlimited");
+  // Upstream's get_gpu_tier: <= 4, <= 6, <= 8, <= 12, < 15.5, < 20, <= 24.
+  const std::pair<double, const char*> examples[] = {
+      {0, "tier1"},    {4, "tier1"},     {4.5, "tier2"},      {6, "tier2"},
+      {6.5, "tier3"},  {8, "tier3"},     {8.5, "tier4"},      {12, "tier4"},
+      {12.5, "tier5"}, {15.4, "tier5"},  {15.5, "tier6a"},    {19.9, "tier6a"},
+      {20, "tier6b"},  {23.6, "tier6b"}, {24.1, "unlimited"}, {80, "unlimited"}};
+  for (const auto& [gib, tier] : examples) {
+    EXPECT_EQ(table.tier_for_memory(gib).name, tier) << gib << " GiB";
+  }
+  for (const TierRecord& tier : table.tiers) {
+    SCOPED_TRACE(tier.name);
+    // vllm recommended everywhere, pt and mlx as the fallbacks.
+    EXPECT_EQ(tier.recommended_backend, "vllm");
+    EXPECT_EQ(tier.allowed_backends, (std::vector<std::string>{"vllm", "pt", "mlx"}));
+    // The CUDA VAE chunk cap.
+    EXPECT_EQ(tier.max_vae_chunk_frames, 512);
+    // Everything else as the guide.
+    const TierRecord& same = *guide_table.find(tier.name);
+    EXPECT_EQ(same.max_vae_chunk_frames, std::nullopt);
+    EXPECT_EQ(tier.max_duration_with_lm_s, same.max_duration_with_lm_s);
+    EXPECT_EQ(tier.max_duration_without_lm_s, same.max_duration_without_lm_s);
+    EXPECT_EQ(tier.lm_models, same.lm_models);
+    EXPECT_EQ(tier.recommended_lm, same.recommended_lm);
+    EXPECT_EQ(tier.init_lm_default, same.init_lm_default);
+    EXPECT_EQ(tier.offload, same.offload);
+    EXPECT_EQ(tier.quantization_int8, same.quantization_int8);
+    if (tier.name != "tier3" && tier.name != "tier5" && tier.name != "tier6b") {
+      EXPECT_EQ(tier.max_batch_with_lm, same.max_batch_with_lm);
+    }
+    EXPECT_EQ(tier.max_batch_without_lm, same.max_batch_without_lm);
+  }
+}
+
+TEST(TierTable, SelectedByNameOrPath) {
+  EXPECT_EQ(testing::unwrap(tier_table_by_name_or_path("upstream")).origin,
+            kUpstreamTierTableOrigin);
+  EXPECT_EQ(testing::unwrap(tier_table_by_name_or_path("guide")).origin, builtin().origin);
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("acefit-tier-name-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "table.json").string();
+  std::string table_text;
+  {
+    nlohmann::json table = nlohmann::json::parse(
+        R"({"format": "acefit-tier-table-1", "tiers": [{"name": "only", "label": "only",
+        "min_memory_gib": 0, "max_duration_with_lm_s": 60, "max_duration_without_lm_s": 60,
+        "max_batch_with_lm": 1, "max_batch_without_lm": 1, "init_lm_default": false,
+        "lm_models": [], "recommended_lm": null, "allowed_backends": ["pt"],
+        "recommended_backend": "pt", "offload": "none", "quantization": "none",
+        "compile": false, "lm_memory_gib": {}, "max_vae_chunk_frames": 128}]})");
+    table_text = table.dump();
+    std::ofstream(path) << table_text;
+  }
+  const TierTable file = testing::unwrap(tier_table_by_name_or_path(path));
+  EXPECT_EQ(file.origin, path);
+  EXPECT_EQ(file.tiers.at(0).max_vae_chunk_frames, 128);
+  const auto missing = tier_table_by_name_or_path("upstreem");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("named guide and upstream"), std::string::npos)
+      << missing.status().message();
+  // A damaged cap is an error naming the field.
+  for (const char* bad : {"0", "-5", "\"512\"", "1.5"}) {
+    std::string text = table_text;
+    const auto at = text.find("\"max_vae_chunk_frames\":128");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, std::string("\"max_vae_chunk_frames\":128").size(),
+                 std::string("\"max_vae_chunk_frames\":") + bad);
+    const auto parsed = parse_tier_table(text, "bad.json");
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_NE(parsed.status().message().find("max_vae_chunk_frames"), std::string::npos)
+        << parsed.status().message();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -243,6 +243,8 @@ GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSetti
   options.matrix_dtype = args.f32_weights ? DType::f32 : DType::bf16;
   options.quantize_int8 = settings.quantization.value;
   options.offload = settings.offload.value;
+  if (settings.tier_record && settings.tier_record->max_vae_chunk_frames)
+    options.max_auto_vae_chunk_frames = *settings.tier_record->max_vae_chunk_frames;
   // The DiT folder: --config-path / ACESTEP_CONFIG_PATH when that folder
   // exists, else the default choice (acestep-v15-turbo, else the first).
   const std::string wanted = settings.config_path.value;

@@ -75,15 +75,17 @@ Expected<HostLimits> plan_host_limits(ThreadPool& pool, std::uint64_t available_
   return limits;
 }
 
+constexpr const char* kTierTableHelp =
+    "The tier table: guide (the GPU Compatibility Guide's, built in), upstream (upstream's "
+    "current gpu_config.py values, built in) or a JSON file [default: guide]";
+
 void add_setting_flags(CLI::App& command, SettingFlags& flags) {
   std::set<std::string_view> seen;
   for (const auto& option : option_table()) {
     if (option.flag.empty() || !seen.insert(option.flag).second) continue;
     add_flag(command, flags, option);
   }
-  keep_text(command.add_option(
-      "--tier-table", flags.tier_table_path,
-      "Read the tier table from this JSON file instead of the built-in one [default: built-in]"));
+  keep_text(command.add_option("--tier-table", flags.tier_table_path, kTierTableHelp));
 }
 
 void add_device_flags(CLI::App& command, SettingFlags& flags) {
@@ -92,9 +94,7 @@ void add_device_flags(CLI::App& command, SettingFlags& flags) {
       add_flag(command, flags, option);
     }
   }
-  keep_text(command.add_option(
-      "--tier-table", flags.tier_table_path,
-      "Read the tier table from this JSON file instead of the built-in one [default: built-in]"));
+  keep_text(command.add_option("--tier-table", flags.tier_table_path, kTierTableHelp));
 }
 
 Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {
@@ -114,7 +114,7 @@ Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {
   ACEFIT_ASSIGN(context.runtime, open_runtime_for(context.request));
   context.probes = probe_devices(layered);
   if (flags.tier_table_path) {
-    ACEFIT_ASSIGN(context.table, load_tier_table(*flags.tier_table_path));
+    ACEFIT_ASSIGN(context.table, tier_table_by_name_or_path(*flags.tier_table_path));
   } else {
     ACEFIT_ASSIGN(context.table, default_tier_table());
   }
