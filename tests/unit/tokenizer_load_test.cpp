@@ -241,10 +241,10 @@ TEST(TokenizerLoad, VocabMergesFilesNameTheLine) {
 // files with Qwen3-Embedding's post_processor are checked against
 // @lenml/tokenizers in tokenizer_test.cpp (corpus cases "embedding_*").
 
-using Ids = std::vector<std::int32_t>;
+using PpIds = std::vector<std::int32_t>;
 
 // The tiny tokenizer (bytes, "hello" = 259, <|endoftext|> = 300) plus <s> = 301.
-json tiny_with(const json& post_processor) {
+json pp_tiny_with(const json& post_processor) {
   json document = tiny_tokenizer_json();
   document["added_tokens"].push_back({{"id", 301},
                                       {"content", "<s>"},
@@ -257,205 +257,208 @@ json tiny_with(const json& post_processor) {
   return document;
 }
 
-json special(const std::string& name, const Ids& ids, const std::vector<std::string>& tokens) {
+json pp_special(const std::string& name, const PpIds& ids, const std::vector<std::string>& tokens) {
   return {{"id", name}, {"ids", ids}, {"tokens", tokens}};
 }
 
-json piece_a() {
+json pp_piece_a() {
   return {{"Sequence", {{"id", "A"}, {"type_id", 0}}}};
 }
-json piece_b() {
+json pp_piece_b() {
   return {{"Sequence", {{"id", "B"}, {"type_id", 1}}}};
 }
-json piece(const std::string& id) {
+json pp_piece(const std::string& id) {
   return {{"SpecialToken", {{"id", id}, {"type_id", 0}}}};
 }
 
 // "<s> $A <|endoftext|>" with a pair template using both sequences.
-json template_processing() {
+json pp_template() {
   return {{"type", "TemplateProcessing"},
-          {"single", {piece("<s>"), piece_a(), piece("<|endoftext|>")}},
+          {"single", {pp_piece("<s>"), pp_piece_a(), pp_piece("<|endoftext|>")}},
           {"pair",
-           {piece("<s>"), piece_a(), piece("<|endoftext|>"), piece_b(), piece("<|endoftext|>")}},
+           {pp_piece("<s>"), pp_piece_a(), pp_piece("<|endoftext|>"), pp_piece_b(),
+            pp_piece("<|endoftext|>")}},
           {"special_tokens",
-           {{"<s>", special("<s>", {301}, {"<s>"})},
-            {"<|endoftext|>", special("<|endoftext|>", {300}, {"<|endoftext|>"})}}}};
+           {{"<s>", pp_special("<s>", {301}, {"<s>"})},
+            {"<|endoftext|>", pp_special("<|endoftext|>", {300}, {"<|endoftext|>"})}}}};
 }
 
-json byte_level() {
+json pp_byte_level() {
   return {{"type", "ByteLevel"},
           {"add_prefix_space", false},
           {"trim_offsets", false},
           {"use_regex", false}};
 }
 
-Tokenizer load_ok(const json& document) {
+Tokenizer pp_load_ok(const json& document) {
   auto loaded = Tokenizer::from_json(document.dump(), "tiny/tokenizer.json");
   EXPECT_TRUE(loaded.ok()) << loaded.status().to_string();
   if (!loaded.ok()) std::abort();
   return std::move(loaded).value();
 }
 
-Ids encode(const Tokenizer& tokenizer, std::string_view text, bool special_tokens = true) {
+PpIds pp_encode(const Tokenizer& tokenizer, std::string_view text, bool special_tokens = true) {
   auto ids = tokenizer.encode(text, special_tokens);
   EXPECT_TRUE(ids.ok()) << ids.status().to_string();
-  return ids.ok() ? ids.value() : Ids{};
+  return ids.ok() ? ids.value() : PpIds{};
 }
 
 TEST(TokenizerPostProcessor, TemplateAddsItsIdsAroundTheText) {
-  const Tokenizer tokenizer = load_ok(tiny_with(template_processing()));
-  EXPECT_EQ(encode(tokenizer, "hello"), (Ids{301, 259, 300}));
-  EXPECT_EQ(encode(tokenizer, ""), (Ids{301, 300}));
-  EXPECT_EQ(encode(tokenizer, "hello", false), (Ids{259}));
-  EXPECT_EQ(encode(tokenizer, "", false), Ids{});
+  const Tokenizer tokenizer = pp_load_ok(pp_tiny_with(pp_template()));
+  EXPECT_EQ(pp_encode(tokenizer, "hello"), (PpIds{301, 259, 300}));
+  EXPECT_EQ(pp_encode(tokenizer, ""), (PpIds{301, 300}));
+  EXPECT_EQ(pp_encode(tokenizer, "hello", false), (PpIds{259}));
+  EXPECT_EQ(pp_encode(tokenizer, "", false), PpIds{});
   EXPECT_EQ(tokenizer.special_prefix().size(), 1u);
   EXPECT_EQ(tokenizer.special_suffix().size(), 1u);
   EXPECT_EQ(tokenizer.special_token_count(), 2u);
   // Special tokens written in the text stay where they are.
-  EXPECT_EQ(encode(tokenizer, "<|endoftext|>"), (Ids{301, 300, 300}));
+  EXPECT_EQ(pp_encode(tokenizer, "<|endoftext|>"), (PpIds{301, 300, 300}));
 }
 
 TEST(TokenizerPostProcessor, InsideASequenceWithByteLevel) {
   // Qwen3-Embedding's form: ByteLevel, then the template.
-  json processor = template_processing();
-  processor["single"] = {piece_a(), piece("<|endoftext|>")};
-  const Tokenizer tokenizer =
-      load_ok(tiny_with({{"type", "Sequence"}, {"processors", {byte_level(), processor}}}));
-  EXPECT_EQ(encode(tokenizer, "hello"), (Ids{259, 300}));
+  json processor = pp_template();
+  processor["single"] = {pp_piece_a(), pp_piece("<|endoftext|>")};
+  const Tokenizer tokenizer = pp_load_ok(
+      pp_tiny_with({{"type", "Sequence"}, {"processors", {pp_byte_level(), processor}}}));
+  EXPECT_EQ(pp_encode(tokenizer, "hello"), (PpIds{259, 300}));
   EXPECT_EQ(tokenizer.special_token_count(), 1u);
 }
 
 TEST(TokenizerPostProcessor, LaterTemplatesWrapEarlierOnes) {
-  json inner = template_processing();
-  inner["single"] = {piece_a(), piece("<|endoftext|>")};
-  json outer = template_processing();
-  outer["single"] = {piece("<s>"), piece_a(), piece("<s>")};
-  const Tokenizer tokenizer =
-      load_ok(tiny_with({{"type", "Sequence"}, {"processors", {inner, byte_level(), outer}}}));
-  EXPECT_EQ(encode(tokenizer, "hello"), (Ids{301, 259, 300, 301}));
+  json inner = pp_template();
+  inner["single"] = {pp_piece_a(), pp_piece("<|endoftext|>")};
+  json outer = pp_template();
+  outer["single"] = {pp_piece("<s>"), pp_piece_a(), pp_piece("<s>")};
+  const Tokenizer tokenizer = pp_load_ok(
+      pp_tiny_with({{"type", "Sequence"}, {"processors", {inner, pp_byte_level(), outer}}}));
+  EXPECT_EQ(pp_encode(tokenizer, "hello"), (PpIds{301, 259, 300, 301}));
 }
 
 TEST(TokenizerPostProcessor, SpecialTokenWithSeveralIds) {
-  json processor = template_processing();
-  processor["special_tokens"]["<s>"] = special("<s>", {301, 259}, {"<s>", "hello"});
-  const Tokenizer tokenizer = load_ok(tiny_with(processor));
-  EXPECT_EQ(encode(tokenizer, "h"), (Ids{301, 259, 'h', 300}));
+  json processor = pp_template();
+  processor["special_tokens"]["<s>"] = pp_special("<s>", {301, 259}, {"<s>", "hello"});
+  const Tokenizer tokenizer = pp_load_ok(pp_tiny_with(processor));
+  EXPECT_EQ(pp_encode(tokenizer, "h"), (PpIds{301, 259, 'h', 300}));
 }
 
 TEST(TokenizerPostProcessor, ByteLevelNullAndAbsentAddNothing) {
-  for (const json& processor : {byte_level(), json(nullptr)}) {
-    const Tokenizer tokenizer = load_ok(tiny_with(processor));
-    EXPECT_EQ(encode(tokenizer, "hello"), Ids{259}) << processor.dump();
+  for (const json& processor : {pp_byte_level(), json(nullptr)}) {
+    const Tokenizer tokenizer = pp_load_ok(pp_tiny_with(processor));
+    EXPECT_EQ(pp_encode(tokenizer, "hello"), PpIds{259}) << processor.dump();
     EXPECT_EQ(tokenizer.special_token_count(), 0u);
   }
-  json document = tiny_with(nullptr);
+  json document = pp_tiny_with(nullptr);
   document.erase("post_processor");
-  EXPECT_EQ(encode(load_ok(document), "hello"), Ids{259});
+  EXPECT_EQ(pp_encode(pp_load_ok(document), "hello"), PpIds{259});
 }
 
 TEST(TokenizerPostProcessor, UnknownTypesAreLoadErrorsNamingTheType) {
   expect_load_error(
-      tiny_with(
+      pp_tiny_with(
           {{"type", "BertProcessing"}, {"sep", {"<|endoftext|>", 300}}, {"cls", {"<s>", 301}}}),
       ErrorCode::unsupported, "\"BertProcessing\"");
-  expect_load_error(
-      tiny_with({{"type", "Sequence"}, {"processors", {byte_level(), {{"type", "Roberta"}}}}}),
-      ErrorCode::unsupported, "post_processor.processors[1]: post-processor type \"Roberta\"");
+  expect_load_error(pp_tiny_with({{"type", "Sequence"},
+                                  {"processors", {pp_byte_level(), {{"type", "Roberta"}}}}}),
+                    ErrorCode::unsupported,
+                    "post_processor.processors[1]: post-processor type \"Roberta\"");
 }
 
 TEST(TokenizerPostProcessor, HostileTemplatesAreLoadErrors) {
   const auto with = [](const char* key, const json& value) {
-    json processor = template_processing();
+    json processor = pp_template();
     processor[key] = value;
-    return tiny_with(processor);
+    return pp_tiny_with(processor);
   };
   // A special token that is not in the map (single or pair template).
-  expect_load_error(with("single", {piece_a(), piece("</s>")}), ErrorCode::corrupt,
+  expect_load_error(with("single", {pp_piece_a(), pp_piece("</s>")}), ErrorCode::corrupt,
                     "post_processor.single[1] names special token \"</s>\"");
-  expect_load_error(with("pair", {piece_a(), piece_b(), piece("[SEP]")}), ErrorCode::corrupt,
-                    "\"[SEP]\"");
-  // Ids out of range, negative, not integers, or not in the vocabulary.
+  expect_load_error(with("pair", {pp_piece_a(), pp_piece_b(), pp_piece("[SEP]")}),
+                    ErrorCode::corrupt, "\"[SEP]\"");
+  // PpIds out of range, negative, not integers, or not in the vocabulary.
   for (const json& id : {json(1 << 24), json(-1), json(3.5), json("300")}) {
-    json processor = template_processing();
+    json processor = pp_template();
     processor["special_tokens"]["<s>"]["ids"] = json::array({id});
-    expect_load_error(tiny_with(processor), ErrorCode::corrupt,
+    expect_load_error(pp_tiny_with(processor), ErrorCode::corrupt,
                       "special_tokens[\"<s>\"].ids[0] = ");
   }
   {
-    json processor = template_processing();
-    processor["special_tokens"]["<s>"] = special("<s>", {302}, {"<s>"});
-    expect_load_error(tiny_with(processor), ErrorCode::corrupt,
+    json processor = pp_template();
+    processor["special_tokens"]["<s>"] = pp_special("<s>", {302}, {"<s>"});
+    expect_load_error(pp_tiny_with(processor), ErrorCode::corrupt,
                       "ids[0]: id 302 is not in the vocabulary");
   }
   // An id that is another token than the template says.
   {
-    json processor = template_processing();
-    processor["special_tokens"]["<s>"] = special("<s>", {300}, {"<s>"});
-    expect_load_error(tiny_with(processor), ErrorCode::corrupt,
+    json processor = pp_template();
+    processor["special_tokens"]["<s>"] = pp_special("<s>", {300}, {"<s>"});
+    expect_load_error(pp_tiny_with(processor), ErrorCode::corrupt,
                       "but the template's tokens list says \"<s>\"");
   }
   // ids and tokens of different lengths.
   {
-    json processor = template_processing();
-    processor["special_tokens"]["<s>"] = special("<s>", {301, 300}, {"<s>"});
-    expect_load_error(tiny_with(processor), ErrorCode::corrupt, "2 ids but 1 tokens");
+    json processor = pp_template();
+    processor["special_tokens"]["<s>"] = pp_special("<s>", {301, 300}, {"<s>"});
+    expect_load_error(pp_tiny_with(processor), ErrorCode::corrupt, "2 ids but 1 tokens");
   }
   // Huge templates and huge special tokens.
   {
-    json pieces = json::array({piece_a()});
-    for (int i = 0; i < 100; ++i) pieces.push_back(piece("<s>"));
+    json pieces = json::array({pp_piece_a()});
+    for (int i = 0; i < 100; ++i) pieces.push_back(pp_piece("<s>"));
     expect_load_error(with("single", pieces), ErrorCode::corrupt, "101 pieces (at most 64)");
-    json processor = template_processing();
+    json processor = pp_template();
     processor["special_tokens"]["<s>"] =
-        special("<s>", Ids(65, 301), std::vector<std::string>(65, "<s>"));
-    expect_load_error(tiny_with(processor), ErrorCode::corrupt, "65 ids (at most 64)");
+        pp_special("<s>", PpIds(65, 301), std::vector<std::string>(65, "<s>"));
+    expect_load_error(pp_tiny_with(processor), ErrorCode::corrupt, "65 ids (at most 64)");
     processor["special_tokens"]["<s>"] =
-        special("<s>", Ids(60, 301), std::vector<std::string>(60, "<s>"));
-    json long_template = json::array({piece_a()});
-    for (int i = 0; i < 5; ++i) long_template.push_back(piece("<s>"));
+        pp_special("<s>", PpIds(60, 301), std::vector<std::string>(60, "<s>"));
+    json long_template = json::array({pp_piece_a()});
+    for (int i = 0; i < 5; ++i) long_template.push_back(pp_piece("<s>"));
     processor["single"] = long_template;
-    expect_load_error(tiny_with(processor), ErrorCode::corrupt, "adds more than 256 tokens");
+    expect_load_error(pp_tiny_with(processor), ErrorCode::corrupt, "adds more than 256 tokens");
   }
   // Wrong JSON types.
-  expect_load_error(tiny_with("TemplateProcessing"), ErrorCode::corrupt,
+  expect_load_error(pp_tiny_with("TemplateProcessing"), ErrorCode::corrupt,
                     "post_processor must be an object or null, not string");
-  expect_load_error(tiny_with({{"type", 7}}), ErrorCode::corrupt, "string \"type\"");
-  expect_load_error(tiny_with({{"type", "Sequence"}, {"processors", {{"type", "ByteLevel"}}}}),
+  expect_load_error(pp_tiny_with({{"type", 7}}), ErrorCode::corrupt, "string \"type\"");
+  expect_load_error(pp_tiny_with({{"type", "Sequence"}, {"processors", {{"type", "ByteLevel"}}}}),
                     ErrorCode::corrupt, "post_processor.processors must be an array");
   expect_load_error(with("single", "$A <|endoftext|>"), ErrorCode::corrupt,
                     "post_processor.single must be an array of template pieces");
-  expect_load_error(with("single", {piece_a(), {{"SpecialToken", "<s>"}}}), ErrorCode::corrupt,
+  expect_load_error(with("single", {pp_piece_a(), {{"SpecialToken", "<s>"}}}), ErrorCode::corrupt,
                     "post_processor.single[1] must be");
-  expect_load_error(with("single", {piece_a(), {{"Token", {{"id", "<s>"}}}}}), ErrorCode::corrupt,
-                    "unknown template piece \"Token\"");
+  expect_load_error(with("single", {pp_piece_a(), {{"Token", {{"id", "<s>"}}}}}),
+                    ErrorCode::corrupt, "unknown template piece \"Token\"");
   expect_load_error(with("single", json::array({{{"Sequence", {{"id", "A"}, {"type_id", -1}}}}})),
                     ErrorCode::corrupt, "type_id must be a non-negative integer");
   expect_load_error(with("special_tokens", json::array()), ErrorCode::corrupt,
                     "special_tokens must be an object, not array");
   {
-    json processor = template_processing();
+    json processor = pp_template();
     processor["special_tokens"]["<s>"]["tokens"] = json::array({7});
-    expect_load_error(tiny_with(processor), ErrorCode::corrupt, "tokens[0] must be a string");
-    processor = template_processing();
+    expect_load_error(pp_tiny_with(processor), ErrorCode::corrupt, "tokens[0] must be a string");
+    processor = pp_template();
     processor["special_tokens"]["<s>"]["id"] = "</s>";
-    expect_load_error(tiny_with(processor), ErrorCode::corrupt, ".id must be the string \"<s>\"");
+    expect_load_error(pp_tiny_with(processor), ErrorCode::corrupt,
+                      ".id must be the string \"<s>\"");
   }
   // Sequences the loader cannot apply to one text.
-  expect_load_error(with("single", json::array({piece_b()})), ErrorCode::corrupt,
+  expect_load_error(with("single", json::array({pp_piece_b()})), ErrorCode::corrupt,
                     "names sequence B");
-  expect_load_error(with("single", json::array({piece("<s>")})), ErrorCode::unsupported,
+  expect_load_error(with("single", json::array({pp_piece("<s>")})), ErrorCode::unsupported,
                     "has no sequence A");
-  expect_load_error(with("single", {piece_a(), piece_a()}), ErrorCode::unsupported,
+  expect_load_error(with("single", {pp_piece_a(), pp_piece_a()}), ErrorCode::unsupported,
                     "names sequence A twice");
   expect_load_error(with("single", json::array({{{"Sequence", {{"id", "C"}, {"type_id", 0}}}}})),
                     ErrorCode::corrupt, "sequence id \"C\"");
-  expect_load_error(with("pair", json::array({piece_a()})), ErrorCode::corrupt,
+  expect_load_error(with("pair", json::array({pp_piece_a()})), ErrorCode::corrupt,
                     "must use both sequences");
   // Nesting.
-  json nested = template_processing();
+  json nested = pp_template();
   for (int i = 0; i < 10; ++i)
     nested = {{"type", "Sequence"}, {"processors", json::array({nested})}};
-  expect_load_error(tiny_with(nested), ErrorCode::corrupt, "nested more than 8 deep");
+  expect_load_error(pp_tiny_with(nested), ErrorCode::corrupt, "nested more than 8 deep");
 }
 
 TEST(TokenizerPostProcessor, ReplaceKeepsEveryOtherByte) {
@@ -479,7 +482,7 @@ TEST(TokenizerPostProcessor, ReplaceKeepsEveryOtherByte) {
   EXPECT_NE(bad.status().message().find("t.json: invalid JSON"), std::string::npos);
   // The real form loads and applies.
   auto edited =
-      replace_post_processor(tiny_with(nullptr).dump(), kQwen3EmbeddingPostProcessorJson, "t");
+      replace_post_processor(pp_tiny_with(nullptr).dump(), kQwen3EmbeddingPostProcessorJson, "t");
   ASSERT_TRUE(edited.ok());
   // The tiny vocabulary has no id 151643: a clear load error, not a wrong id.
   auto loaded = Tokenizer::from_json(*edited, "tiny/tokenizer.json");
@@ -492,13 +495,13 @@ TEST(TokenizerPostProcessor, ReplaceKeepsEveryOtherByte) {
 TEST(Qwen3Tokenizer, EmbeddingPostProcessorAppendsEndOfText) {
   const Tokenizer* tokenizer = testing::qwen3_embedding_tokenizer();
   ASSERT_NE(tokenizer, nullptr);
-  EXPECT_EQ(encode(*tokenizer, "Hello world"), (Ids{9707, 1879, 151643}));
-  EXPECT_EQ(encode(*tokenizer, "Hello world", false), (Ids{9707, 1879}));
+  EXPECT_EQ(pp_encode(*tokenizer, "Hello world"), (PpIds{9707, 1879, 151643}));
+  EXPECT_EQ(pp_encode(*tokenizer, "Hello world", false), (PpIds{9707, 1879}));
   EXPECT_EQ(tokenizer->special_token_count(), 1u);
   // The plain Qwen3 files (ByteLevel post-processor) add nothing.
   const Tokenizer* plain = testing::qwen3_tokenizer();
   ASSERT_NE(plain, nullptr);
-  EXPECT_EQ(encode(*plain, "Hello world"), (Ids{9707, 1879}));
+  EXPECT_EQ(pp_encode(*plain, "Hello world"), (PpIds{9707, 1879}));
 }
 
 }  // namespace
