@@ -292,13 +292,21 @@ Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
                   tokenize_prompt(*tokenizer_, caption_text, kCaptionMaxTokens));
     ACEFIT_ASSIGN(const PromptTokens lyric_tokens,
                   tokenize_prompt(*tokenizer_, lyric_text, kLyricMaxTokens));
+    // Truncation keeps the tokenizer's special tokens (18.1): the text gives way.
+    const std::size_t special = tokenizer_->special_token_count();
+    const auto cut = [special](const char* name, const PromptTokens& tokens, std::size_t max) {
+      std::string text = std::string("the ") + name + " prompt has " +
+                         std::to_string(tokens.full_length) + " tokens; only " +
+                         std::to_string(max) + " are used";
+      if (special > 0)
+        text += " (its first " + std::to_string(max - special) + " text tokens and the " +
+                std::to_string(special) + " special token(s) the tokenizer adds)";
+      return text;
+    };
     if (caption_tokens.truncated)
-      result.warnings.push_back("the caption prompt has " +
-                                std::to_string(caption_tokens.full_length) +
-                                " tokens; only the first 256 are used");
+      result.warnings.push_back(cut("caption", caption_tokens, kCaptionMaxTokens));
     if (lyric_tokens.truncated)
-      result.warnings.push_back("the lyric prompt has " + std::to_string(lyric_tokens.full_length) +
-                                " tokens; only the first 2048 are used");
+      result.warnings.push_back(cut("lyric", lyric_tokens, kLyricMaxTokens));
     caption_ids.assign(caption_tokens.ids.begin(), caption_tokens.ids.end());
     lyric_ids.assign(lyric_tokens.ids.begin(), lyric_tokens.ids.end());
   }

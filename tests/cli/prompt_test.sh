@@ -27,7 +27,8 @@ out=$("$acefit" tokenize --tokenizer "$text" --no-special-tokens 'Hello world')
 out=$("$acefit" tokenize --tokenizer "$lm" --json 'Hello world')
 [ "$out" = "[9707,1879]" ] || fail "LM tokenize gave '$out'"
 
-gen() { "$acefit" generate --checkpoints "$work/ck" --caption "warm lo-fi piano" --duration 1 \
+caption="warm lo-fi piano"
+gen() { "$acefit" generate --checkpoints "$work/ck" --caption "$caption" --duration 1 \
           --seed 5 "$@" >/dev/null 2>"$work/log" || fail "generate $* failed: $(cat "$work/log")"; }
 gen --instrumental --timesignature 3/4 --out "$work/a.wav"
 gen --lyrics "[Instrumental]" --timesignature 3/4 --out "$work/b.wav"
@@ -36,6 +37,12 @@ gen --timesignature 3/4 --out "$work/c.wav"
 ! cmp -s "$work/a.wav" "$work/c.wav" || fail "no lyrics gave the [Instrumental] prompt"
 gen --lyrics "[Instrumental]" --timesignature 3 --out "$work/d.wav"
 ! cmp -s "$work/b.wav" "$work/d.wav" || fail "time signature 3/4 was written as 3"
+
+# A caption past 256 tokens: the warning counts the added <|endoftext|>.
+caption=$(printf 'guitar %.0s' $(seq 300))
+gen --out "$work/e.wav"
+grep -q "the caption prompt has 3[0-9][0-9] tokens; only 256 are used (its first 255 text tokens and the 1 special token(s) the tokenizer adds)" "$work/log" \
+  || fail "no truncation warning with the special token: $(grep -i caption "$work/log")"
 
 for command in generate plan; do
   set +e
