@@ -113,8 +113,8 @@ Expected<Sources> open_checkpoint_sources(const GeneratorOptions& options) {
 
 Sources preset_sources(SyntheticPreset preset, const DitConfig& dit_config) {
   Sources sources;
-  const std::string name = preset == SyntheticPreset::full ? "full" : "tiny";
-  sources.dit_dir = "preset:" + name + "/acestep-v15-turbo";
+  const std::string name(preset_name(preset));
+  sources.dit_dir = "preset:" + name + "/" + std::string(preset_dit_folder(preset));
   sources.text_encoder_dir = "preset:" + name + "/Qwen3-Embedding-0.6B";
   sources.vae_dir = "preset:" + name + "/vae";
   sources.text_config = preset_text_encoder_config(preset);
