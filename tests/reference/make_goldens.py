@@ -2,7 +2,7 @@
 """Produce the ACE-Step 1.5 golden files from the tiny synthetic checkpoints.
 
 Usage:
-  build/bin/acefit synth-checkpoints /tmp/ckpt --no-lm
+  build/bin/acefit make-demo-checkpoints /tmp/ckpt --no-lm
   /usr/bin/python3 tests/reference/make_goldens.py /tmp/ckpt tests/data/golden
 
 The reference in tests/reference/acestep/ is written from the model
@@ -12,8 +12,15 @@ on the CPU with fixed seeds, so the output is byte-for-byte deterministic.
 import os
 import sys
 
-import numpy as np
-import torch
+# oneDNN (used by torch for conv1d / conv_transpose1d) picks its kernels by the
+# CPU's instruction set, and its AVX-512 kernels round differently from its
+# AVX2 ones. Capping it at AVX2 (before torch is imported) makes the goldens
+# byte-identical on AVX2 and AVX-512 machines alike.
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+os.environ.setdefault("DNNL_MAX_CPU_ISA", "AVX2")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
