@@ -28,7 +28,9 @@ from acestep import checkpoint, safetensors_io  # noqa: E402
 from acestep.condition_encoder import condition_encoder  # noqa: E402
 from acestep.dit import dit_forward  # noqa: E402
 from acestep.fsq import detokenize, fsq_decode  # noqa: E402
-from acestep.samplers import base_sample, turbo_sample  # noqa: E402
+from acestep import dcw as dcw_mod  # noqa: E402
+from acestep.samplers import (base_sample, check_turbo_schedules,  # noqa: E402
+                              turbo_sample, turbo_schedule_n)
 from acestep.text_encoder import lyric_embed, text_encoder_forward  # noqa: E402
 from acestep.vae import VaeDecoder, postprocess, tiled_decode  # noqa: E402
 
@@ -191,6 +193,57 @@ def main():
     write(out_dir, "base_e2e.safetensors", t7,
           note="base Euler, steps 4, shift 2.0; guidance 7.0 with APG (momentum -0.75, "
                "norm threshold 2.5, eta 0), CFG interval [0, 1]; plain = guidance 1.0")
+
+    # 8. DCW (spec 18.4) and the n-step turbo schedule (spec 18.3), same inputs
+    sampler_dcw(out_dir, cfg, w, noise, context, enc, sde_noises,
+                ode_off=t6, sde_off=sde_states, base_off=states)
+
+
+def rel_change(on, off):
+    """max |on - off| over the max |off| (the peak of the DCW-off state)."""
+    return float((on - off).abs().max() / off.abs().max())
+
+
+def sampler_dcw(out_dir, cfg, w, noise, context, enc, sde_noises, ode_off, sde_off,
+                base_off):
+    dcw_mod.self_test()
+    check_turbo_schedules()
+    dcw = {"mode": "double", "scaler": 0.05, "high_scaler": 0.02}
+    t8 = {"noise": noise, "context": context, "encoder_states": enc}
+    for i, n in enumerate(sde_noises):
+        t8[f"sde_noise_{i}"] = n
+    runs = {
+        "turbo_ode_dcw": dict(method="ode", dcw=dcw),
+        "turbo_sde_dcw": dict(method="sde", dcw=dcw, sde_noises=sde_noises),
+        "turbo_ode_dcw_low": dict(method="ode", dcw=dict(dcw, mode="low")),
+        "turbo_ode_dcw_high": dict(method="ode", dcw=dict(dcw, mode="high")),
+        "turbo_ode_dcw_pix": dict(method="ode", dcw=dict(dcw, mode="pix")),
+    }
+    for name, kw in runs.items():
+        st = turbo_sample(cfg, w, noise, context, enc, shift=3.0, steps=8, **kw)
+        off = sde_off if kw["method"] == "sde" else [
+            ode_off[f"latents_step_{i}"] for i in range(8)]
+        for i, s in enumerate(st):
+            t8[f"{name}_step_{i}"] = s
+        print(f"  sensitivity {name}: max|on-off|/peak per step "
+              + " ".join(f"{rel_change(a, b):.2e}" for a, b in zip(st, off)))
+    ts5 = turbo_schedule_n(5, 2.5)
+    t8["turbo5_shift2p5_t"] = torch.tensor(ts5, dtype=torch.float32)
+    st = turbo_sample(cfg, w, noise, context, enc, shift=2.5, steps=5, method="ode")
+    for i, s in enumerate(st):
+        t8[f"turbo5_shift2p5_step_{i}"] = s
+    print("  turbo5 shift 2.5 t: " + ", ".join(repr(t) for t in ts5))
+    st = base_sample(cfg, w, noise, context, enc, steps=4, shift=2.0, guidance=7.0,
+                     cfg_interval=(0.0, 1.0), dcw=dcw)
+    for i, s in enumerate(st):
+        t8[f"base_cfg_dcw_step_{i}"] = s
+    print("  sensitivity base_cfg_dcw: max|on-off|/peak per step "
+          + " ".join(f"{rel_change(a, b):.2e}" for a, b in zip(st, base_off)))
+    write(out_dir, "sampler_dcw.safetensors", t8,
+          note="same inputs as turbo_e2e/base_e2e; DCW Haar, applied after every step "
+               "(last included); double: scaler 0.05, high_scaler 0.02; low/high/pix: "
+               "scaler 0.05; turbo shift 3, 8 steps; turbo5: 5 steps, shift 2.5, DCW off; "
+               "base: Euler 4 steps, shift 2.0, guidance 7.0 APG, CFG interval [0, 1]")
 
 
 if __name__ == "__main__":
