@@ -3,12 +3,17 @@
 
 Usage:
   build/bin/acefit make-demo-checkpoints /tmp/ckpt --no-lm
-  /usr/bin/python3 tests/reference/make_goldens.py /tmp/ckpt tests/data/golden
+  build/bin/acefit make-demo-checkpoints /tmp/xlckpt --preset xl-tiny --no-lm
+  /usr/bin/python3 tests/reference/make_goldens.py /tmp/ckpt tests/data/golden \
+      [--xl /tmp/xlckpt]
+
+--xl DIR also writes xl_tiny.safetensors from DIR/acestep-v15-xl-turbo.
 
 The reference in tests/reference/acestep/ is written from the model
 specification only (not from the acefit C++ code). Everything runs in float32
 on the CPU with fixed seeds, so the output is byte-for-byte deterministic.
 """
+import copy
 import os
 import sys
 
@@ -75,10 +80,19 @@ def write(out_dir, name, tensors, note=""):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    xl_root = None
+    if "--xl" in args:
+        i = args.index("--xl")
+        if i + 1 >= len(args):
+            print(__doc__)
+            sys.exit(2)
+        xl_root = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 2:
         print(__doc__)
         sys.exit(2)
-    ckpt, out_dir = sys.argv[1], sys.argv[2]
+    ckpt, out_dir = args
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
     np.random.seed(0)
@@ -197,6 +211,62 @@ def main():
     # 8. DCW (spec 18.4) and the n-step turbo schedule (spec 18.3), same inputs
     sampler_dcw(out_dir, cfg, w, noise, context, enc, sde_noises,
                 ode_off=t6, sde_off=sde_states, base_off=states)
+
+    # 9. XL tiny (spec 18.5), from acefit's xl-tiny checkpoint
+    if xl_root is not None:
+        xl_tiny(out_dir, os.path.join(xl_root, "acestep-v15-xl-turbo"))
+
+
+def xl_tiny(out_dir, dit_dir):
+    """Condition encoder, one DiT step and the detokenizer of an XL DiT,
+    with the inputs of condition_encoder / dit_step / detokenizer."""
+    cfg, w = checkpoint.load_dit(dit_dir)
+    assert cfg.is_xl, f"{dit_dir}: config.json has no encoder_hidden_size"
+    silence = checkpoint.load_silence_latent(dit_dir)
+    tf = cfg.timbre_fix_frame
+    th = randn((2, 10, cfg.text_dim), 201)
+    tm = torch.ones(2, 10, dtype=torch.int64)
+    tm[1, 7:] = 0
+    le = randn((2, 40, cfg.text_dim), 202)
+    lm = torch.ones(2, 40, dtype=torch.int64)
+    lm[1, 25:] = 0
+    timbre = silence[:tf][None].expand(2, tf, silence.shape[1]).contiguous()
+    ce = condition_encoder(cfg, w, th, tm, le, lm, timbre)
+    x_t = randn((2, 75, cfg.latent_dim), 301)
+    ctx = randn((2, 75, 2 * cfg.latent_dim), 302)
+    # One key, encoder_states, serves both cases: the DiT step takes the
+    # condition encoder's packed output (before condition_embedder) as its
+    # encoder states, [2, 51, encoder_hidden_size].
+    enc = ce["encoder_states"]
+    ts = torch.tensor([0.9, 0.5], dtype=torch.float32)
+    codes = torch.tensor([0, 63999, 12345, 777, 40000, 2561, 51234], dtype=torch.int64)
+    q = fsq_decode(cfg, w, codes)
+    t9 = {
+        "text_hidden_states": th, "text_mask": tm,
+        "lyric_embeddings": le, "lyric_mask": lm,
+        "timbre_latents": timbre,
+        "text_projected": ce["text_projected"],
+        "lyric_encoded": ce["lyric_encoded"],
+        "timbre_encoded": ce["timbre_encoded"],
+        "encoder_states": ce["encoder_states"],
+        "encoder_mask": ce["encoder_mask"],
+        "x_t": x_t, "context": ctx, "timestep": ts,
+        "velocity": dit_forward(cfg, w, x_t, ctx, enc, ts, ts),
+        "codes": codes, "quantized": q, "hints": detokenize(cfg, w, q),
+    }
+    # sensitivity: the same weights read the 2B way (no special token, frame 0)
+    cfg2 = copy.copy(cfg)
+    cfg2.is_xl = False
+    ce2 = condition_encoder(cfg2, w, th, tm, le, lm, timbre)
+    v2 = dit_forward(cfg, w, x_t, ctx, ce2["encoder_states"], ts, ts)
+    print("  sensitivity xl special token (2B reading vs XL, max|diff|/peak): "
+          f"timbre_encoded {rel_change(ce2['timbre_encoded'], ce['timbre_encoded']):.2e}, "
+          f"encoder_states {rel_change(ce2['encoder_states'], ce['encoder_states']):.2e}, "
+          f"velocity {rel_change(v2, t9['velocity']):.2e}")
+    write(out_dir, "xl_tiny.safetensors", t9,
+          note=f"XL DiT: decoder hidden {cfg.hidden}, encoder hidden {cfg.enc_hidden}; "
+               "timbre encoder prepends special_token; DiT step r = t, its encoder "
+               "states = the packed encoder_states (before condition_embedder)")
 
 
 def rel_change(on, off):
