@@ -212,6 +212,17 @@ def main():
     sampler_dcw(out_dir, cfg, w, noise, context, enc, sde_noises,
                 ode_off=t6, sde_off=sde_states, base_off=states)
 
+    # 8b. DCW alone on an odd length (zero-padded last pair)
+    xn = randn((2, 75, cfg.latent_dim), 801)
+    den = randn((2, 75, cfg.latent_dim), 802)
+    t_dcw = 0.7
+    t8b = {"x_next": xn, "denoised": den, "t": torch.tensor([t_dcw], dtype=torch.float32)}
+    for mode in dcw_mod.MODES:
+        t8b[f"dcw_{mode}"] = dcw_mod.dcw_apply(xn, den, t_dcw, mode, 0.05, 0.02)
+    write(out_dir, "dcw_step.safetensors", t8b,
+          note="one DCW correction, Haar filter bank, T = 75 (odd: one zero frame, "
+               "trimmed); t = 0.7, scaler 0.05, high_scaler 0.02")
+
     # 9. XL tiny (spec 18.5), from acefit's xl-tiny checkpoint
     if xl_root is not None:
         xl_tiny(out_dir, os.path.join(xl_root, "acestep-v15-xl-turbo"))
