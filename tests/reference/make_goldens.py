@@ -231,6 +231,8 @@ def main():
 def xl_tiny(out_dir, dit_dir):
     """Condition encoder, one DiT step and the detokenizer of an XL DiT,
     with the inputs of condition_encoder / dit_step / detokenizer."""
+    import xl_selftest
+    xl_selftest.main()
     cfg, w = checkpoint.load_dit(dit_dir)
     assert cfg.is_xl, f"{dit_dir}: config.json has no encoder_hidden_size"
     silence = checkpoint.load_silence_latent(dit_dir)
