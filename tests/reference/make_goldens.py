@@ -38,6 +38,7 @@ from acestep.samplers import (base_sample, check_turbo_schedules,  # noqa: E402
                               turbo_sample, turbo_schedule_n)
 from acestep.text_encoder import lyric_embed, text_encoder_forward  # noqa: E402
 from acestep.vae import VaeDecoder, postprocess, tiled_decode  # noqa: E402
+import xl_selftest  # noqa: E402
 
 PAD_ID = 151643
 META = {"generator": "tests/reference/make_goldens.py",
@@ -231,10 +232,14 @@ def main():
 def xl_tiny(out_dir, dit_dir):
     """Condition encoder, one DiT step and the detokenizer of an XL DiT,
     with the inputs of condition_encoder / dit_step / detokenizer."""
-    import xl_selftest
     xl_selftest.main()
     cfg, w = checkpoint.load_dit(dit_dir)
     assert cfg.is_xl, f"{dit_dir}: config.json has no encoder_hidden_size"
+    # names and shapes: the spec 15.1 list at these widths, built independently
+    expect = {k: list(v.shape) for k, v in xl_selftest.make_weights(cfg.raw, 0).items()}
+    got = {k: list(v.shape) for k, v in w.items()}
+    diff = sorted(k for k in set(got) | set(expect) if got.get(k) != expect.get(k))
+    assert not diff, f"names/shapes differ from spec 15.1: {diff[:8]}"
     silence = checkpoint.load_silence_latent(dit_dir)
     tf = cfg.timbre_fix_frame
     th = randn((2, 10, cfg.text_dim), 201)
