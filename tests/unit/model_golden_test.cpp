@@ -119,9 +119,6 @@ TEST(FsqCodebook, SymmetricValuesAndRange) {
   EXPECT_FALSE(models::fsq_code_values(-1, levels).ok());
 }
 
-}  // namespace
-}  // namespace acefit::testing
-
 // The XL layout (spec 18.5) on the xl-tiny checkpoint: the condition
 // encoder at the encoder width with the prepended timbre special token, one
 // DiT step at the decoder width (condition_embedder bridging the two), and
@@ -173,3 +170,6 @@ TEST_P(XlModelGoldenTest, DetokenizerHints) {
 }
 
 ACEFIT_DEVICE_TEST_SUITE(XlModelGoldenTest);
+
+}  // namespace
+}  // namespace acefit::testing
