@@ -68,6 +68,8 @@ for flag in --dcw-scaler --dcw-high-scaler; do
 done
 for v in 0 -1; do expect "--steps: invalid value '$v'" gen --out "$work/x.wav" --steps "$v"; done
 for v in 1 4 8; do expect "--vae-chunk: invalid value '$v'" gen --out "$work/x.wav" --vae-chunk "$v"; done
+ACESTEP_VAE_DECODE_CHUNK_SIZE=8 "$acefit" config >"$work/env.txt" 2>&1 || fail "config with chunk 8 in the environment"
+grep -q "Invalid ACESTEP_VAE_DECODE_CHUNK_SIZE value: 8" "$work/env.txt" || fail "chunk 8 in the environment not ignored"
 # The smallest chunk that tiles (9: the overlap stops at 4) is planned.
 "$acefit" plan --preset tiny --vae-chunk 9 --json >"$work/c9.json" 2>&1 || fail "--vae-chunk 9: $(cat "$work/c9.json")"
 echo "sampler flags: ok"
