@@ -63,7 +63,7 @@ constexpr std::array kOptions{
                "bare flag means true",
                "false"},
     OptionSpec{"vae_decode_chunk_size", "--vae-chunk", "ACESTEP_VAE_DECODE_CHUNK_SIZE",
-               "auto|1-1048576 latent frames",
+               "auto|9-1048576 latent frames",
                "VAE decode chunk in latent frames; auto picks from free memory", "auto"},
     OptionSpec{"force", "--force", "", "",
                "Keep choices the tier would change: an LM on tiers 1-2, an LM larger than the "

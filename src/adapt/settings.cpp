@@ -19,6 +19,9 @@ constexpr int kMaxBatch = 64;
 constexpr int kGuideMaxDurationS = 600;
 constexpr int kGuideMaxBatch = 8;
 constexpr int kMaxChunkFrames = 1 << 20;
+// A chunk tiles only when it exceeds twice the overlap, which is never
+// reduced below 4 frames (acestep-model.md 18.6): 9 is the smallest.
+constexpr int kMinChunkFrames = 9;
 
 // One place a setting may come from, in precedence order.
 struct Candidate {
@@ -653,7 +656,7 @@ Status resolve_other(const SettingsInput& in, EffectiveSettings& out) {
                     in, "vae_decode_chunk_size",
                     [](const std::string& text, std::string&) -> std::optional<int> {
                       if (lower(text) == "auto") return 0;
-                      const auto v = parse_integer(text, 1, kMaxChunkFrames);
+                      const auto v = parse_integer(text, kMinChunkFrames, kMaxChunkFrames);
                       if (!v) return std::nullopt;
                       return static_cast<int>(*v);
                     },

@@ -28,7 +28,6 @@ using stage::report;
 namespace {
 
 constexpr std::int64_t kMinLatentFrames = 128;
-constexpr int kTurboSteps = 8;
 constexpr int kDefaultBaseSteps = 50;
 constexpr double kDefaultBaseGuidance = 7.0;
 
@@ -113,8 +112,8 @@ Expected<Sources> open_checkpoint_sources(const GeneratorOptions& options) {
 
 Sources preset_sources(SyntheticPreset preset, const DitConfig& dit_config) {
   Sources sources;
-  const std::string name = preset == SyntheticPreset::full ? "full" : "tiny";
-  sources.dit_dir = "preset:" + name + "/acestep-v15-turbo";
+  const std::string name(preset_name(preset));
+  sources.dit_dir = "preset:" + name + "/" + std::string(preset_dit_folder(preset));
   sources.text_encoder_dir = "preset:" + name + "/Qwen3-Embedding-0.6B";
   sources.vae_dir = "preset:" + name + "/vae";
   sources.text_config = preset_text_encoder_config(preset);
@@ -315,17 +314,19 @@ Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
   SamplingPlan plan;
   plan.method = request.method;
   if (turbo_) {
+    // 18.3: 1 to 8 steps at any shift > 0.
     const double shift = request.shift.value_or(3.0);
-    ACEFIT_ASSIGN(plan.schedule, turbo_schedule(shift));
-    ACEFIT_ASSIGN(result.shift, snap_turbo_shift(shift));
-    if (request.steps && *request.steps != kTurboSteps)
-      result.warnings.push_back("turbo models always take 8 steps; --steps " +
-                                std::to_string(*request.steps) + " is ignored");
+    int steps = request.steps.value_or(kTurboStepCount);
+    if (steps < 1) return bad_request("steps must be >= 1, got " + std::to_string(steps));
+    if (steps > kTurboStepCount) {
+      result.warnings.push_back("turbo models take at most 8 steps; --steps " +
+                                std::to_string(steps) + " runs 8");
+      steps = kTurboStepCount;
+    }
+    ACEFIT_ASSIGN(plan.schedule, turbo_schedule(shift, steps));
+    result.shift = shift;
     if (request.guidance && *request.guidance != 1.0)
       result.warnings.push_back("turbo models run without guidance; --guidance is ignored");
-    if (result.shift != shift)
-      result.warnings.push_back("turbo shift " + std::to_string(shift) + " snapped to " +
-                                std::to_string(result.shift));
     plan.guidance.scale = 1.0;
   } else {
     result.shift = request.shift.value_or(1.0);
@@ -333,6 +334,12 @@ Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
                   base_schedule(request.steps.value_or(kDefaultBaseSteps), result.shift));
     plan.guidance.scale = request.guidance.value_or(kDefaultBaseGuidance);
   }
+  // 18.4: DCW on by default for turbo models, off for base/SFT.
+  plan.dcw = request.dcw;
+  plan.dcw.enabled = request.dcw_enabled.value_or(turbo_);
+  if (const Status status = validate_dcw_options(plan.dcw); !status.ok())
+    return bad_request(status.message());
+  result.dcw = plan.dcw;
   result.steps = plan.schedule.step_count();
   result.guidance = plan.guidance.scale;
 

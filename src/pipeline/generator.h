@@ -1,7 +1,7 @@
 // A text-to-music generation session over one checkpoints/ folder (spec:
 // acestep-model.md 1, 6, 7, 9-13): prompts -> tokens -> text encoder and
-// lyric embeddings -> condition encoder -> DiT sampling (turbo: the fixed
-// 8-step schedule; base: N steps with CFG + APG) -> adaptive VAE decode ->
+// lyric embeddings -> condition encoder -> DiT sampling (turbo: 1 to 8
+// steps; base: N steps with CFG + APG; DCW after each step) -> adaptive VAE decode ->
 // peak normalisation. Every stage computes on the session's device; weight
 // groups wait on the host between stages as the offload mode says
 // (gpu-adaptation.md 6), and the DiT's layers can stream through the device
@@ -27,6 +27,7 @@
 #include "models/qwen3/text_encoder.h"
 #include "models/vae/host_audio.h"
 #include "models/vae/oobleck_decoder.h"
+#include "pipeline/dcw.h"
 #include "pipeline/run_record.h"
 #include "pipeline/sampler.h"
 #include "pipeline/schedule.h"
@@ -68,14 +69,19 @@ struct GenerationRequest {
   std::string language = "unknown";
   double duration_s = 30.0;
   int batch = 1;
-  std::uint64_t seed = 0;          // item b uses seed + b
-  std::optional<int> steps;        // base models (turbo: always 8)
-  std::optional<double> shift;     // turbo default 3, base default 1
+  std::uint64_t seed = 0;       // item b uses seed + b
+  std::optional<int> steps;     // turbo: 1-8, default 8 (more: 8 and a warning); base: default 50
+  std::optional<double> shift;  // turbo default 3, base default 1
   std::optional<double> guidance;  // base models (turbo: none); default 7
   std::optional<int> bpm;
   std::optional<std::string> keyscale;
   std::optional<std::string> time_signature;  // as written ("3/4"), checked
   InferMethod method = InferMethod::ode;
+  // DCW (acestep-model.md 18.4): nullopt = the model's default, on for
+  // turbo models and off for base/SFT. `dcw` gives the mode and strengths
+  // (its `enabled` is ignored).
+  std::optional<bool> dcw_enabled;
+  DcwOptions dcw;
   // VAE decode: 0 = the largest chunk whose planned peak fits the free
   // budget; n = n latent frames (ACESTEP_VAE_DECODE_CHUNK_SIZE).
   std::int64_t vae_chunk_frames = 0;
@@ -99,6 +105,7 @@ struct GenerationResult {
   int steps = 0;
   double shift = 0;
   double guidance = 1;
+  DcwOptions dcw;    // as run (enabled or not)
   RunRecord record;  // timings, memory per stage, transfers, the VAE ladder
   std::vector<std::string> warnings;
 };
@@ -127,6 +134,7 @@ class Generator {
     Schedule schedule;
     InferMethod method = InferMethod::ode;
     GuidanceOptions guidance;  // scale <= 1: no CFG
+    DcwOptions dcw;            // after every step, with the guided v (off by default)
     // Noise the SDE adds after step i (i < steps - 1), [B, T, 64].
     std::function<Expected<std::vector<float>>(int step)> sde_noise;
     // Called with the state after each step.

@@ -111,6 +111,8 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
   const int steps = plan.schedule.step_count();
   if (steps < 1) return bad_request("the schedule has no steps");
   if (stream_window < 0) return bad_request("the DiT stream window must be >= 0 layers");
+  if (const Status status = validate_dcw_options(plan.dcw); !status.ok())
+    return bad_request(status.message());
   if (stream_window > 0 && !dit_offloaded())
     return bad_request("DiT layer streaming needs the DiT to wait on the host (offload cpu+dit)");
   RunRecord scratch;
@@ -200,7 +202,12 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
       ACEFIT_ASSIGN(step_noise, plan.sde_noise(i));
       if (step_noise.size() != count) return bad_request("SDE noise has the wrong size");
     }
+    // DCW (18.4) needs the state before the step.
+    std::vector<float> x_before;
+    if (plan.dcw.enabled) x_before = x;
     ACEFIT_TRY(sampler_step(plan.schedule, i, plan.method, x, v, step_noise));
+    ACEFIT_TRY(
+        apply_dcw(plan.dcw, shape, x, x_before, v, plan.schedule.t[static_cast<std::size_t>(i)]));
     rec.timings.dit_steps_s.push_back(watch.elapsed_s());
     if (plan.on_step) plan.on_step(i, x);
     report(progress, "diffusion", i + 1, steps);

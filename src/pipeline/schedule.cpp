@@ -1,4 +1,4 @@
-// Sampling schedules (acestep-model.md 11.1, 11.2).
+// Sampling schedules (acestep-model.md 11.1, 11.2, 18.3).
 #include "pipeline/schedule.h"
 
 #include <algorithm>
@@ -17,12 +17,12 @@ Status check_shift(double shift) {
   return {};
 }
 
-std::vector<double> turbo_values(double snapped_shift) {
+std::vector<double> turbo_values(double shift, int steps) {
   std::vector<double> t;
-  t.reserve(kTurboStepCount + 1);
-  for (int k = kTurboStepCount; k >= 1; --k) {
-    const double u = static_cast<double>(k) / kTurboStepCount;
-    t.push_back(shift_timestep(u, snapped_shift));
+  t.reserve(static_cast<std::size_t>(steps) + 1);
+  for (int i = 0; i < steps; ++i) {
+    const double u = 1.0 - static_cast<double>(i) / steps;
+    t.push_back(shift_timestep(u, shift));
   }
   return t;
 }
@@ -33,20 +33,11 @@ double shift_timestep(double u, double shift) {
   return shift * u / (1.0 + (shift - 1.0) * u);
 }
 
-Expected<double> snap_turbo_shift(double shift) {
-  ACEFIT_TRY(check_shift(shift));
-  double best = 1.0;
-  for (double candidate : {2.0, 3.0}) {
-    if (std::abs(candidate - shift) < std::abs(best - shift)) best = candidate;
-  }
-  return best;
-}
-
 const std::array<double, 20>& turbo_valid_timesteps() {
   static const std::array<double, 20> values = [] {
     std::vector<double> all;
     for (double shift : {1.0, 2.0, 3.0}) {
-      const std::vector<double> t = turbo_values(shift);
+      const std::vector<double> t = turbo_values(shift, kTurboStepCount);
       all.insert(all.end(), t.begin(), t.end());
     }
     std::sort(all.begin(), all.end(), std::greater<>());
@@ -68,11 +59,16 @@ double snap_turbo_timestep(double t) {
   return best;
 }
 
-Expected<Schedule> turbo_schedule(double shift) {
-  ACEFIT_ASSIGN(const double snapped, snap_turbo_shift(shift));
+Expected<Schedule> turbo_schedule(double shift, int steps) {
+  ACEFIT_TRY(check_shift(shift));
+  if (steps < 1 || steps > kTurboStepCount) {
+    return invalid_argument("turbo steps must be between 1 and " + std::to_string(kTurboStepCount) +
+                            ", got " + std::to_string(steps));
+  }
   Schedule schedule;
   schedule.turbo = true;
-  schedule.t = turbo_values(snapped);
+  schedule.t = turbo_values(shift, steps);
+  schedule.t.front() = 1.0;  // u_0 = 1 (s / (1 + (s - 1)) may round to 1 - 1 ulp)
   schedule.t.push_back(0.0);
   return schedule;
 }

@@ -1,5 +1,5 @@
-// Sampling schedules for the DiT (acestep-model.md 11.1, 11.2): the turbo
-// models' fixed 8-step schedule (shift snapped to 1, 2 or 3), custom turbo
+// Sampling schedules for the DiT (acestep-model.md 11.1, 11.2, 18.3): the
+// turbo models' schedule of 1 to 8 steps at any shift > 0, custom turbo
 // timesteps snapped to the 20 values the turbo models were trained on, and
 // the base/SFT models' shifted linspace schedule. All values are computed
 // in double; the reference rounds them to the model dtype (bf16), which
@@ -20,7 +20,7 @@
 
 namespace acefit {
 
-inline constexpr int kTurboStepCount = 8;
+inline constexpr int kTurboStepCount = 8;  // the default and the most a turbo model takes
 inline constexpr int kMaxCustomTimesteps = 20;
 inline constexpr int kMinBaseSteps = 1;
 inline constexpr int kMaxBaseSteps = 1000;
@@ -35,10 +35,6 @@ struct Schedule {
 // s * u / (1 + (s - 1) * u), the shift applied to a time value u in [0, 1].
 double shift_timestep(double u, double shift);
 
-// The nearest of {1, 2, 3} (a tie goes to the smaller value).
-// invalid_argument unless shift is finite and > 0.
-Expected<double> snap_turbo_shift(double shift);
-
 // The 20 distinct turbo timesteps (the union of the shift 1, 2, 3
 // schedules), in decreasing order.
 const std::array<double, 20>& turbo_valid_timesteps();
@@ -46,8 +42,12 @@ const std::array<double, 20>& turbo_valid_timesteps();
 // The nearest valid turbo timestep (a tie goes to the larger value).
 double snap_turbo_timestep(double t);
 
-// The 8-step turbo schedule for `shift` (snapped to 1, 2 or 3 first).
-Expected<Schedule> turbo_schedule(double shift);
+// The turbo schedule of `steps` steps (18.3): u_i = 1 - i / steps and
+// t_i = shift * u_i / (1 + (shift - 1) * u_i) for i = 0 .. steps - 1, any
+// real shift > 0 (no snapping), then the final 0. For 8 steps and shift 1,
+// 2, 3 these are the tables of 11.1. invalid_argument unless 1 <= steps <= 8
+// and shift is finite and > 0.
+Expected<Schedule> turbo_schedule(double shift, int steps = kTurboStepCount);
 
 // Custom turbo timesteps: trailing zeros are stripped; an empty list gives
 // turbo_schedule(shift); only the first 20 values are kept; each is snapped

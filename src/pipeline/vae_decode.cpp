@@ -191,7 +191,15 @@ Expected<VaeDecodeOutcome> adaptive_vae_decode(const OobleckDecoder& decoder,
   out.sample_rate = config.sampling_rate;
 
   VaeDecodeRung rung{options.start_level, options.chunk};
-  if (options.force_host || options.start_level == VaeDecodeLevel::host) {
+  const bool host_only = options.force_host || options.start_level == VaeDecodeLevel::host;
+  if (!host_only) {
+    // A chunk too small to tile (acestep-model.md 18.6: the overlap stops at
+    // 4 frames) is refused before anything is reserved; the ladder's own
+    // chunks (>= 64) always tile.
+    const auto tiles = models::plan_decode_tiles(frames, options.chunk, options.overlap);
+    if (!tiles.ok()) return tiles.status().with_context("VAE decode");
+  }
+  if (host_only) {
     rung = {VaeDecodeLevel::host, frames};
     outcome.log.push_back(std::string("VAE decode: host decode asked for") +
                           (options.force_host ? " (ACESTEP_VAE_ON_CPU)" : ""));

@@ -2,18 +2,30 @@
 """Produce the ACE-Step 1.5 golden files from the tiny synthetic checkpoints.
 
 Usage:
-  build/bin/acefit synth-checkpoints /tmp/ckpt --no-lm
-  /usr/bin/python3 tests/reference/make_goldens.py /tmp/ckpt tests/data/golden
+  build/bin/acefit make-demo-checkpoints /tmp/ckpt --no-lm
+  build/bin/acefit make-demo-checkpoints /tmp/xlckpt --preset xl-tiny --no-lm
+  /usr/bin/python3 tests/reference/make_goldens.py /tmp/ckpt tests/data/golden \
+      [--xl /tmp/xlckpt]
+
+--xl DIR also writes xl_tiny.safetensors from DIR/acestep-v15-xl-turbo.
 
 The reference in tests/reference/acestep/ is written from the model
 specification only (not from the acefit C++ code). Everything runs in float32
 on the CPU with fixed seeds, so the output is byte-for-byte deterministic.
 """
+import copy
 import os
 import sys
 
-import numpy as np
-import torch
+# oneDNN (used by torch for conv1d / conv_transpose1d) picks its kernels by the
+# CPU's instruction set, and its AVX-512 kernels round differently from its
+# AVX2 ones. Capping it at AVX2 (before torch is imported) makes the goldens
+# byte-identical on AVX2 and AVX-512 machines alike.
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+os.environ.setdefault("DNNL_MAX_CPU_ISA", "AVX2")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,9 +33,12 @@ from acestep import checkpoint, safetensors_io  # noqa: E402
 from acestep.condition_encoder import condition_encoder  # noqa: E402
 from acestep.dit import dit_forward  # noqa: E402
 from acestep.fsq import detokenize, fsq_decode  # noqa: E402
-from acestep.samplers import base_sample, turbo_sample  # noqa: E402
+from acestep import dcw as dcw_mod  # noqa: E402
+from acestep.samplers import (base_sample, check_turbo_schedules,  # noqa: E402
+                              turbo_sample, turbo_schedule_n)
 from acestep.text_encoder import lyric_embed, text_encoder_forward  # noqa: E402
 from acestep.vae import VaeDecoder, postprocess, tiled_decode  # noqa: E402
+import xl_selftest  # noqa: E402
 
 PAD_ID = 151643
 META = {"generator": "tests/reference/make_goldens.py",
@@ -66,10 +81,19 @@ def write(out_dir, name, tensors, note=""):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    xl_root = None
+    if "--xl" in args:
+        i = args.index("--xl")
+        if i + 1 >= len(args):
+            print(__doc__)
+            sys.exit(2)
+        xl_root = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 2:
         print(__doc__)
         sys.exit(2)
-    ckpt, out_dir = sys.argv[1], sys.argv[2]
+    ckpt, out_dir = args
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
     np.random.seed(0)
@@ -184,6 +208,130 @@ def main():
     write(out_dir, "base_e2e.safetensors", t7,
           note="base Euler, steps 4, shift 2.0; guidance 7.0 with APG (momentum -0.75, "
                "norm threshold 2.5, eta 0), CFG interval [0, 1]; plain = guidance 1.0")
+
+    # 8. DCW (spec 18.4) and the n-step turbo schedule (spec 18.3), same inputs
+    sampler_dcw(out_dir, cfg, w, noise, context, enc, sde_noises,
+                ode_off=t6, sde_off=sde_states, base_off=states)
+
+    # 8b. DCW alone on an odd length (zero-padded last pair)
+    xn = randn((2, 75, cfg.latent_dim), 801)
+    den = randn((2, 75, cfg.latent_dim), 802)
+    t_dcw = 0.7
+    t8b = {"x_next": xn, "denoised": den, "t": torch.tensor([t_dcw], dtype=torch.float32)}
+    for mode in dcw_mod.MODES:
+        t8b[f"dcw_{mode}"] = dcw_mod.dcw_apply(xn, den, t_dcw, mode, 0.05, 0.02)
+    write(out_dir, "dcw_step.safetensors", t8b,
+          note="one DCW correction, Haar filter bank, T = 75 (odd: one zero frame, "
+               "trimmed); t = 0.7, scaler 0.05, high_scaler 0.02")
+
+    # 9. XL tiny (spec 18.5), from acefit's xl-tiny checkpoint
+    if xl_root is not None:
+        xl_tiny(out_dir, os.path.join(xl_root, "acestep-v15-xl-turbo"))
+
+
+def xl_tiny(out_dir, dit_dir):
+    """Condition encoder, one DiT step and the detokenizer of an XL DiT,
+    with the inputs of condition_encoder / dit_step / detokenizer."""
+    xl_selftest.main()
+    cfg, w = checkpoint.load_dit(dit_dir)
+    assert cfg.is_xl, f"{dit_dir}: config.json has no encoder_hidden_size"
+    # names and shapes: the spec 15.1 list at these widths, built independently
+    expect = {k: list(v.shape) for k, v in xl_selftest.make_weights(cfg.raw, 0).items()}
+    got = {k: list(v.shape) for k, v in w.items()}
+    diff = sorted(k for k in set(got) | set(expect) if got.get(k) != expect.get(k))
+    assert not diff, f"names/shapes differ from spec 15.1: {diff[:8]}"
+    silence = checkpoint.load_silence_latent(dit_dir)
+    tf = cfg.timbre_fix_frame
+    th = randn((2, 10, cfg.text_dim), 201)
+    tm = torch.ones(2, 10, dtype=torch.int64)
+    tm[1, 7:] = 0
+    le = randn((2, 40, cfg.text_dim), 202)
+    lm = torch.ones(2, 40, dtype=torch.int64)
+    lm[1, 25:] = 0
+    timbre = silence[:tf][None].expand(2, tf, silence.shape[1]).contiguous()
+    ce = condition_encoder(cfg, w, th, tm, le, lm, timbre)
+    x_t = randn((2, 75, cfg.latent_dim), 301)
+    ctx = randn((2, 75, 2 * cfg.latent_dim), 302)
+    # One key, encoder_states, serves both cases: the DiT step takes the
+    # condition encoder's packed output (before condition_embedder) as its
+    # encoder states, [2, 51, encoder_hidden_size].
+    enc = ce["encoder_states"]
+    ts = torch.tensor([0.9, 0.5], dtype=torch.float32)
+    codes = torch.tensor([0, 63999, 12345, 777, 40000, 2561, 51234], dtype=torch.int64)
+    q = fsq_decode(cfg, w, codes)
+    t9 = {
+        "text_hidden_states": th, "text_mask": tm,
+        "lyric_embeddings": le, "lyric_mask": lm,
+        "timbre_latents": timbre,
+        "text_projected": ce["text_projected"],
+        "lyric_encoded": ce["lyric_encoded"],
+        "timbre_encoded": ce["timbre_encoded"],
+        "encoder_states": ce["encoder_states"],
+        "encoder_mask": ce["encoder_mask"],
+        "x_t": x_t, "context": ctx, "timestep": ts,
+        "velocity": dit_forward(cfg, w, x_t, ctx, enc, ts, ts),
+        "codes": codes, "quantized": q, "hints": detokenize(cfg, w, q),
+    }
+    # sensitivity: the same weights read the 2B way (no special token, frame 0)
+    cfg2 = copy.copy(cfg)
+    cfg2.is_xl = False
+    ce2 = condition_encoder(cfg2, w, th, tm, le, lm, timbre)
+    v2 = dit_forward(cfg, w, x_t, ctx, ce2["encoder_states"], ts, ts)
+    print("  sensitivity xl special token (2B reading vs XL, max|diff|/peak): "
+          f"timbre_encoded {rel_change(ce2['timbre_encoded'], ce['timbre_encoded']):.2e}, "
+          f"encoder_states {rel_change(ce2['encoder_states'], ce['encoder_states']):.2e}, "
+          f"velocity {rel_change(v2, t9['velocity']):.2e}")
+    write(out_dir, "xl_tiny.safetensors", t9,
+          note=f"XL DiT: decoder hidden {cfg.hidden}, encoder hidden {cfg.enc_hidden}; "
+               "timbre encoder prepends special_token; DiT step r = t, its encoder "
+               "states = the packed encoder_states (before condition_embedder)")
+
+
+def rel_change(on, off):
+    """max |on - off| over the max |off| (the peak of the DCW-off state)."""
+    return float((on - off).abs().max() / off.abs().max())
+
+
+def sampler_dcw(out_dir, cfg, w, noise, context, enc, sde_noises, ode_off, sde_off,
+                base_off):
+    dcw_mod.self_test()
+    check_turbo_schedules()
+    dcw = {"mode": "double", "scaler": 0.05, "high_scaler": 0.02}
+    t8 = {"noise": noise, "context": context, "encoder_states": enc}
+    for i, n in enumerate(sde_noises):
+        t8[f"sde_noise_{i}"] = n
+    runs = {
+        "turbo_ode_dcw": dict(method="ode", dcw=dcw),
+        "turbo_sde_dcw": dict(method="sde", dcw=dcw, sde_noises=sde_noises),
+        "turbo_ode_dcw_low": dict(method="ode", dcw=dict(dcw, mode="low")),
+        "turbo_ode_dcw_high": dict(method="ode", dcw=dict(dcw, mode="high")),
+        "turbo_ode_dcw_pix": dict(method="ode", dcw=dict(dcw, mode="pix")),
+    }
+    for name, kw in runs.items():
+        st = turbo_sample(cfg, w, noise, context, enc, shift=3.0, steps=8, **kw)
+        off = sde_off if kw["method"] == "sde" else [
+            ode_off[f"latents_step_{i}"] for i in range(8)]
+        for i, s in enumerate(st):
+            t8[f"{name}_step_{i}"] = s
+        print(f"  sensitivity {name}: max|on-off|/peak per step "
+              + " ".join(f"{rel_change(a, b):.2e}" for a, b in zip(st, off)))
+    ts5 = turbo_schedule_n(5, 2.5)
+    t8["turbo5_shift2p5_t"] = torch.tensor(ts5, dtype=torch.float32)
+    st = turbo_sample(cfg, w, noise, context, enc, shift=2.5, steps=5, method="ode")
+    for i, s in enumerate(st):
+        t8[f"turbo5_shift2p5_step_{i}"] = s
+    print("  turbo5 shift 2.5 t: " + ", ".join(repr(t) for t in ts5))
+    st = base_sample(cfg, w, noise, context, enc, steps=4, shift=2.0, guidance=7.0,
+                     cfg_interval=(0.0, 1.0), dcw=dcw)
+    for i, s in enumerate(st):
+        t8[f"base_cfg_dcw_step_{i}"] = s
+    print("  sensitivity base_cfg_dcw: max|on-off|/peak per step "
+          + " ".join(f"{rel_change(a, b):.2e}" for a, b in zip(st, base_off)))
+    write(out_dir, "sampler_dcw.safetensors", t8,
+          note="same inputs as turbo_e2e/base_e2e; DCW Haar, applied after every step "
+               "(last included); double: scaler 0.05, high_scaler 0.02; low/high/pix: "
+               "scaler 0.05; turbo shift 3, 8 steps; turbo5: 5 steps, shift 2.5, DCW off; "
+               "base: Euler 4 steps, shift 2.0, guidance 7.0 APG, CFG interval [0, 1]")
 
 
 if __name__ == "__main__":

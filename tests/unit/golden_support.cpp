@@ -134,6 +134,23 @@ const std::string& golden_checkpoints() {
   return root;
 }
 
+const std::string& xl_golden_checkpoints() {
+  static std::once_flag once;
+  static ScratchFolder folder{std::string(ACEFIT_BINARY_DIR) + "/xl-golden-checkpoints-" +
+                              std::to_string(::getpid())};
+  static const std::string& root = folder.path;
+  std::call_once(once, [] {
+    SyntheticCheckpointOptions options;
+    options.preset = SyntheticPreset::xl_tiny;
+    options.seed = 1;
+    options.with_lm = false;
+    std::filesystem::remove_all(root);
+    const Status status = write_synthetic_checkpoints(root, options);
+    if (!status.ok()) throw std::runtime_error(status.to_string());
+  });
+  return root;
+}
+
 const std::string& tokenized_checkpoints() {
   static std::once_flag once;
   static ScratchFolder folder{std::string(ACEFIT_BINARY_DIR) + "/tokenized-checkpoints-" +

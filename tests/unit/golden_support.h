@@ -45,6 +45,10 @@ std::vector<std::int64_t> mask_lengths(const GoldenArray& mask);
 // from, written on first use under the build folder.
 const std::string& golden_checkpoints();
 
+// The same with the XL turbo DiT (preset xl-tiny, seed 1, no LM): the
+// checkpoint of the xl_tiny golden.
+const std::string& xl_golden_checkpoints();
+
 // Synthetic checkpoints (seed 1, no LM) with the real Qwen3 tokenizer files,
 // for tests that call generate() with text prompts; written on first use
 // under the build folder and removed at exit.

@@ -216,6 +216,38 @@ TEST_F(Int8GoldenTest, DitStepCloseToGoldenAndNotBf16) {
   report("dit_velocity_bf16", agreement(out[1], golden["velocity"]));
 }
 
+// The XL layout quantized: the encoder-width condition encoder (with the
+// timbre token) and the decoder-width DiT step stay close to the xl_tiny
+// golden.
+TEST_F(Int8GoldenTest, XlConditionEncoderAndDitStepCloseToGolden) {
+  const GoldenFile golden("xl_tiny");
+  const std::string dir = xl_golden_checkpoints() + "/acestep-v15-xl-turbo";
+  const auto loader = unwrap(WeightLoader::open(dir));
+  const DitConfig config = unwrap(load_dit_config(dir));
+  models::ConditionInputs inputs;
+  inputs.text_hidden = golden.upload(*cpu_, "text_hidden_states");
+  inputs.text_lengths = mask_lengths(golden["text_mask"]);
+  inputs.lyric_embeddings = golden.upload(*cpu_, "lyric_embeddings");
+  inputs.lyric_lengths = mask_lengths(golden["lyric_mask"]);
+  inputs.timbre_latents = golden.upload(*cpu_, "timbre_latents");
+  const auto encoder = unwrap(models::ConditionEncoder::load(loader, ctx(), config, DType::i8));
+  const Agreement states =
+      agreement(download(unwrap(encoder.encode(ctx(), inputs)).states), golden["encoder_states"]);
+  report("xl_condition_encoder_i8", states);
+  EXPECT_GE(states.cosine, kInt8MinCosine);
+  EXPECT_LE(states.max_abs_error, 0.05 * states.max_abs_golden);
+  const auto dit = unwrap(models::DitDecoder::load(loader, ctx(), config, DType::i8));
+  const auto cache = unwrap(dit.prepare(ctx(), golden.upload(*cpu_, "encoder_states")));
+  const std::vector<float> t = golden["timestep"].f32;
+  const Agreement velocity =
+      agreement(download(unwrap(dit.forward(ctx(), golden.upload(*cpu_, "x_t"),
+                                            golden.upload(*cpu_, "context"), t, t, cache))),
+                golden["velocity"]);
+  report("xl_dit_velocity_i8", velocity);
+  EXPECT_GE(velocity.cosine, kInt8MinCosine);
+  EXPECT_LE(velocity.max_abs_error, 0.05 * velocity.max_abs_golden);
+}
+
 TEST(Int8Models, TextEncoderRefusesInt8) {
   auto cpu = make_test_device("cpu");
   const auto result =

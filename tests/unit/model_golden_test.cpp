@@ -119,5 +119,57 @@ TEST(FsqCodebook, SymmetricValuesAndRange) {
   EXPECT_FALSE(models::fsq_code_values(-1, levels).ok());
 }
 
+// The XL layout (spec 18.5) on the xl-tiny checkpoint: the condition
+// encoder at the encoder width with the prepended timbre special token, one
+// DiT step at the decoder width (condition_embedder bridging the two), and
+// the detokenizer at the encoder width.
+class XlModelGoldenTest : public DeviceTest {
+ protected:
+  DType matrix_dtype() const { return GetParam() == "cpu" ? DType::f32 : DType::bf16; }
+  std::string dit_dir() const { return xl_golden_checkpoints() + "/acestep-v15-xl-turbo"; }
+  DitConfig dit_config() const { return unwrap(load_dit_config(dit_dir())); }
+  WeightLoader dit_loader() const { return unwrap(WeightLoader::open(dit_dir())); }
+};
+
+TEST_P(XlModelGoldenTest, ConditionEncoderWithTimbreToken) {
+  const GoldenFile golden("xl_tiny");
+  const auto encoder =
+      unwrap(models::ConditionEncoder::load(dit_loader(), ctx(), dit_config(), matrix_dtype()));
+  models::ConditionInputs inputs;
+  inputs.text_hidden = golden.upload(*device_, "text_hidden_states");
+  inputs.text_lengths = mask_lengths(golden["text_mask"]);
+  inputs.lyric_embeddings = golden.upload(*device_, "lyric_embeddings");
+  inputs.lyric_lengths = mask_lengths(golden["lyric_mask"]);
+  inputs.timbre_latents = golden.upload(*device_, "timbre_latents");
+  const auto out = unwrap(encoder.encode(ctx(), inputs));
+  expect_matches_golden(out.text_projected, golden["text_projected"], "text_projected");
+  expect_matches_golden(out.lyric_encoded, golden["lyric_encoded"], "lyric_encoded");
+  expect_matches_golden(out.timbre_encoded, golden["timbre_encoded"], "timbre_encoded");
+  expect_matches_golden(out.states, golden["encoder_states"], "encoder_states");
+  EXPECT_EQ(out.lengths, mask_lengths(golden["encoder_mask"]));
+}
+
+TEST_P(XlModelGoldenTest, DitStepVelocity) {
+  const GoldenFile golden("xl_tiny");
+  const auto dit =
+      unwrap(models::DitDecoder::load(dit_loader(), ctx(), dit_config(), matrix_dtype()));
+  const auto cache = unwrap(dit.prepare(ctx(), golden.upload(*device_, "encoder_states")));
+  const std::vector<float> t = golden["timestep"].f32;
+  const auto velocity = unwrap(dit.forward(ctx(), golden.upload(*device_, "x_t"),
+                                           golden.upload(*device_, "context"), t, t, cache));
+  expect_matches_golden(velocity, golden["velocity"], "velocity");
+}
+
+TEST_P(XlModelGoldenTest, DetokenizerHints) {
+  const GoldenFile golden("xl_tiny");
+  const auto detokenizer =
+      unwrap(models::Detokenizer::load(dit_loader(), ctx(), dit_config(), matrix_dtype()));
+  const auto quantized = unwrap(detokenizer.dequantize(ctx(), golden["codes"].i64));
+  expect_matches_golden(quantized, golden["quantized"], "quantized");
+  expect_matches_golden(unwrap(detokenizer.detokenize(ctx(), quantized)), golden["hints"], "hints");
+}
+
+ACEFIT_DEVICE_TEST_SUITE(XlModelGoldenTest);
+
 }  // namespace
 }  // namespace acefit::testing

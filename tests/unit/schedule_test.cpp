@@ -63,17 +63,49 @@ TEST(Schedule, TurboTablesMatchSpec) {
   expect_turbo(*s3, kShift3);
 }
 
-TEST(Schedule, TurboShiftSnapsToNearest) {
-  EXPECT_EQ(*snap_turbo_shift(0.1), 1.0);
-  EXPECT_EQ(*snap_turbo_shift(1.4), 1.0);
-  EXPECT_EQ(*snap_turbo_shift(1.6), 2.0);
-  EXPECT_EQ(*snap_turbo_shift(2.4), 2.0);
-  EXPECT_EQ(*snap_turbo_shift(2.6), 3.0);
-  EXPECT_EQ(*snap_turbo_shift(10.0), 3.0);
-  EXPECT_EQ(*snap_turbo_shift(1.5), 1.0);  // tie: the smaller
-  auto snapped = turbo_schedule(2.7);
-  ASSERT_TRUE(snapped.ok());
-  expect_turbo(*snapped, kShift3);
+// 18.3: n = 1..8 steps, u_i = 1 - i/n, t_i = s u_i / (1 + (s - 1) u_i), any
+// real s > 0, no snapping; the final value is 0.
+TEST(Schedule, TurboStepsAndShiftFollowTheFormula) {
+  for (const double shift : {1.0, 2.5, 3.0, 0.3, 2.7}) {
+    for (int n = 1; n <= kTurboStepCount; ++n) {
+      auto schedule = turbo_schedule(shift, n);
+      ASSERT_TRUE(schedule.ok()) << schedule.status().to_string();
+      EXPECT_TRUE(schedule->turbo);
+      ASSERT_EQ(schedule->step_count(), n);
+      ASSERT_EQ(schedule->t.size(), static_cast<std::size_t>(n) + 1);
+      for (int i = 0; i < n; ++i) {
+        const double u = 1.0 - static_cast<double>(i) / n;
+        const double expected = shift * u / (1.0 + (shift - 1.0) * u);
+        EXPECT_DOUBLE_EQ(schedule->t[static_cast<std::size_t>(i)], expected)
+            << "shift " << shift << " n " << n << " i " << i;
+      }
+      EXPECT_EQ(schedule->t.front(), 1.0);
+      EXPECT_EQ(schedule->t.back(), 0.0);
+      for (int i = 0; i < n; ++i) EXPECT_GT(schedule->t[i], schedule->t[i + 1]);
+    }
+  }
+  // A few values written out: 5 steps at shift 2.5, 1 step, shift 0.3.
+  expect_turbo(*turbo_schedule(2.5, 5), {1.0, 2.0 / 2.2, 1.5 / 1.9, 1.0 / 1.6, 0.5 / 1.3});
+  expect_turbo(*turbo_schedule(3.0, 1), {1.0});
+  expect_turbo(*turbo_schedule(0.3, 2), {1.0, 0.15 / 0.65});
+  // No snapping: 2.7 is not the shift 3 table, and 8 steps is the default.
+  EXPECT_NE(turbo_schedule(2.7)->t[1], kShift3[1]);
+  EXPECT_EQ(turbo_schedule(3.0)->t, turbo_schedule(3.0, 8)->t);
+}
+
+TEST(Schedule, TurboEightStepsAtShiftsOneTwoThreeAreTheTables) {
+  expect_turbo(*turbo_schedule(1.0, 8), kShift1);
+  expect_turbo(*turbo_schedule(2.0, 8), kShift2);
+  expect_turbo(*turbo_schedule(3.0, 8), kShift3);
+}
+
+TEST(Schedule, TurboRejectsStepCountsOutsideOneToEight) {
+  for (const int steps : {0, -1, 9, 50}) {
+    auto schedule = turbo_schedule(3.0, steps);
+    ASSERT_FALSE(schedule.ok()) << steps;
+    EXPECT_EQ(schedule.status().code(), ErrorCode::invalid_argument);
+    EXPECT_NE(schedule.status().message().find("steps"), std::string::npos);
+  }
 }
 
 TEST(Schedule, RejectsBadShift) {

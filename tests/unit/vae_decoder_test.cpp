@@ -536,15 +536,12 @@ TEST_F(VaeDecoderTest, TilePlanGeometry) {
   EXPECT_EQ(whole.tiles[0].window_end, 256);
   EXPECT_EQ(whole.overlap, 64);
 
-  // Halving: 64 -> 32 -> ... -> 2 for chunk 8 (8 - 2*4 = 0 still halves).
-  const DecodeTilePlan halved = testing::unwrap(models::plan_decode_tiles(30, 8));
+  // Halving (18.6): 64 -> 32 -> 16 -> 8 -> 4 for chunk 9 and stops at 4.
+  const DecodeTilePlan halved = testing::unwrap(models::plan_decode_tiles(30, 9));
   EXPECT_TRUE(halved.overlap_halved);
-  EXPECT_EQ(halved.overlap, 2);
-  EXPECT_EQ(halved.stride, 4);
-  const DecodeTilePlan to_zero = testing::unwrap(models::plan_decode_tiles(5, 1, 3));
-  EXPECT_EQ(to_zero.overlap, 0);
-  EXPECT_EQ(to_zero.stride, 1);
-  EXPECT_EQ(to_zero.tiles.size(), 5u);
+  EXPECT_EQ(halved.overlap, 4);
+  EXPECT_EQ(halved.stride, 1);
+  EXPECT_EQ(halved.tiles.size(), 30u);
   const DecodeTilePlan no_overlap = testing::unwrap(models::plan_decode_tiles(5, 2, 0));
   EXPECT_FALSE(no_overlap.overlap_halved);
   EXPECT_EQ(no_overlap.tiles.size(), 3u);
@@ -555,7 +552,7 @@ TEST_F(VaeDecoderTest, TilePlanGeometry) {
 
   // Every frame is in exactly one core.
   for (const auto& [frames, chunk, overlap] :
-       std::vector<std::tuple<int, int, int>>{{20, 8, 2}, {97, 16, 4}, {33, 7, 64}, {1, 1, 0}}) {
+       std::vector<std::tuple<int, int, int>>{{20, 8, 2}, {97, 16, 4}, {33, 9, 64}, {1, 1, 0}}) {
     const DecodeTilePlan p = testing::unwrap(models::plan_decode_tiles(frames, chunk, overlap));
     std::int64_t next = 0;
     for (const auto& tile : p.tiles) {
@@ -574,6 +571,40 @@ TEST_F(VaeDecoderTest, TilePlanRejectsBadArguments) {
   const auto negative = models::plan_decode_tiles(10, 8, -1);
   EXPECT_EQ(negative.status().code(), ErrorCode::invalid_argument);
   EXPECT_NE(negative.status().message().find("overlap"), std::string::npos);
+}
+
+// acestep-model.md 18.6: the overlap is halved while the stride would be
+// <= 0 but never below 4 frames (an odd halving that lands below 4 is raised
+// to 4), and a chunk that leaves no core with that overlap is an error
+// when the latent needs tiles, not an overlap halved further.
+TEST_F(VaeDecoderTest, TilePlanFloorsTheOverlapAtFourFrames) {
+  for (const std::int64_t chunk : {1, 2, 7, 8}) {
+    const auto plan = models::plan_decode_tiles(100, chunk);
+    ASSERT_FALSE(plan.ok()) << chunk;
+    EXPECT_EQ(plan.status().code(), ErrorCode::invalid_argument);
+    EXPECT_NE(plan.status().message().find("overlap of 4 (asked 64; the overlap is not reduced "
+                                           "below 4 frames): the chunk must be more than 8"),
+              std::string::npos)
+        << plan.status().to_string();
+  }
+  // 6 -> 3 is raised to 4; 5 -> 2 too; a chunk of 9 then tiles.
+  for (const std::int64_t asked : {5, 6, 9}) {
+    const DecodeTilePlan plan = testing::unwrap(models::plan_decode_tiles(40, 9, asked));
+    EXPECT_EQ(plan.overlap, 4) << asked;
+    EXPECT_TRUE(plan.overlap_halved);
+    EXPECT_EQ(plan.stride, 1);
+  }
+  EXPECT_EQ(testing::unwrap(models::plan_decode_tiles(40, 10, 6)).overlap, 4);
+  // Asked below 4 and too large: kept, so an error.
+  EXPECT_FALSE(models::plan_decode_tiles(40, 5, 3).ok());
+  EXPECT_EQ(testing::unwrap(models::plan_decode_tiles(40, 7, 3)).overlap, 3);
+  // One piece needs no stride: no error, whatever the chunk.
+  const DecodeTilePlan one = testing::unwrap(models::plan_decode_tiles(8, 8));
+  ASSERT_EQ(one.tiles.size(), 1u);
+  EXPECT_EQ(one.overlap, 4);
+  // The chunk set against the default overlap is unchanged: 64 gets 16.
+  EXPECT_EQ(testing::unwrap(models::plan_decode_tiles(1000, 64)).overlap, 16);
+  EXPECT_EQ(models::kMinTiledVaeChunk, 9);
 }
 
 TEST_F(VaeDecoderTest, TiledEqualsUntiledWhenOneChunkCoversAll) {
@@ -670,11 +701,11 @@ TEST_F(VaeDecoderTest, HalvedOverlapEqualsTheNaiveTiling) {
   std::vector<float> host;
   const Tensor z = latents(*cpu, 1, 13, 51, &host);
   const HostAudio audio =
-      testing::unwrap(models::tiled_decode(decoder, ctx(*cpu), z, tiles(6)));  // overlap 64
-  const DecodeTilePlan plan = testing::unwrap(models::plan_decode_tiles(13, 6));
+      testing::unwrap(models::tiled_decode(decoder, ctx(*cpu), z, tiles(9)));  // overlap 64
+  const DecodeTilePlan plan = testing::unwrap(models::plan_decode_tiles(13, 9));
   EXPECT_TRUE(plan.overlap_halved);
-  EXPECT_EQ(plan.overlap, 2);  // 64 -> ... -> 4 (6 - 8 <= 0) -> 2
-  EXPECT_EQ(plan.tiles.size(), 7u);
+  EXPECT_EQ(plan.overlap, 4);  // 64 -> ... -> 4, not below (18.6)
+  EXPECT_EQ(plan.tiles.size(), 13u);
   EXPECT_EQ(audio.samples, 13 * 1920);
   EXPECT_EQ(audio.data, naive_tiling(decoder, *cpu, host, 1, 13, plan));
 }

@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 using models::HostAudio;
 using models::OobleckDecoder;
 
-constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;
+constexpr std::uint64_t kLadderGiB = std::uint64_t{1} << 30;
 constexpr std::int64_t kChannels = 64;
 // Tiled decodes at different chunks agree to this fraction of the largest
 // |sample| on the synthetic VAE (measured: about 2e-4; f32 rounding that its
@@ -195,7 +195,7 @@ constexpr VaeDecodeLevel kLevel3 = VaeDecodeLevel::host;
 // The pieces.
 
 TEST_F(VaeLadderTest, CopyToMovesTheWeightsAndCountsTheTransfer) {
-  auto sim = make_sim_device(kGiB);
+  auto sim = make_sim_device(kLadderGiB);
   auto cpu = make_cpu_device();
   const OobleckDecoder decoder = load(*sim);
   const std::uint64_t on_sim = sim->budget().used_bytes();
@@ -233,7 +233,7 @@ TEST_F(VaeLadderTest, CopyToMovesTheWeightsAndCountsTheTransfer) {
 }
 
 TEST_F(VaeLadderTest, DeviceAccumulationEqualsHostAccumulation) {
-  auto sim = make_sim_device(kGiB);
+  auto sim = make_sim_device(kLadderGiB);
   const OobleckDecoder decoder = load(*sim, micro_dir());
   const std::int64_t frames = 300;
   const std::vector<float> z = latents(1, frames, 7);
@@ -265,7 +265,7 @@ TEST_F(VaeLadderTest, DeviceAccumulationEqualsHostAccumulation) {
 // at 1600 frames (so that each chunk tiles differently), two on the tiny
 // one.
 TEST_F(VaeLadderTest, PlannedPeaksEqualMeasuredSimPeaks) {
-  auto sim = make_sim_device(4 * kGiB);
+  auto sim = make_sim_device(4 * kLadderGiB);
   auto cpu = make_cpu_device();
   struct Case {
     std::string name, dir;
@@ -356,7 +356,7 @@ TEST_F(VaeLadderTest, PlansTheRealVaeQuickly) {
 // twice and the audio is a chunk-128 decode's.
 TEST_F(VaeLadderTest, HalvesTheChunkUntilItFits) {
   auto cpu = make_cpu_device();
-  auto probe = make_sim_device(kGiB);
+  auto probe = make_sim_device(kLadderGiB);
   const std::int64_t frames = 160;
   const std::vector<float> z = latents(1, frames, 21);
   // References on an uncapped device.
@@ -367,7 +367,7 @@ TEST_F(VaeLadderTest, HalvesTheChunkUntilItFits) {
     const VaeDecodePeaks plan =
         testing::unwrap(plan_vae_decode_peaks(config(), *probe, frames, 64, level));
     ASSERT_LT(peak_at(plan, 128).peak_bytes, peak_at(plan, 256).peak_bytes);
-    auto sim = make_sim_device(kGiB, plan.weight_bytes + peak_at(plan, 128).peak_bytes);
+    auto sim = make_sim_device(kLadderGiB, plan.weight_bytes + peak_at(plan, 128).peak_bytes);
     const OobleckDecoder decoder = load(*sim);
     ASSERT_EQ(sim->budget().used_bytes(), plan.weight_bytes);
 
@@ -421,11 +421,11 @@ TEST_F(VaeLadderTest, HalvesTheChunkUntilItFits) {
 // exhausted and the host decodes the whole latent.
 TEST_F(VaeLadderTest, FallsToTheHostWhenNoChunkFits) {
   auto cpu = make_cpu_device();
-  auto probe = make_sim_device(kGiB);
+  auto probe = make_sim_device(kLadderGiB);
   const std::int64_t frames = 150;
   const VaeDecodePeaks level2 =
       testing::unwrap(plan_vae_decode_peaks(config(), *probe, frames, 64, kLevel2));
-  auto sim = make_sim_device(kGiB, level2.weight_bytes + peak_at(level2, 64).peak_bytes - 1);
+  auto sim = make_sim_device(kLadderGiB, level2.weight_bytes + peak_at(level2, 64).peak_bytes - 1);
   const OobleckDecoder decoder = load(*sim);
   const std::vector<float> z = latents(2, frames, 31);
   const VaeDecodeOutcome outcome = testing::unwrap(adaptive_vae_decode(
@@ -458,7 +458,7 @@ TEST_F(VaeLadderTest, FallsToTheHostWhenNoChunkFits) {
 // the network's size.
 TEST_F(VaeLadderTest, AbsorbsAnInjectedFailureAtEveryReservation) {
   auto cpu = make_cpu_device();
-  auto sim = make_sim_device(kGiB);
+  auto sim = make_sim_device(kLadderGiB);
   const OobleckDecoder decoder = load(*sim, micro_dir());
   ASSERT_EQ(decoder.hop(), 40);
   const std::int64_t frames = 200;
@@ -519,7 +519,7 @@ TEST_F(VaeLadderTest, AbsorbsAnInjectedFailureAtEveryReservation) {
 
 TEST_F(VaeLadderTest, ForceHostDecodesOnTheHostAtOnce) {
   auto cpu = make_cpu_device();
-  auto sim = make_sim_device(kGiB);
+  auto sim = make_sim_device(kLadderGiB);
   const OobleckDecoder decoder = load(*sim);
   const std::uint64_t weights = sim->budget().used_bytes();
   const std::int64_t frames = 70;
@@ -547,11 +547,11 @@ TEST_F(VaeLadderTest, ForceHostDecodesOnTheHostAtOnce) {
 
 TEST_F(VaeLadderTest, RemembersTheRungThatWorked) {
   auto cpu = make_cpu_device();
-  auto probe = make_sim_device(kGiB);
+  auto probe = make_sim_device(kLadderGiB);
   const std::int64_t frames = 600;
   const VaeDecodePeaks plan =
       testing::unwrap(plan_vae_decode_peaks(config(micro_dir()), *probe, frames, 64, kLevel1));
-  auto sim = make_sim_device(kGiB, plan.weight_bytes + peak_at(plan, 128).peak_bytes);
+  auto sim = make_sim_device(kLadderGiB, plan.weight_bytes + peak_at(plan, 128).peak_bytes);
   const OobleckDecoder decoder = load(*sim, micro_dir());
   const std::vector<float> z = latents(1, frames, 61);
   VaeDecodeMemory memory;
@@ -601,13 +601,13 @@ TEST_F(VaeLadderTest, RemembersTheRungThatWorked) {
 // level 3 is planned on a planning copy of the host.
 TEST_F(VaeLadderTest, PlanningRunsTakeTheSameRungs) {
   auto cpu = make_cpu_device();
-  auto probe = make_sim_device(kGiB);
+  auto probe = make_sim_device(kLadderGiB);
   const std::int64_t frames = 600;
   const VaeDecodePeaks plan =
       testing::unwrap(plan_vae_decode_peaks(config(micro_dir()), *probe, frames, 64, kLevel2));
   for (const std::uint64_t room :
        {peak_at(plan, 128).peak_bytes, peak_at(plan, 64).peak_bytes - 1}) {
-    auto sim = make_sim_device(kGiB, plan.weight_bytes + room);
+    auto sim = make_sim_device(kLadderGiB, plan.weight_bytes + room);
     const OobleckDecoder decoder = load(*sim, micro_dir());
     const std::vector<float> z = latents(2, frames, 71);
     const VaeDecodeOutcome real = testing::unwrap(adaptive_vae_decode(
@@ -638,7 +638,7 @@ TEST_F(VaeLadderTest, PlanningRunsTakeTheSameRungs) {
 
 TEST_F(VaeLadderTest, OtherErrorsAreReturnedAsTheyAre) {
   auto cpu = make_cpu_device();
-  auto sim = make_sim_device(kGiB);
+  auto sim = make_sim_device(kLadderGiB);
   const OobleckDecoder decoder = load(*sim);
   const std::vector<float> z = latents(1, 10, 81);
   auto run = [&](const std::vector<float>& values, std::int64_t batch, std::int64_t frames,
@@ -650,15 +650,41 @@ TEST_F(VaeLadderTest, OtherErrorsAreReturnedAsTheyAre) {
   EXPECT_EQ(run(z, 0, 10, start(64, kLevel1)).status().code(), ErrorCode::invalid_argument);
   EXPECT_EQ(run(z, 1, 10, start(0, kLevel1)).status().code(), ErrorCode::invalid_argument);
   EXPECT_EQ(run({}, 1, 10, start(64, kLevel1)).status().code(), ErrorCode::invalid_argument);
+  // A chunk too small to tile with the overlap floor of 4 frames (18.6):
+  // refused before anything is reserved, not retried at another rung.
+  const std::vector<float> z40 = latents(1, 40, 82);
+  const std::uint64_t weights = sim->budget().used_bytes();
+  for (const std::int64_t chunk : {1, 4, 8}) {
+    for (const VaeDecodeLevel level : {kLevel1, kLevel2}) {
+      const std::uint64_t reservations = sim->budget().stats().reservations;
+      const auto small = run(z40, 1, 40, start(chunk, level));
+      ASSERT_FALSE(small.ok()) << chunk;
+      EXPECT_EQ(small.status().code(), ErrorCode::invalid_argument);
+      EXPECT_NE(small.status().message().find("chunk of " + std::to_string(chunk) +
+                                              " latent frames leaves no core"),
+                std::string::npos)
+          << small.status().to_string();
+      EXPECT_NE(small.status().message().find("not reduced below 4"), std::string::npos);
+      EXPECT_EQ(sim->budget().used_bytes(), weights);
+      EXPECT_EQ(sim->budget().stats().reservations, reservations);
+    }
+  }
+  // 9 tiles with an overlap of 4; a latent no longer than the chunk needs no tiles.
+  const VaeDecodeOutcome nine = testing::unwrap(run(z40, 1, 40, start(9, kLevel2)));
+  EXPECT_EQ(nine.chunk, 9);
+  EXPECT_EQ(nine.overlap, 4);
+  EXPECT_EQ(nine.retries, 0);
+  const std::vector<float> z8 = latents(1, 8, 83);
+  EXPECT_EQ(testing::unwrap(run(z8, 1, 8, start(8, kLevel2))).audio.samples, 8 * 1920);
   // The decoder is not on the compute device.
-  auto other = make_sim_device(kGiB);
+  auto other = make_sim_device(kLadderGiB);
   EXPECT_EQ(adaptive_vae_decode(decoder, ctx(*other), *cpu, testing::test_pool(), z, 1, 10,
                                 start(64, kLevel1))
                 .status()
                 .code(),
             ErrorCode::invalid_argument);
   // Level 3 failing is an error: a host too small for the decoder's copy.
-  auto small_sim = make_sim_device(kGiB, decoder.weight_bytes() + 4096);
+  auto small_sim = make_sim_device(kLadderGiB, decoder.weight_bytes() + 4096);
   const OobleckDecoder cramped = load(*small_sim);
   auto small_host = make_cpu_device(cramped.weight_bytes() / 2);
   const auto failed = adaptive_vae_decode(cramped, ctx(*small_sim), *small_host,

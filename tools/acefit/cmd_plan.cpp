@@ -50,9 +50,11 @@ int run_plan(const PlanArgs& given) {
   if (const Status status = prepare_request_args(args.request, false); !status.ok())
     return plan_fail(status.message());
   if (args.checkpoints.empty() == args.preset.empty())
-    return plan_fail("give exactly one of --checkpoints DIR and --preset full|tiny");
-  if (!args.preset.empty() && args.preset != "full" && args.preset != "tiny")
-    return plan_fail("--preset must be full or tiny, got " + args.preset);
+    return plan_fail(
+        "give exactly one of --checkpoints DIR and --preset full|tiny|xl-full|xl-tiny");
+  const std::optional<SyntheticPreset> preset = parse_synthetic_preset(args.preset);
+  if (!args.preset.empty() && !preset)
+    return plan_fail("--preset must be full, tiny, xl-full or xl-tiny, got " + args.preset);
   TokenizerPreload tokenizer(args.checkpoints, args.preset.empty() ? "" : default_tokenizer_dir());
   auto context = resolve_from_process(args.settings);
   if (!context.ok()) return plan_fail(context.status().message());
@@ -64,7 +66,7 @@ int run_plan(const PlanArgs& given) {
   if (!request.ok()) return plan_fail(request.status().message());
   GeneratorOptions options = generator_options(request_args, settings, args.checkpoints);
   if (!args.preset.empty()) {
-    options.preset = args.preset == "full" ? SyntheticPreset::full : SyntheticPreset::tiny;
+    options.preset = preset;
     options.tokenizer_dir = default_tokenizer_dir();
   }
   options.tokenizer = tokenizer.take();
@@ -173,9 +175,9 @@ void add_plan_command(CLI::App& app, int& exit_code) {
       "plan", "Show the memory plan of a generation (per stage, per kind) and what fits");
   auto args = std::make_shared<PlanArgs>();
   keep_text(command->add_option("--checkpoints", args->checkpoints, "The checkpoints/ folder"));
-  keep_text(
-      command->add_option("--preset", args->preset,
-                          "Plan without a checkpoint: full (the shipped model's dims) or tiny"));
+  keep_text(command->add_option("--preset", args->preset,
+                                "Plan without a checkpoint: full (the shipped 2B model's dims), "
+                                "xl-full (the XL 4B DiT's), tiny or xl-tiny"));
   add_request_flags(*command, args->request, false);
   command->add_flag("--json", args->json,
                     "Print {\"peak_device_bytes\", \"budget_bytes\", \"fits\", \"max_duration_s\", "

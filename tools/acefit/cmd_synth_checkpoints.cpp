@@ -107,7 +107,7 @@ int run_synth(const SynthArgs& args) {
   SyntheticCheckpointOptions options = args.options;
   options.with_lm = !args.no_lm;
   options.with_text_encoder = !args.no_text_encoder;
-  options.preset = args.preset == "full" ? SyntheticPreset::full : SyntheticPreset::tiny;
+  options.preset = parse_synthetic_preset(args.preset).value_or(SyntheticPreset::tiny);
   options.tokenizer_dir = args.tokenizer.empty() ? default_tokenizer_dir() : args.tokenizer;
   if (!options.tokenizer_dir.empty() && (options.with_text_encoder || options.with_lm)) {
     if (Status tokenizer = check_tokenizer_dir(options.tokenizer_dir); !tokenizer.ok()) {
@@ -122,7 +122,9 @@ int run_synth(const SynthArgs& args) {
   }
   std::fprintf(stderr, "acefit make-demo-checkpoints: writing the %s preset to %s%s ...\n",
                args.preset.c_str(), args.root.c_str(),
-               options.preset == SyntheticPreset::full ? " (about 7 GB, a few minutes)" : "");
+               options.preset == SyntheticPreset::full      ? " (about 7 GB, a few minutes)"
+               : options.preset == SyntheticPreset::xl_full ? " (about 12 GB, a few minutes)"
+                                                            : "");
   Stopwatch watch;
   std::string parent = fs::path(root).parent_path().string();
   if (parent.empty()) parent = ".";
@@ -166,8 +168,11 @@ void add_synth_checkpoints_command(CLI::App& app, int& exit_code) {
   command->alias("synth-checkpoints");
   auto args = std::make_shared<SynthArgs>();
   command->add_option("dir", args->root, "Folder to write (created if missing)")->required();
-  command->add_option("--preset", args->preset, "tiny (small dims) or full (the real dims)")
-      ->check(CLI::IsMember({"tiny", "full"}))
+  command
+      ->add_option("--preset", args->preset,
+                   "tiny (small dims) or full (the real dims), with the 2B turbo DiT; xl-tiny or "
+                   "xl-full: the same with the XL (4B) turbo DiT, acestep-v15-xl-turbo")
+      ->check(CLI::IsMember({"tiny", "full", "xl-tiny", "xl-full"}))
       ->default_val("tiny");
   command->add_option("--tokenizer", args->tokenizer,
                       "Folder with the Qwen3 tokenizer files (tokenizer.json, ...)");

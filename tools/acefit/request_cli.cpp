@@ -118,7 +118,8 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
         if (!v) refuse("--steps", text, "expected a whole number 1 to 1000");
         args.steps = static_cast<int>(*v);
       },
-      "Diffusion steps, 1 to 1000, for base models [default: 8 (turbo, fixed); 50 (base)]");
+      "Diffusion steps: turbo 1 to 8 (more runs 8, with a warning), base 1 to 1000 "
+      "[default: 8 (turbo); 50 (base)]");
   command.add_option_function<std::string>(
       "--shift",
       [&args](const std::string& text) {
@@ -126,7 +127,7 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
         if (!v || *v <= 0) refuse("--shift", text, "expected a number > 0 and <= 100");
         args.shift = *v;
       },
-      "Timestep shift, > 0 to 100 (turbo snaps to 1, 2 or 3) [default: 3 (turbo); 1 (base)]");
+      "Timestep shift, any number > 0 to 100 [default: 3 (turbo); 1 (base)]");
   command.add_option_function<std::string>(
       "--guidance",
       [&args](const std::string& text) {
@@ -152,6 +153,39 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
                    "or --lyrics-file with it); without it, no lyrics stay empty");
   keep_text(
       command.add_option("--method", args.method, "Sampler: ode or sde")->capture_default_str());
+  command.add_option_function<std::string>(
+      "--dcw",
+      [&args](const std::string& text) {
+        if (text != "on" && text != "off") refuse("--dcw", text, "expected on or off");
+        args.dcw = text == "on";
+      },
+      "Wavelet-domain correction after each step (DCW), on or off [default: on (turbo); off "
+      "(base/SFT)]");
+  command.add_option_function<std::string>(
+      "--dcw-mode",
+      [&args](const std::string& text) {
+        const auto mode = parse_dcw_mode(text);
+        if (!mode) refuse("--dcw-mode", text, "expected low, high, double or pix");
+        args.dcw_options.mode = *mode;
+      },
+      "DCW bands: low, high, double (low and high) or pix (no wavelet) [default: double]");
+  command.add_option_function<std::string>(
+      "--dcw-scaler",
+      [&args](const std::string& text) {
+        const auto v = parse_finite(text, -kMaxDcwScaler, kMaxDcwScaler);
+        if (!v) refuse("--dcw-scaler", text, "expected a number -1 to 1");
+        args.dcw_options.scaler = *v;
+      },
+      "DCW strength, -1 to 1: the low band's t * scaler (high mode: the high band's (1 - t) * "
+      "scaler) [default: 0.05]");
+  command.add_option_function<std::string>(
+      "--dcw-high-scaler",
+      [&args](const std::string& text) {
+        const auto v = parse_finite(text, -kMaxDcwScaler, kMaxDcwScaler);
+        if (!v) refuse("--dcw-high-scaler", text, "expected a number -1 to 1");
+        args.dcw_options.high_scaler = *v;
+      },
+      "DCW double mode's high-band strength, -1 to 1: (1 - t) * high scaler [default: 0.02]");
   command.add_flag("--f32-weights", args.f32_weights,
                    "Keep projection matrices in f32 instead of bf16 (twice the memory)");
 }
@@ -231,6 +265,8 @@ Expected<GenerationRequest> build_request(const RequestArgs& args,
   request.bpm = args.bpm;
   request.keyscale = args.keyscale;
   request.method = args.method == "sde" ? InferMethod::sde : InferMethod::ode;
+  request.dcw_enabled = args.dcw;
+  request.dcw = args.dcw_options;
   if (settings.vae_decode_chunk_size.value)
     request.vae_chunk_frames = *settings.vae_decode_chunk_size.value;
   request.vae_on_host = settings.vae_on_cpu.value;

@@ -46,6 +46,10 @@ struct RequestArgs {
   std::optional<std::string> time_signature;
   bool instrumental = false;  // --instrumental: the lyrics are "[Instrumental]"
   std::string method = "ode";
+  // DCW (--dcw on|off; nullopt: by model), --dcw-mode, --dcw-scaler,
+  // --dcw-high-scaler.
+  std::optional<bool> dcw;
+  DcwOptions dcw_options;
   bool f32_weights = false;
 };
 

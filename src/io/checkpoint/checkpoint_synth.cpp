@@ -110,6 +110,18 @@ nlohmann::ordered_json dit_json(const DitConfig& c) {
           {"is_turbo", c.is_turbo}};
 }
 
+// The XL fields (config.json has them only for the XL models).
+nlohmann::ordered_json dit_json_with_encoder(const DitConfig& c) {
+  nlohmann::ordered_json json = dit_json(c);
+  if (c.xl_layout) {
+    json["encoder_hidden_size"] = c.encoder_hidden_size;
+    json["encoder_intermediate_size"] = c.encoder_intermediate_size;
+    json["encoder_num_attention_heads"] = c.encoder_num_attention_heads;
+    json["encoder_num_key_value_heads"] = c.encoder_num_key_value_heads;
+  }
+  return json;
+}
+
 nlohmann::ordered_json vae_json(const VaeConfig& c) {
   return {{"_class_name", "AutoencoderOobleck"},
           {"encoder_hidden_size", c.encoder_hidden_size},
@@ -192,21 +204,110 @@ Qwen3Config synthetic_lm_config() {
   return small_qwen3(217204);
 }
 
+namespace {
+
+std::vector<std::string> alternating_layer_types(std::int64_t count) {
+  std::vector<std::string> types;
+  for (std::int64_t i = 0; i < count; ++i)
+    types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+  return types;
+}
+
+// The tiny XL: decoder 96 wide with 8 x 16 attention (128: wider than the
+// decoder, as the real XL's 32 x 128 = 4096 is wider than its 2560), the
+// encoder side 64 wide (the tiny 2B's dims).
+DitConfig synthetic_xl_dit_config() {
+  DitConfig c = synthetic_dit_config();
+  c.hidden_size = 96;
+  c.intermediate_size = 160;
+  c.num_attention_heads = 8;
+  c.num_key_value_heads = 2;
+  c.head_dim = 16;
+  c.xl_layout = true;
+  c.encoder_hidden_size = 64;
+  c.encoder_intermediate_size = 128;
+  c.encoder_num_attention_heads = 4;
+  c.encoder_num_key_value_heads = 2;
+  c.fsq_dim = c.encoder_hidden_size;
+  c.model_version = "xl_turbo";
+  return c;
+}
+
+}  // namespace
+
+DitConfig xl_dit_config() {
+  DitConfig c;  // the 2B defaults, then the XL turbo's decoder
+  c.hidden_size = 2560;
+  c.intermediate_size = 9728;
+  c.num_hidden_layers = 32;
+  c.num_attention_heads = 32;
+  c.num_key_value_heads = 8;
+  c.head_dim = 128;
+  c.layer_types = alternating_layer_types(c.num_hidden_layers);
+  c.xl_layout = true;
+  c.encoder_hidden_size = 2048;
+  c.encoder_intermediate_size = 6144;
+  c.encoder_num_attention_heads = 16;
+  c.encoder_num_key_value_heads = 8;
+  c.fsq_dim = 2048;
+  c.model_version = "xl_turbo";
+  return c;
+}
+
+std::string_view preset_name(SyntheticPreset preset) {
+  switch (preset) {
+    case SyntheticPreset::tiny:
+      return "tiny";
+    case SyntheticPreset::full:
+      return "full";
+    case SyntheticPreset::xl_tiny:
+      return "xl-tiny";
+    case SyntheticPreset::xl_full:
+      return "xl-full";
+  }
+  return "tiny";
+}
+
+std::optional<SyntheticPreset> parse_synthetic_preset(std::string_view name) {
+  for (const SyntheticPreset preset : {SyntheticPreset::tiny, SyntheticPreset::full,
+                                       SyntheticPreset::xl_tiny, SyntheticPreset::xl_full}) {
+    if (preset_name(preset) == name) return preset;
+  }
+  return std::nullopt;
+}
+
+bool preset_full_size(SyntheticPreset preset) {
+  return preset == SyntheticPreset::full || preset == SyntheticPreset::xl_full;
+}
+
+std::string_view preset_dit_folder(SyntheticPreset preset) {
+  return preset == SyntheticPreset::xl_tiny || preset == SyntheticPreset::xl_full
+             ? "acestep-v15-xl-turbo"
+             : "acestep-v15-turbo";
+}
+
 DitConfig preset_dit_config(SyntheticPreset preset) {
-  if (preset == SyntheticPreset::tiny) return synthetic_dit_config();
+  switch (preset) {
+    case SyntheticPreset::tiny:
+      return synthetic_dit_config();
+    case SyntheticPreset::xl_tiny:
+      return synthetic_xl_dit_config();
+    case SyntheticPreset::xl_full:
+      return xl_dit_config();
+    case SyntheticPreset::full:
+      break;
+  }
   DitConfig c;  // the shipped defaults
-  c.layer_types.clear();
-  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i)
-    c.layer_types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+  c.layer_types = alternating_layer_types(c.num_hidden_layers);
   return c;
 }
 
 VaeConfig preset_vae_config(SyntheticPreset preset) {
-  return preset == SyntheticPreset::tiny ? synthetic_vae_config() : VaeConfig{};
+  return preset_full_size(preset) ? VaeConfig{} : synthetic_vae_config();
 }
 
 Qwen3Config preset_text_encoder_config(SyntheticPreset preset) {
-  return preset == SyntheticPreset::tiny ? synthetic_text_encoder_config() : Qwen3Config{};
+  return preset_full_size(preset) ? Qwen3Config{} : synthetic_text_encoder_config();
 }
 
 namespace {
@@ -261,11 +362,11 @@ Status check_tokenizer_dir(const std::string& tokenizer_dir) {
 Status write_synthetic_checkpoints(const std::string& root,
                                    const SyntheticCheckpointOptions& options) {
   const fs::path base(root);
-  const bool full = options.preset == SyntheticPreset::full;
+  const bool full = preset_full_size(options.preset);
   const DitConfig dit = preset_dit_config(options.preset);
-  const std::string dit_dir = (base / "acestep-v15-turbo").string();
+  const std::string dit_dir = (base / std::string(preset_dit_folder(options.preset))).string();
   ACEFIT_TRY(make_folder(dit_dir));
-  ACEFIT_TRY(write_json(dit_dir + "/config.json", dit_json(dit)));
+  ACEFIT_TRY(write_json(dit_dir + "/config.json", dit_json_with_encoder(dit)));
   ACEFIT_TRY(
       write_weights(dit_dir + "/model.safetensors", expected_dit_tensors(dit), options.seed));
   {

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "io/checkpoint/model_config.h"
@@ -24,7 +26,22 @@ Qwen3Config synthetic_lm_config();
 // tiny: the small configs above (tests, the demo, golden references).
 // full: the shipped dims of the 2B turbo DiT, the VAE, Qwen3-Embedding-0.6B
 // and the 0.6B LM (about 7 GB on disk), for planning and benchmarks.
-enum class SyntheticPreset { tiny, full };
+// xl_tiny / xl_full: the same with the XL turbo DiT (acestep-v15-xl-turbo,
+// spec 18.5) in place of the 2B one: its own small dims (an encoder side
+// narrower than the decoder, attention wider than the decoder's hidden
+// size, as in the real XL) or the real XL dims (about 10 GB for the DiT).
+enum class SyntheticPreset { tiny, full, xl_tiny, xl_full };
+
+// "tiny", "full", "xl-tiny", "xl-full".
+std::string_view preset_name(SyntheticPreset preset);
+// The preset of a name above; nullopt for anything else.
+std::optional<SyntheticPreset> parse_synthetic_preset(std::string_view name);
+// Whether the VAE, text encoder and LM have the shipped dims (full, xl-full).
+bool preset_full_size(SyntheticPreset preset);
+// The DiT folder a preset writes: acestep-v15-turbo or acestep-v15-xl-turbo.
+std::string_view preset_dit_folder(SyntheticPreset preset);
+// The shipped XL turbo DiT config (hidden 2560, 32 layers, encoder 2048).
+DitConfig xl_dit_config();
 
 // The configs of a preset (the DiT, the VAE, the text encoder), for writing
 // checkpoints and for planning memory without any checkpoint.
@@ -48,7 +65,7 @@ struct SyntheticCheckpointOptions {
 // before writing anything.
 Status check_tokenizer_dir(const std::string& tokenizer_dir);
 
-// Writes <root>/acestep-v15-turbo, vae, Qwen3-Embedding-0.6B and
+// Writes <root>/<preset_dit_folder>, vae, Qwen3-Embedding-0.6B and
 // acestep-5Hz-lm-0.6B (each file atomically). root is created if missing;
 // existing files of the same names are replaced.
 Status write_synthetic_checkpoints(const std::string& root,

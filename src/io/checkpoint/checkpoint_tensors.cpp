@@ -103,12 +103,16 @@ std::string shape_text(const Shape64& shape) {
 std::vector<TensorSpec> expected_dit_tensors(const DitConfig& c) {
   std::vector<TensorSpec> out;
   const std::int64_t h = c.hidden_size;
+  // The condition encoder, FSQ tokenizer and detokenizer have the encoder
+  // dims (the decoder's unless the config gives encoder_*: the XL models).
+  const DitConfig e = c.encoder_config();
+  const std::int64_t eh = e.hidden_size;
   // Decoder.
   add_time_embedding(out, "decoder.time_embed.", h);
   add_time_embedding(out, "decoder.time_embed_r.", h);
   add(out, "decoder.proj_in.1.weight", {h, c.in_channels, c.patch_size});
   add(out, "decoder.proj_in.1.bias", {h});
-  add(out, "decoder.condition_embedder.weight", {h, h});
+  add(out, "decoder.condition_embedder.weight", {h, eh});
   add(out, "decoder.condition_embedder.bias", {h});
   for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "decoder.layers." + std::to_string(i) + ".";
@@ -127,34 +131,34 @@ std::vector<TensorSpec> expected_dit_tensors(const DitConfig& c) {
   add(out, "decoder.proj_out.1.weight", {h, c.audio_acoustic_hidden_dim, c.patch_size});
   add(out, "decoder.proj_out.1.bias", {c.audio_acoustic_hidden_dim});
   // Condition encoder.
-  add(out, "encoder.text_projector.weight", {h, c.text_hidden_dim});
-  add(out, "encoder.lyric_encoder.embed_tokens.weight", {h, c.text_hidden_dim});
-  add(out, "encoder.lyric_encoder.embed_tokens.bias", {h});
-  add_encoder_stack(out, "encoder.lyric_encoder.", c.num_lyric_encoder_hidden_layers, c);
-  add(out, "encoder.timbre_encoder.embed_tokens.weight", {h, c.timbre_hidden_dim});
-  add(out, "encoder.timbre_encoder.embed_tokens.bias", {h});
-  add(out, "encoder.timbre_encoder.special_token", {1, 1, h});
-  add_encoder_stack(out, "encoder.timbre_encoder.", c.num_timbre_encoder_hidden_layers, c);
+  add(out, "encoder.text_projector.weight", {eh, e.text_hidden_dim});
+  add(out, "encoder.lyric_encoder.embed_tokens.weight", {eh, e.text_hidden_dim});
+  add(out, "encoder.lyric_encoder.embed_tokens.bias", {eh});
+  add_encoder_stack(out, "encoder.lyric_encoder.", e.num_lyric_encoder_hidden_layers, e);
+  add(out, "encoder.timbre_encoder.embed_tokens.weight", {eh, e.timbre_hidden_dim});
+  add(out, "encoder.timbre_encoder.embed_tokens.bias", {eh});
+  add(out, "encoder.timbre_encoder.special_token", {1, 1, eh});
+  add_encoder_stack(out, "encoder.timbre_encoder.", e.num_timbre_encoder_hidden_layers, e);
   // FSQ tokenizer.
-  const auto levels = static_cast<std::int64_t>(c.fsq_input_levels.size());
-  add(out, "tokenizer.audio_acoustic_proj.weight", {h, c.audio_acoustic_hidden_dim});
-  add(out, "tokenizer.audio_acoustic_proj.bias", {h});
-  add(out, "tokenizer.attention_pooler.embed_tokens.weight", {h, h});
-  add(out, "tokenizer.attention_pooler.embed_tokens.bias", {h});
-  add(out, "tokenizer.attention_pooler.special_token", {1, 1, h});
-  add_encoder_stack(out, "tokenizer.attention_pooler.", c.num_attention_pooler_hidden_layers, c);
-  add(out, "tokenizer.quantizer.project_in.weight", {levels, c.fsq_dim});
+  const auto levels = static_cast<std::int64_t>(e.fsq_input_levels.size());
+  add(out, "tokenizer.audio_acoustic_proj.weight", {eh, e.audio_acoustic_hidden_dim});
+  add(out, "tokenizer.audio_acoustic_proj.bias", {eh});
+  add(out, "tokenizer.attention_pooler.embed_tokens.weight", {eh, eh});
+  add(out, "tokenizer.attention_pooler.embed_tokens.bias", {eh});
+  add(out, "tokenizer.attention_pooler.special_token", {1, 1, eh});
+  add_encoder_stack(out, "tokenizer.attention_pooler.", e.num_attention_pooler_hidden_layers, e);
+  add(out, "tokenizer.quantizer.project_in.weight", {levels, e.fsq_dim});
   add(out, "tokenizer.quantizer.project_in.bias", {levels});
-  add(out, "tokenizer.quantizer.project_out.weight", {c.fsq_dim, levels});
-  add(out, "tokenizer.quantizer.project_out.bias", {c.fsq_dim});
-  // Detokenizer and the null condition.
-  add(out, "detokenizer.embed_tokens.weight", {h, h});
-  add(out, "detokenizer.embed_tokens.bias", {h});
-  add(out, "detokenizer.special_tokens", {1, c.pool_window_size, h});
-  add_encoder_stack(out, "detokenizer.", c.num_attention_pooler_hidden_layers, c);
-  add(out, "detokenizer.proj_out.weight", {c.audio_acoustic_hidden_dim, h});
-  add(out, "detokenizer.proj_out.bias", {c.audio_acoustic_hidden_dim});
-  add(out, "null_condition_emb", {1, 1, h});
+  add(out, "tokenizer.quantizer.project_out.weight", {e.fsq_dim, levels});
+  add(out, "tokenizer.quantizer.project_out.bias", {e.fsq_dim});
+  // Detokenizer and the null condition (which stands in for encoder states).
+  add(out, "detokenizer.embed_tokens.weight", {eh, eh});
+  add(out, "detokenizer.embed_tokens.bias", {eh});
+  add(out, "detokenizer.special_tokens", {1, e.pool_window_size, eh});
+  add_encoder_stack(out, "detokenizer.", e.num_attention_pooler_hidden_layers, e);
+  add(out, "detokenizer.proj_out.weight", {e.audio_acoustic_hidden_dim, eh});
+  add(out, "detokenizer.proj_out.bias", {e.audio_acoustic_hidden_dim});
+  add(out, "null_condition_emb", {1, 1, eh});
   return out;
 }
 

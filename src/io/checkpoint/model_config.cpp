@@ -69,6 +69,24 @@ Expected<DitConfig> read_dit(ConfigJson& json) {
   ACEFIT_READ(is_turbo,
               json.boolean("is_turbo", config.model_version.find("turbo") != std::string::npos));
   ACEFIT_TRY(check_heads(json, config.num_attention_heads, config.num_key_value_heads));
+  // The encoder side (XL): each field defaults to the decoder's value.
+  config.xl_layout = json.has("encoder_hidden_size") || json.has("encoder_intermediate_size") ||
+                     json.has("encoder_num_attention_heads") ||
+                     json.has("encoder_num_key_value_heads");
+  ACEFIT_READ(encoder_hidden_size,
+              json.integer("encoder_hidden_size", 1, kMaxWidth, config.hidden_size));
+  ACEFIT_READ(encoder_intermediate_size, json.integer("encoder_intermediate_size", 1,
+                                                      kMaxIntermediate, config.intermediate_size));
+  ACEFIT_READ(encoder_num_attention_heads, json.integer("encoder_num_attention_heads", 1, kMaxHeads,
+                                                        config.num_attention_heads));
+  ACEFIT_READ(encoder_num_key_value_heads, json.integer("encoder_num_key_value_heads", 1, kMaxHeads,
+                                                        config.num_key_value_heads));
+  if (config.encoder_num_attention_heads % config.encoder_num_key_value_heads != 0) {
+    return Status(ErrorCode::corrupt, json.origin() + ": encoder_num_attention_heads (" +
+                                          std::to_string(config.encoder_num_attention_heads) +
+                                          ") is not a multiple of encoder_num_key_value_heads (" +
+                                          std::to_string(config.encoder_num_key_value_heads) + ")");
+  }
   // Stacks index layer_types with their own layer index; the longest stack
   // bounds how many entries are needed.
   ACEFIT_READ(layer_types,
@@ -178,6 +196,16 @@ bool DitConfig::sliding_layer(std::int64_t i) const {
     return layer_types[static_cast<std::size_t>(i)] == "sliding_attention";
   }
   return i % 2 == 0;
+}
+
+DitConfig DitConfig::encoder_config() const {
+  DitConfig encoder = *this;
+  if (!xl_layout) return encoder;
+  encoder.hidden_size = encoder_hidden_size;
+  encoder.intermediate_size = encoder_intermediate_size;
+  encoder.num_attention_heads = encoder_num_attention_heads;
+  encoder.num_key_value_heads = encoder_num_key_value_heads;
+  return encoder;
 }
 
 std::int64_t VaeConfig::hop_samples() const {

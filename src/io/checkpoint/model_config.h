@@ -13,7 +13,9 @@
 namespace acefit {
 
 // The DiT checkpoint (acestep-v15-*): decoder, condition encoder, FSQ
-// tokenizer and detokenizer.
+// tokenizer and detokenizer. The XL models (acestep-v15-xl-*, 4B) give the
+// condition encoder, FSQ tokenizer and detokenizer their own width with four
+// encoder_* fields (spec 18.5); without them those parts use the decoder's.
 struct DitConfig {
   std::int64_t hidden_size = 2048;
   std::int64_t intermediate_size = 6144;
@@ -40,9 +42,25 @@ struct DitConfig {
   std::int64_t timbre_fix_frame = 750;
   std::string model_version = "turbo";
   bool is_turbo = true;
+  // The encoder side's dims and whether config.json gave them: the XL
+  // layout, whose timbre encoder prepends its special token (spec 18.5).
+  // Without xl_layout they are not used: the decoder's dims are.
+  std::int64_t encoder_hidden_size = 2048;
+  std::int64_t encoder_intermediate_size = 6144;
+  std::int64_t encoder_num_attention_heads = 16;
+  std::int64_t encoder_num_key_value_heads = 8;
+  bool xl_layout = false;
 
   // Whether layer i of a stack uses the sliding window (layer_types[i]).
   bool sliding_layer(std::int64_t i) const;
+  // The config the condition encoder, FSQ tokenizer and detokenizer are
+  // built with: this one with hidden, intermediate and head counts replaced
+  // by the encoder_* values (upstream builds the same copy); this config
+  // itself without xl_layout.
+  DitConfig encoder_config() const;
+  // The width of the encoder states (condition_embedder input, null
+  // condition): encoder_hidden_size with xl_layout, else hidden_size.
+  std::int64_t encoder_width() const { return xl_layout ? encoder_hidden_size : hidden_size; }
 };
 
 // The Oobleck VAE (vae/, diffusers AutoencoderOobleck).

@@ -29,18 +29,25 @@ Expected<ConditionEncoder> ConditionEncoder::load(const WeightLoader& loader,
                                                   const ops::OpContext& ctx,
                                                   const DitConfig& config, DType matrix_dtype) {
   ConditionEncoder encoder;
-  encoder.config_ = config;
+  // The encoder's own dims (the XL models' are narrower than the decoder's).
+  encoder.config_ = config.encoder_config();
+  const DitConfig& c = encoder.config_;
   ACEFIT_ASSIGN(encoder.text_projector_,
                 load_linear(loader, ctx, "encoder.text_projector.weight",
-                            {config.hidden_size, config.text_hidden_dim}, matrix_dtype));
-  ACEFIT_ASSIGN(
-      encoder.lyric_encoder_,
-      EncoderStack::load(loader, ctx, "encoder.lyric_encoder.", config, config.text_hidden_dim,
-                         config.num_lyric_encoder_hidden_layers, matrix_dtype));
-  ACEFIT_ASSIGN(
-      encoder.timbre_encoder_,
-      EncoderStack::load(loader, ctx, "encoder.timbre_encoder.", config, config.timbre_hidden_dim,
-                         config.num_timbre_encoder_hidden_layers, matrix_dtype));
+                            {c.hidden_size, c.text_hidden_dim}, matrix_dtype));
+  ACEFIT_ASSIGN(encoder.lyric_encoder_,
+                EncoderStack::load(loader, ctx, "encoder.lyric_encoder.", c, c.text_hidden_dim,
+                                   c.num_lyric_encoder_hidden_layers, matrix_dtype));
+  ACEFIT_ASSIGN(encoder.timbre_encoder_,
+                EncoderStack::load(loader, ctx, "encoder.timbre_encoder.", c, c.timbre_hidden_dim,
+                                   c.num_timbre_encoder_hidden_layers, matrix_dtype));
+  // The 2B models leave the timbre special token unused (7.3); the XL
+  // models prepend it and read the stack's output there (18.5).
+  if (c.xl_layout) {
+    ACEFIT_ASSIGN(Tensor token, loader.load(ctx.device, "encoder.timbre_encoder.special_token",
+                                            {1, 1, c.hidden_size}, DType::f32));
+    encoder.timbre_token_ = std::move(token);
+  }
   return encoder;
 }
 
@@ -48,6 +55,7 @@ void ConditionEncoder::collect_weights(std::vector<Tensor*>& out) {
   text_projector_.collect(out);
   lyric_encoder_.collect_weights(out);
   timbre_encoder_.collect_weights(out);
+  if (timbre_token_) out.push_back(&*timbre_token_);
 }
 
 Expected<EncoderStates> ConditionEncoder::encode(const ops::OpContext& ctx,
@@ -79,8 +87,15 @@ Expected<EncoderStates> ConditionEncoder::encode(const ops::OpContext& ctx,
   }
   {
     ACEFIT_ASSIGN(Tensor embedded, timbre_encoder_.embed(ctx, timbre));
+    if (timbre_token_) {
+      // XL: [token, frames...] per item; every position is valid.
+      const std::vector<Tensor> tokens(static_cast<std::size_t>(batch), *timbre_token_);
+      ACEFIT_ASSIGN(Tensor prefix, ops::concat(ctx, tokens, 0));
+      ACEFIT_ASSIGN(embedded, ops::concat(ctx, {prefix, embedded}, 1));
+    }
     ACEFIT_ASSIGN(Tensor encoded, timbre_encoder_.encode(ctx, embedded));
-    ACEFIT_ASSIGN(out.timbre_encoded, ops::slice(ctx, encoded, 1, 0, 1));  // frame 0 only
+    // Position 0: the first frame (2B) or the special token (XL).
+    ACEFIT_ASSIGN(out.timbre_encoded, ops::slice(ctx, encoded, 1, 0, 1));
   }
   const std::vector<std::int64_t> one(static_cast<std::size_t>(batch), 1);
   ACEFIT_ASSIGN(out.states,

@@ -10,6 +10,7 @@
 // padded lyric, padded caption.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,12 +36,14 @@ struct EncoderStates {
 
 class ConditionEncoder {
  public:
-  // Loads `encoder.*` onto load_ctx.device. matrix_dtype f32, bf16 or i8:
-  // with i8 every Linear (text projector, the stacks' embed and projection
-  // matrices) is quantized per output row on load_ctx (spec 7.1).
+  // Loads `encoder.*` onto load_ctx.device at the config's encoder dims
+  // (DitConfig::encoder_config). matrix_dtype f32, bf16 or i8: with i8 every
+  // Linear (text projector, the stacks' embed and projection matrices) is
+  // quantized per output row on load_ctx (spec 7.1).
   static Expected<ConditionEncoder> load(const WeightLoader& loader, const ops::OpContext& load_ctx,
                                          const DitConfig& config, DType matrix_dtype);
 
+  // The encoder-side config (encoder dims).
   const DitConfig& config() const { return config_; }
 
   // Every weight tensor (text projector, lyric and timbre stacks).
@@ -53,6 +56,7 @@ class ConditionEncoder {
   LinearWeight text_projector_;  // [H, text_hidden_dim], no bias
   EncoderStack lyric_encoder_;
   EncoderStack timbre_encoder_;
+  std::optional<Tensor> timbre_token_;  // [1, 1, H]: XL only, prepended to the frames
 };
 
 // pack() of the reference for right-padded parts: per row, the valid

@@ -94,7 +94,8 @@ Expected<DitDecoder> DitDecoder::load(const WeightLoader& loader, const ops::OpC
     ACEFIT_ASSIGN(dit.proj_in_bias_, load_vector(loader, dev, "decoder.proj_in.1.bias", h));
   }
   ACEFIT_ASSIGN(dit.condition_embedder_,
-                load_linear(loader, ctx, "decoder.condition_embedder.weight", {h, h}, dtype));
+                load_linear(loader, ctx, "decoder.condition_embedder.weight",
+                            {h, config.encoder_width()}, dtype));
   ACEFIT_ASSIGN(dit.condition_embedder_bias_,
                 load_vector(loader, dev, "decoder.condition_embedder.bias", h));
   for (std::int64_t i = 0; i < config.num_hidden_layers; ++i) {
@@ -129,7 +130,9 @@ Expected<DitDecoder> DitDecoder::load(const WeightLoader& loader, const ops::OpC
     ACEFIT_ASSIGN(dit.proj_out_bias_,
                   ops::concat(ctx, std::vector<Tensor>(static_cast<std::size_t>(p), bias), 0));
   }
-  ACEFIT_ASSIGN(dit.null_condition_, loader.load(dev, "null_condition_emb", {1, 1, h}));
+  // null_condition_emb stands in for encoder states: encoder width.
+  ACEFIT_ASSIGN(dit.null_condition_,
+                loader.load(dev, "null_condition_emb", {1, 1, config.encoder_width()}));
   return dit;
 }
 
@@ -194,19 +197,20 @@ Expected<std::vector<DitLayerWeights>> DitDecoder::layers_on(Device& device, std
 Expected<Tensor> DitDecoder::null_condition(const ops::OpContext& ctx, std::int64_t batch,
                                             std::int64_t length) const {
   if (batch < 1 || length < 1) return dit_bad_input("null condition needs batch and length >= 1");
-  ACEFIT_ASSIGN(Tensor row, null_condition_.reshape(Shape{1, config_.hidden_size}));
+  const std::int64_t width = config_.encoder_width();
+  ACEFIT_ASSIGN(Tensor row, null_condition_.reshape(Shape{1, width}));
   ACEFIT_ASSIGN(Tensor rows,
                 ops::concat(ctx, std::vector<Tensor>(static_cast<std::size_t>(length), row), 0));
-  ACEFIT_ASSIGN(Tensor one, rows.reshape(Shape{1, length, config_.hidden_size}));
+  ACEFIT_ASSIGN(Tensor one, rows.reshape(Shape{1, length, width}));
   return ops::concat(ctx, std::vector<Tensor>(static_cast<std::size_t>(batch), one), 0);
 }
 
 Expected<DitCrossCache> DitDecoder::prepare(const ops::OpContext& ctx,
                                             const Tensor& encoder_states) const {
-  if (encoder_states.rank() != 3 || encoder_states.dim(2) != config_.hidden_size ||
+  if (encoder_states.rank() != 3 || encoder_states.dim(2) != config_.encoder_width() ||
       encoder_states.dim(1) < 1)
     return dit_bad_input("encoder states " + encoder_states.describe() + " must be [B, L >= 1, " +
-                         std::to_string(config_.hidden_size) + "]");
+                         std::to_string(config_.encoder_width()) + "]");
   DitCrossCache cache;
   cache.batch = encoder_states.dim(0);
   ACEFIT_ASSIGN(Tensor embedded,

@@ -75,7 +75,8 @@ class DitDecoder {
                            const std::vector<float>& t, const std::vector<float>& r,
                            const DitCrossCache& cache) const;
 
-  // null_condition_emb [1, 1, H] broadcast to [B, L, H]: the unconditional
+  // null_condition_emb [1, 1, He] broadcast to [B, L, He] (He: the encoder
+  // width, encoder_hidden_size): the unconditional
   // encoder states of classifier-free guidance.
   Expected<Tensor> null_condition(const ops::OpContext& ctx, std::int64_t batch,
                                   std::int64_t length) const;
@@ -104,7 +105,7 @@ class DitDecoder {
   Tensor norm_out_;
   Tensor output_table_;              // [2, H]: shift, scale
   Tensor proj_out_, proj_out_bias_;  // as a linear: [patch * 64, H], [patch * 64]
-  Tensor null_condition_;            // [1, 1, H]
+  Tensor null_condition_;            // [1, 1, He]
   int stream_window_ = 1;
 };
 

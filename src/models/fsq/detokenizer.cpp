@@ -25,11 +25,13 @@ Expected<std::vector<float>> fsq_code_values(std::int64_t code,
 }
 
 Expected<Detokenizer> Detokenizer::load(const WeightLoader& loader, const ops::OpContext& ctx,
-                                        const DitConfig& config, DType matrix_dtype) {
+                                        const DitConfig& dit_config, DType matrix_dtype) {
   Device& device = ctx.device;
   const DType dtype = unquantized_dtype(matrix_dtype);
   Detokenizer d;
-  d.config_ = config;
+  // The encoder dims (18.5: the XL detokenizer is narrower than its DiT).
+  d.config_ = dit_config.encoder_config();
+  const DitConfig& config = d.config_;
   const std::int64_t h = config.hidden_size;
   const auto n_levels = static_cast<std::int64_t>(config.fsq_input_levels.size());
   ACEFIT_ASSIGN(d.project_out_, loader.load(device, "tokenizer.quantizer.project_out.weight",

@@ -33,14 +33,23 @@ Expected<DecodeTilePlan> plan_decode_tiles(std::int64_t frames, std::int64_t chu
   }
   DecodeTilePlan plan;
   plan.chunk = chunk;
-  while (chunk - 2 * overlap <= 0 && overlap > 0) {
-    overlap /= 2;
-    plan.overlap_halved = true;
-  }
+  // 18.6: halve down to 4 frames, never below (an overlap asked below 4 stays).
+  const std::int64_t asked = overlap;
+  while (chunk - 2 * overlap <= 0 && overlap > kMinVaeOverlap) overlap /= 2;
+  if (overlap < kMinVaeOverlap && asked >= kMinVaeOverlap) overlap = kMinVaeOverlap;
+  plan.overlap_halved = overlap != asked;
   plan.overlap = overlap;
   if (frames <= chunk) {
     plan.tiles.push_back({0, frames, 0, frames});
     return plan;
+  }
+  if (chunk - 2 * overlap <= 0) {
+    return invalid_argument("tiled VAE decode: a chunk of " + std::to_string(chunk) +
+                            " latent frames leaves no core with an overlap of " +
+                            std::to_string(overlap) + " (asked " + std::to_string(asked) +
+                            "; the overlap is not reduced below " + std::to_string(kMinVaeOverlap) +
+                            " frames): the chunk must be more than " + std::to_string(2 * overlap) +
+                            " frames");
   }
   plan.stride = chunk - 2 * overlap;
   const std::int64_t count = (frames + plan.stride - 1) / plan.stride;

@@ -20,6 +20,10 @@
 namespace acefit::models {
 
 inline constexpr std::int64_t kDefaultVaeOverlap = 64;  // latent frames per side
+// The overlap is never reduced below this (acestep-model.md 18.6).
+inline constexpr std::int64_t kMinVaeOverlap = 4;
+// The smallest chunk that tiles with an overlap of at least kMinVaeOverlap.
+inline constexpr std::int64_t kMinTiledVaeChunk = 2 * kMinVaeOverlap + 1;
 
 // One tile: the core frames it contributes and the window it decodes.
 struct DecodeTile {
@@ -31,18 +35,21 @@ struct DecodeTile {
 
 struct DecodeTilePlan {
   std::int64_t chunk = 0;
-  std::int64_t overlap = 0;  // after halving
-  bool overlap_halved = false;
-  std::int64_t stride = 0;  // chunk - 2 overlap; 0 when decoded in one piece
+  std::int64_t overlap = 0;     // after halving
+  bool overlap_halved = false;  // reduced from the one asked
+  std::int64_t stride = 0;      // chunk - 2 overlap; 0 when decoded in one piece
   std::vector<DecodeTile> tiles;
 };
 
-// The tiles for `frames` latent frames: overlap halves while
-// chunk - 2 overlap <= 0 and overlap > 0; frames <= chunk gives one tile
-// covering everything; otherwise stride = chunk - 2 overlap, n = ceil(frames
-// / stride), core i = [i stride, min(i stride + stride, frames)), window =
-// [max(0, core_start - overlap), min(frames, core_end + overlap)).
-// invalid_argument unless frames >= 1, chunk >= 1 and overlap >= 0.
+// The tiles for `frames` latent frames (13.5 as amended by 18.6): overlap
+// halves while chunk - 2 overlap <= 0 and overlap > 4, and an overlap asked
+// at 4 or more ends at 4 or more (6 -> 3 becomes 4); frames <= chunk gives
+// one tile covering everything; otherwise stride = chunk - 2 overlap, n =
+// ceil(frames / stride), core i = [i stride, min(i stride + stride,
+// frames)), window = [max(0, core_start - overlap), min(frames, core_end +
+// overlap)). invalid_argument unless frames >= 1, chunk >= 1 and overlap >=
+// 0, and when the decode needs tiles but chunk - 2 overlap <= 0 (a chunk of
+// 8 or less with an overlap of 4 or more).
 Expected<DecodeTilePlan> plan_decode_tiles(std::int64_t frames, std::int64_t chunk,
                                            std::int64_t overlap = kDefaultVaeOverlap);
 

@@ -1,4 +1,5 @@
 """Loading the three checkpoint folders (DiT, VAE, Qwen3 text encoder)."""
+import copy
 import json
 import os
 
@@ -42,6 +43,26 @@ class DitConfig:
         self.fsq_dim = d.get("fsq_dim", 2048)
         self.fsq_levels = d.get("fsq_input_levels", [8, 8, 8, 5, 5, 5])
         self.timbre_fix_frame = d.get("timbre_fix_frame", 750)
+        # XL (spec 18.5): the condition encoder, FSQ and detokenizer run at
+        # their own width. Absent fields: equal to the decoder's (2B models).
+        # The presence of encoder_hidden_size marks an XL checkpoint, whose
+        # timbre encoder prepends its special token.
+        self.is_xl = "encoder_hidden_size" in d
+        self.enc_hidden = d.get("encoder_hidden_size", self.hidden)
+        self.enc_intermediate = d.get("encoder_intermediate_size", self.intermediate)
+        self.enc_heads = d.get("encoder_num_attention_heads", self.heads)
+        self.enc_kv_heads = d.get("encoder_num_key_value_heads", self.kv_heads)
+
+    def encoder(self):
+        """This config with the encoder dims in place of the decoder's: what
+        the condition encoder, the FSQ tokenizer and the detokenizer use.
+        head_dim, eps, RoPE and the layer types are shared."""
+        e = copy.copy(self)
+        e.hidden = self.enc_hidden
+        e.intermediate = self.enc_intermediate
+        e.heads = self.enc_heads
+        e.kv_heads = self.enc_kv_heads
+        return e
 
     def window_for(self, layer_index):
         """Sliding window (|i-j| <= w) for a stack's layer index, or None."""

@@ -14,11 +14,22 @@ def lyric_encoder(cfg, w, lyric_hidden, lyric_mask):
     return L.encoder_stack(x, w, p, cfg, key_padding=lyric_mask)
 
 
-def timbre_encoder(cfg, w, timbre_latents):
-    """[N, frames, 64] -> [N, 2048] (frame 0 after the final norm)."""
+def timbre_encoder(cfg, w, timbre_latents, mask=None):
+    """[N, frames, 64] -> [N, H] (position 0 after the final norm).
+
+    2B (spec 7.3): the stack sees the frames only; position 0 is frame 0 and
+    special_token is unused. XL (spec 18.5): special_token [1, 1, H] is
+    prepended, the stack sees 1 + frames positions (a mask, if any, gets a
+    leading 1) and position 0 is the special token's output.
+    """
     p = "encoder.timbre_encoder."
     x = L.linear(timbre_latents, w[p + "embed_tokens.weight"], w[p + "embed_tokens.bias"])
-    x = L.encoder_stack(x, w, p, cfg, key_padding=None)
+    if cfg.is_xl:
+        tok = w[p + "special_token"].expand(x.shape[0], 1, x.shape[-1])
+        x = torch.cat([tok, x], dim=1)
+        if mask is not None:
+            mask = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
+    x = L.encoder_stack(x, w, p, cfg, key_padding=mask)
     return x[:, 0, :]
 
 
@@ -53,6 +64,7 @@ def pack(h1, m1, h2, m2):
 def condition_encoder(cfg, w, text_hidden, text_mask, lyric_hidden, lyric_mask,
                       timbre_latents, timbre_order=None):
     """Returns dict with all intermediates and the packed encoder states."""
+    cfg = cfg.encoder()  # encoder width (XL); the same dims for 2B
     batch = text_hidden.shape[0]
     if timbre_order is None:
         timbre_order = list(range(timbre_latents.shape[0]))

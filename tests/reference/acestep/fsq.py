@@ -25,7 +25,7 @@ def fsq_code_values(codes, levels):
 
 
 def fsq_decode(cfg, w, codes):
-    """codes [N5] -> project_out(v) [1, N5, fsq_dim]."""
+    """codes [N5] -> project_out(v) [1, N5, fsq_dim] (float32, as XL needs)."""
     v = fsq_code_values(codes, cfg.fsq_levels)
     z = L.linear(v, w["tokenizer.quantizer.project_out.weight"],
                  w["tokenizer.quantizer.project_out.bias"])
@@ -35,6 +35,7 @@ def fsq_decode(cfg, w, codes):
 def detokenize(cfg, w, z):
     """z [B, N5, fsq_dim] -> hints [B, pool*N5, 64]."""
     p = "detokenizer."
+    cfg = cfg.encoder()  # encoder width (XL); the same dims for 2B
     b, n5, _ = z.shape
     e = L.linear(z, w[p + "embed_tokens.weight"], w[p + "embed_tokens.bias"])
     st = w[p + "special_tokens"]  # [1, pool, H]

@@ -1,7 +1,10 @@
-"""Samplers (spec 11.1, 11.2)."""
+"""Samplers (spec 11.1, 11.2, 18.3, 18.4)."""
 import torch
 
+from .dcw import dcw_apply
 from .dit import dit_forward
+
+MAX_TURBO_STEPS = 8
 
 
 def turbo_schedule(shift):
@@ -14,17 +17,61 @@ def turbo_schedule(shift):
     return out
 
 
+def turbo_schedule_n(steps, shift):
+    """Spec 18.3: n t values s*u/(1+(s-1)u), u_i = 1 - i/n, any real s > 0.
+
+    No snapping of the shift; steps above 8 clamp to 8. For n = 8 and
+    s in {1, 2, 3} this gives the same floats as turbo_schedule (checked in
+    check_turbo_schedules).
+    """
+    if shift <= 0:
+        raise ValueError("shift must be > 0")
+    n = min(int(steps), MAX_TURBO_STEPS)
+    if n < 1:
+        raise ValueError("steps must be >= 1")
+    s = float(shift)
+    out = []
+    for i in range(n):
+        u = 1.0 - i / n
+        out.append(s * u / (1.0 + (s - 1.0) * u))
+    return out
+
+
+def check_turbo_schedules():
+    for s in (1.0, 2.0, 3.0):
+        assert turbo_schedule_n(8, s) == turbo_schedule(s), s
+    assert turbo_schedule_n(12, 3.0) == turbo_schedule(3.0)  # clamped to 8
+
+
+def _f32(value):
+    return float(torch.tensor(value, dtype=torch.float32))
+
+
+def _dcw(dcw, x_next, denoised, t):
+    """Apply DCW (dict with mode/scaler/high_scaler) or return x_next."""
+    if not dcw:
+        return x_next
+    return dcw_apply(x_next, denoised, t, dcw.get("mode", "double"),
+                     dcw.get("scaler", 0.05), dcw.get("high_scaler", 0.02))
+
+
 def _tvec(value, batch):
     return torch.full((batch,), value, dtype=torch.float32)
 
 
 def turbo_sample(cfg, w, noise, context, enc, shift=3.0, method="ode",
-                 sde_noises=None):
-    """Returns the list of states after each of the 8 steps (last = x0).
+                 sde_noises=None, steps=None, dcw=None):
+    """Returns the list of states after each step (last = x0).
 
-    sde_noises: list of 7 tensors (fresh noise for steps 0..6) for "sde".
+    steps None: the 8-step table with the shift snapped to {1, 2, 3} (spec
+    11.1); steps n: the spec 18.3 schedule, no snapping.
+    sde_noises: list of n-1 tensors (fresh noise for steps 0..n-2) for "sde".
+    dcw: None (off) or dict(mode, scaler, high_scaler), applied after every
+    step, the last one included (spec 18.4). denoised = x - v*t with the
+    step's own v and t; t is the float32-rounded schedule value, the one the
+    step itself uses.
     """
-    ts = turbo_schedule(shift)
+    ts = turbo_schedule(shift) if steps is None else turbo_schedule_n(steps, shift)
     n = len(ts)
     x = noise.to(torch.float32).clone()
     batch = x.shape[0]
@@ -32,15 +79,17 @@ def turbo_sample(cfg, w, noise, context, enc, shift=3.0, method="ode",
     for i, ti in enumerate(ts):
         tt = _tvec(ti, batch)
         v = dit_forward(cfg, w, x, context, enc, tt, tt)
+        t32 = _f32(ti)
+        denoised = x - v * t32
         if i == n - 1:
-            x = x - v * float(torch.tensor(ti, dtype=torch.float32))
+            x_next = x - v * t32
         elif method == "ode":
             dt = float(torch.tensor(ti - ts[i + 1], dtype=torch.float32))
-            x = x - v * dt
+            x_next = x - v * dt
         else:
             t_next = float(torch.tensor(ts[i + 1], dtype=torch.float32))
-            x0 = x - v * float(torch.tensor(ti, dtype=torch.float32))
-            x = t_next * sde_noises[i] + (1.0 - t_next) * x0
+            x_next = t_next * sde_noises[i] + (1.0 - t_next) * denoised
+        x = _dcw(dcw, x_next, denoised, t32)
         states.append(x.clone())
     return states
 
@@ -78,10 +127,12 @@ def apg(v_cond, v_uncond, momentum, guidance, norm_threshold=2.5, eta=0.0,
 
 
 def base_sample(cfg, w, noise, context, enc, steps, shift=1.0, guidance=7.0,
-                cfg_interval=(0.0, 1.0)):
+                cfg_interval=(0.0, 1.0), dcw=None):
     """Euler on a (shifted) linspace schedule with optional CFG+APG.
 
-    Returns the list of states after each step (last = x0).
+    Returns the list of states after each step (last = x0). dcw as in
+    turbo_sample; denoised = x - v*t_i with v the guided velocity that
+    drives the step.
     """
     ts = base_schedule(steps, shift)
     x = noise.to(torch.float32).clone()
@@ -108,6 +159,10 @@ def base_sample(cfg, w, noise, context, enc, steps, shift=1.0, guidance=7.0,
             tt = _tvec(ti, batch)
             v = dit_forward(cfg, w, x, context, enc, tt, tt)
         dt = float(torch.tensor(ti - tn, dtype=torch.float32))
-        x = x - v * dt
+        x_next = x - v * dt
+        if dcw:
+            t32 = _f32(ti)
+            x_next = _dcw(dcw, x_next, x - v * t32, t32)
+        x = x_next
         states.append(x.clone())
     return states
