@@ -89,7 +89,7 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
   (void)caption_required;  // checked in prepare_request_args: either flag gives it
   auto* lyrics = keep_text(
       command.add_option("--lyrics", args.lyrics,
-                         "Lyrics, [Verse]-style tags kept (default empty: instrumental; at most "
+                         "Lyrics, [Verse]-style tags kept (default: none, kept empty; at most "
                          "256 KiB; see also --lyrics-file)"));
   auto* lyrics_file = keep_text(command.add_option(
       "--lyrics-file", args.lyrics_file, "Read the lyrics from this file (a regular file)"));
