@@ -25,17 +25,19 @@ done
 "$acefit" inspect "$work/xl" >"$work/inspect.txt" 2>&1 || fail "inspect: $(tail -5 "$work/inspect.txt")"
 
 # Generate on the XL alone (the only DiT there).
-"$acefit" generate --checkpoints "$work/xl" --caption "bright synth pop" --duration 10 \
+"$acefit" generate --checkpoints "$work/xl" --caption "bright synth pop" --duration 5 \
   --seed 3 --out "$work/xl.wav" --json >"$work/xl.json" 2>"$work/xl.log" \
   || fail "generate on xl-tiny: $(tail -5 "$work/xl.log")"
 [ "$(field "$work/xl.json" dit)" = acestep-v15-xl-turbo ] || fail "xl run used $(field "$work/xl.json" dit)"
 [ "$(head -c4 "$work/xl.wav")" = RIFF ] || fail "xl.wav is not a WAV"
+# A turbo model: DCW on by default (spec 18.4).
+tr -d ' \n' <"$work/xl.json" | grep -q '"dcw":{"enabled":true' || fail "DCW is not on by default for the XL turbo"
 
 # Beside a 2B DiT: the default is acestep-v15-turbo; --config-path and
 # ACESTEP_CONFIG_PATH pick the XL; an unknown name is refused naming both.
 "$acefit" make-demo-checkpoints "$work/both" --no-lm >/dev/null 2>&1
 cp -r "$work/xl/acestep-v15-xl-turbo" "$work/both/"
-gen() { "$acefit" generate --checkpoints "$work/both" --caption "bright synth pop" --duration 10 \
+gen() { "$acefit" generate --checkpoints "$work/both" --caption "bright synth pop" --duration 5 \
           --seed 3 --json "$@"; }
 gen --out "$work/d.wav" >"$work/d.json" 2>"$work/d.log" || fail "default run: $(tail -3 "$work/d.log")"
 [ "$(field "$work/d.json" dit)" = acestep-v15-turbo ] || fail "default picked $(field "$work/d.json" dit)"
