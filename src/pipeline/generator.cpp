@@ -47,6 +47,11 @@ Expected<std::string> pick_dit(const CheckpointLayout& layout, const std::string
   for (const DitFolder& dit : layout.dits) {
     if (dit.name == "acestep-v15-turbo") return dit.path;
   }
+  // No 2B turbo: a turbo DiT (acestep-v15-xl-turbo), as upstream defaults
+  // to turbo, else the first by name.
+  for (const DitFolder& dit : layout.dits) {
+    if (dit.turbo) return dit.path;
+  }
   return layout.dits.front().path;
 }
 

@@ -33,6 +33,23 @@ done
 # A turbo model: DCW on by default (spec 18.4).
 tr -d ' \n' <"$work/xl.json" | grep -q '"dcw":{"enabled":true' || fail "DCW is not on by default for the XL turbo"
 
+# The three XL folders and no 2B DiT: the default is the turbo one, not
+# the first by name (acestep-v15-xl-base); xl-sft is a base/SFT model.
+cp -r "$work/xl" "$work/three"
+for kind in sft base; do
+  cp -r "$work/xl/acestep-v15-xl-turbo" "$work/three/acestep-v15-xl-$kind"
+  sed -i 's/"is_turbo": true/"is_turbo": false/; s/"model_version": "xl_turbo"/"model_version": "xl_'$kind'"/' \
+    "$work/three/acestep-v15-xl-$kind/config.json"
+done
+"$acefit" generate --checkpoints "$work/three" --caption "bright synth pop" --duration 5 --seed 3 \
+  --out "$work/t.wav" --json >"$work/t.json" 2>"$work/t.log" || fail "three XL: $(tail -3 "$work/t.log")"
+[ "$(field "$work/t.json" dit)" = acestep-v15-xl-turbo ] || fail "default among XL folders: $(field "$work/t.json" dit)"
+"$acefit" generate --checkpoints "$work/three" --caption "bright synth pop" --duration 5 --seed 3 \
+  --config-path acestep-v15-xl-sft --steps 2 --out "$work/s.wav" --json >"$work/s.json" 2>"$work/s.log" \
+  || fail "xl-sft: $(tail -3 "$work/s.log")"
+tr -d ' \n' <"$work/s.json" | grep -q '"dcw":{"enabled":false' || fail "DCW on for an SFT model"
+tr -d ' \n' <"$work/s.json" | grep -q '"steps":2,' || fail "xl-sft did not take --steps 2"
+
 # Beside a 2B DiT: the default is acestep-v15-turbo; --config-path and
 # ACESTEP_CONFIG_PATH pick the XL; an unknown name is refused naming both.
 "$acefit" make-demo-checkpoints "$work/both" --no-lm >/dev/null 2>&1

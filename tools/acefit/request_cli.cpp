@@ -282,7 +282,8 @@ GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSetti
   if (settings.tier_record && settings.tier_record->max_vae_chunk_frames)
     options.max_auto_vae_chunk_frames = *settings.tier_record->max_vae_chunk_frames;
   // The DiT folder: --config-path / ACESTEP_CONFIG_PATH when that folder
-  // exists, else the default choice (acestep-v15-turbo, else the first).
+  // exists, else the default choice (acestep-v15-turbo, else another turbo
+  // DiT such as acestep-v15-xl-turbo, else the first by name).
   const std::string wanted = settings.config_path.value;
   std::error_code error;
   if (!checkpoints.empty() && (settings.config_path.source != SettingSource::built_in ||
