@@ -110,12 +110,8 @@ Expected<TierRecord> parse_tier(ConfigJson& tier) {
     ACEFIT_ASSIGN(const double gib, memory.number(size, 0, 1e4, std::nullopt));
     record.lm_memory.push_back({size, gib});
   }
-  if (tier.has("max_vae_chunk_frames")) {
-    ACEFIT_ASSIGN(record.max_vae_chunk_frames,
-                  tier.integer("max_vae_chunk_frames", 1, 1 << 20, std::nullopt));
-  } else {
-    (void)tier.integer("max_vae_chunk_frames", 1, 1 << 20, 0);  // marks null as read
-  }
+  ACEFIT_ASSIGN(record.max_vae_chunk_frames,
+                tier.optional_integer("max_vae_chunk_frames", 1, 1 << 20));
   const auto unread = tier.unread_keys();
   if (!unread.empty()) return tier_error(tier, "unknown key \"" + unread.front() + "\"");
   return record;

@@ -33,10 +33,11 @@ std::map<std::string, std::vector<std::int64_t>> shapes_by_name(
 TEST(XlConfig, EncoderFieldsAreReadAndDefaultToTheDecoderDims) {
   const DitConfig two_b =
       unwrap(parse_dit_config(R"({"hidden_size": 2048, "num_hidden_layers": 24})", "2b"));
-  EXPECT_FALSE(two_b.xl_layout);
-  EXPECT_EQ(two_b.encoder_hidden_size, 2048);
-  EXPECT_EQ(two_b.encoder_intermediate_size, two_b.intermediate_size);
-  EXPECT_EQ(two_b.encoder_num_attention_heads, two_b.num_attention_heads);
+  EXPECT_FALSE(two_b.xl_layout());
+  EXPECT_FALSE(two_b.encoder_hidden_size.has_value());
+  EXPECT_EQ(two_b.encoder_width(), 2048);
+  EXPECT_EQ(two_b.encoder_config().intermediate_size, two_b.intermediate_size);
+  EXPECT_EQ(two_b.encoder_config().num_attention_heads, two_b.num_attention_heads);
 
   const DitConfig xl = unwrap(parse_dit_config(
       R"({"hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 32,
@@ -44,7 +45,7 @@ TEST(XlConfig, EncoderFieldsAreReadAndDefaultToTheDecoderDims) {
           "encoder_hidden_size": 2048, "encoder_intermediate_size": 6144,
           "encoder_num_attention_heads": 16, "encoder_num_key_value_heads": 8})",
       "xl"));
-  EXPECT_TRUE(xl.xl_layout);
+  EXPECT_TRUE(xl.xl_layout());
   const DitConfig encoder = xl.encoder_config();
   EXPECT_EQ(encoder.hidden_size, 2048);
   EXPECT_EQ(encoder.intermediate_size, 6144);
@@ -56,9 +57,9 @@ TEST(XlConfig, EncoderFieldsAreReadAndDefaultToTheDecoderDims) {
   // One field alone is the XL layout too; the others follow the decoder.
   const DitConfig partial = unwrap(parse_dit_config(
       R"({"hidden_size": 96, "num_hidden_layers": 2, "encoder_hidden_size": 64})", "partial"));
-  EXPECT_TRUE(partial.xl_layout);
-  EXPECT_EQ(partial.encoder_hidden_size, 64);
-  EXPECT_EQ(partial.encoder_num_attention_heads, partial.num_attention_heads);
+  EXPECT_TRUE(partial.xl_layout());
+  EXPECT_EQ(partial.encoder_width(), 64);
+  EXPECT_EQ(partial.encoder_config().num_attention_heads, partial.num_attention_heads);
 }
 
 TEST(XlConfig, BadEncoderFieldsAreNamed) {
@@ -135,8 +136,8 @@ TEST(XlPresets, NamesFoldersAndDims) {
   EXPECT_EQ(preset_dit_folder(SyntheticPreset::xl_tiny), "acestep-v15-xl-turbo");
   EXPECT_EQ(preset_dit_folder(SyntheticPreset::full), "acestep-v15-turbo");
   const DitConfig tiny = preset_dit_config(SyntheticPreset::xl_tiny);
-  EXPECT_TRUE(tiny.xl_layout);
-  EXPECT_NE(tiny.hidden_size, tiny.encoder_hidden_size);
+  EXPECT_TRUE(tiny.xl_layout());
+  EXPECT_NE(tiny.hidden_size, tiny.encoder_width());
   // Attention wider than the decoder, as in the real XL (32 x 128 > 2560).
   EXPECT_GT(tiny.num_attention_heads * tiny.head_dim, tiny.hidden_size);
   EXPECT_TRUE(preset_full_size(SyntheticPreset::xl_full));
@@ -151,7 +152,7 @@ TEST(XlCheckpoint, WrittenFolderIsDiscoveredAndChecksOut) {
   EXPECT_TRUE(layout.dits[0].xl);
   EXPECT_TRUE(layout.dits[0].turbo);
   const DitConfig config = unwrap(load_dit_config(layout.dits[0].path));
-  EXPECT_TRUE(config.xl_layout);
+  EXPECT_TRUE(config.xl_layout());
   EXPECT_EQ(config.encoder_hidden_size,
             preset_dit_config(SyntheticPreset::xl_tiny).encoder_hidden_size);
 }
@@ -162,14 +163,19 @@ TEST(XlCheckpoint, WrittenFolderIsDiscoveredAndChecksOut) {
 TEST(XlConditionEncoder, TimbreSpecialTokenIsPrependedAndRead) {
   const std::string dir = xl_golden_checkpoints() + "/acestep-v15-xl-turbo";
   const DitConfig xl = unwrap(load_dit_config(dir));
+  // The same encoder weights read the 2B way: the encoder dims, no encoder_* fields.
   DitConfig as_2b = xl.encoder_config();
-  as_2b.xl_layout = false;  // the same encoder weights read the 2B way
+  as_2b.encoder_hidden_size.reset();
+  as_2b.encoder_intermediate_size.reset();
+  as_2b.encoder_num_attention_heads.reset();
+  as_2b.encoder_num_key_value_heads.reset();
+  ASSERT_FALSE(as_2b.xl_layout());
   const auto loader = unwrap(models::WeightLoader::open(dir));
   const std::shared_ptr<Device> cpu = make_cpu_device();
   const ops::OpContext ctx{*cpu, test_pool()};
   const auto encoder_xl = unwrap(models::ConditionEncoder::load(loader, ctx, xl, DType::f32));
   const auto encoder_2b = unwrap(models::ConditionEncoder::load(loader, ctx, as_2b, DType::f32));
-  EXPECT_EQ(encoder_xl.config().hidden_size, xl.encoder_hidden_size);
+  EXPECT_EQ(encoder_xl.config().hidden_size, xl.encoder_width());
 
   const std::int64_t text_dim = xl.text_hidden_dim;
   models::ConditionInputs in;
@@ -185,7 +191,7 @@ TEST(XlConditionEncoder, TimbreSpecialTokenIsPrependedAndRead) {
   in.lyric_lengths = {2};
   const auto out_xl = unwrap(encoder_xl.encode(ctx, in));
   const auto out_2b = unwrap(encoder_2b.encode(ctx, in));
-  EXPECT_EQ(out_xl.states.dim(2), xl.encoder_hidden_size);
+  EXPECT_EQ(out_xl.states.dim(2), xl.encoder_width());
   EXPECT_EQ(out_xl.timbre_encoded.dim(1), 1);
   const std::vector<float> a = unwrap(models::tensor_to_host(out_xl.timbre_encoded));
   const std::vector<float> b = unwrap(models::tensor_to_host(out_2b.timbre_encoded));
@@ -209,11 +215,11 @@ TEST(XlGenerator, TinyXlGeneratesWithTheDecoderAndEncoderWidths) {
   const Generator generator = unwrap(Generator::load(options, ctx));
   EXPECT_TRUE(generator.turbo());
   EXPECT_EQ(generator.dit_name(), "acestep-v15-xl-turbo");
-  EXPECT_TRUE(generator.dit_config().xl_layout);
+  EXPECT_TRUE(generator.dit_config().xl_layout());
   // Ids straight into the stages (no tokenizer in this folder).
   const std::vector<std::int64_t> caption = {1, 2, 3, 4}, lyric = {5, 6};
   const auto states = unwrap(generator.encode_ids(caption, lyric, 1));
-  EXPECT_EQ(states.states.dim(2), generator.dit_config().encoder_hidden_size);
+  EXPECT_EQ(states.states.dim(2), generator.dit_config().encoder_width());
   Generator::SamplingPlan plan;
   plan.schedule.t = {1.0, 0.75, 0.5, 0.0};
   plan.schedule.turbo = true;

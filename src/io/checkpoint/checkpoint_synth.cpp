@@ -113,12 +113,13 @@ nlohmann::ordered_json dit_json(const DitConfig& c) {
 // The XL fields (config.json has them only for the XL models).
 nlohmann::ordered_json dit_json_with_encoder(const DitConfig& c) {
   nlohmann::ordered_json json = dit_json(c);
-  if (c.xl_layout) {
-    json["encoder_hidden_size"] = c.encoder_hidden_size;
-    json["encoder_intermediate_size"] = c.encoder_intermediate_size;
-    json["encoder_num_attention_heads"] = c.encoder_num_attention_heads;
-    json["encoder_num_key_value_heads"] = c.encoder_num_key_value_heads;
-  }
+  const auto put = [&json](const char* key, const std::optional<std::int64_t>& value) {
+    if (value) json[key] = *value;
+  };
+  put("encoder_hidden_size", c.encoder_hidden_size);
+  put("encoder_intermediate_size", c.encoder_intermediate_size);
+  put("encoder_num_attention_heads", c.encoder_num_attention_heads);
+  put("encoder_num_key_value_heads", c.encoder_num_key_value_heads);
   return json;
 }
 
@@ -206,13 +207,6 @@ Qwen3Config synthetic_lm_config() {
 
 namespace {
 
-std::vector<std::string> alternating_layer_types(std::int64_t count) {
-  std::vector<std::string> types;
-  for (std::int64_t i = 0; i < count; ++i)
-    types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
-  return types;
-}
-
 // The tiny XL: decoder 96 wide with 8 x 16 attention (128: wider than the
 // decoder, as the real XL's 32 x 128 = 4096 is wider than its 2560), the
 // encoder side 64 wide (the tiny 2B's dims).
@@ -223,12 +217,11 @@ DitConfig synthetic_xl_dit_config() {
   c.num_attention_heads = 8;
   c.num_key_value_heads = 2;
   c.head_dim = 16;
-  c.xl_layout = true;
   c.encoder_hidden_size = 64;
   c.encoder_intermediate_size = 128;
   c.encoder_num_attention_heads = 4;
   c.encoder_num_key_value_heads = 2;
-  c.fsq_dim = c.encoder_hidden_size;
+  c.fsq_dim = 64;
   c.model_version = "xl_turbo";
   return c;
 }
@@ -243,8 +236,7 @@ DitConfig xl_dit_config() {
   c.num_attention_heads = 32;
   c.num_key_value_heads = 8;
   c.head_dim = 128;
-  c.layer_types = alternating_layer_types(c.num_hidden_layers);
-  c.xl_layout = true;
+  c.layer_types = default_layer_types(c.num_hidden_layers);
   c.encoder_hidden_size = 2048;
   c.encoder_intermediate_size = 6144;
   c.encoder_num_attention_heads = 16;
@@ -298,7 +290,7 @@ DitConfig preset_dit_config(SyntheticPreset preset) {
       break;
   }
   DitConfig c;  // the shipped defaults
-  c.layer_types = alternating_layer_types(c.num_hidden_layers);
+  c.layer_types = default_layer_types(c.num_hidden_layers);
   return c;
 }
 

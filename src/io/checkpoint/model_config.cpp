@@ -69,23 +69,20 @@ Expected<DitConfig> read_dit(ConfigJson& json) {
   ACEFIT_READ(is_turbo,
               json.boolean("is_turbo", config.model_version.find("turbo") != std::string::npos));
   ACEFIT_TRY(check_heads(json, config.num_attention_heads, config.num_key_value_heads));
-  // The encoder side (XL): each field defaults to the decoder's value.
-  config.xl_layout = json.has("encoder_hidden_size") || json.has("encoder_intermediate_size") ||
-                     json.has("encoder_num_attention_heads") ||
-                     json.has("encoder_num_key_value_heads");
-  ACEFIT_READ(encoder_hidden_size,
-              json.integer("encoder_hidden_size", 1, kMaxWidth, config.hidden_size));
-  ACEFIT_READ(encoder_intermediate_size, json.integer("encoder_intermediate_size", 1,
-                                                      kMaxIntermediate, config.intermediate_size));
-  ACEFIT_READ(encoder_num_attention_heads, json.integer("encoder_num_attention_heads", 1, kMaxHeads,
-                                                        config.num_attention_heads));
-  ACEFIT_READ(encoder_num_key_value_heads, json.integer("encoder_num_key_value_heads", 1, kMaxHeads,
-                                                        config.num_key_value_heads));
-  if (config.encoder_num_attention_heads % config.encoder_num_key_value_heads != 0) {
+  // The encoder side (XL): absent fields follow the decoder.
+  ACEFIT_READ(encoder_hidden_size, json.optional_integer("encoder_hidden_size", 1, kMaxWidth));
+  ACEFIT_READ(encoder_intermediate_size,
+              json.optional_integer("encoder_intermediate_size", 1, kMaxIntermediate));
+  ACEFIT_READ(encoder_num_attention_heads,
+              json.optional_integer("encoder_num_attention_heads", 1, kMaxHeads));
+  ACEFIT_READ(encoder_num_key_value_heads,
+              json.optional_integer("encoder_num_key_value_heads", 1, kMaxHeads));
+  const DitConfig encoder = config.encoder_config();
+  if (encoder.num_attention_heads % encoder.num_key_value_heads != 0) {
     return Status(ErrorCode::corrupt, json.origin() + ": encoder_num_attention_heads (" +
-                                          std::to_string(config.encoder_num_attention_heads) +
+                                          std::to_string(encoder.num_attention_heads) +
                                           ") is not a multiple of encoder_num_key_value_heads (" +
-                                          std::to_string(config.encoder_num_key_value_heads) + ")");
+                                          std::to_string(encoder.num_key_value_heads) + ")");
   }
   // Stacks index layer_types with their own layer index; the longest stack
   // bounds how many entries are needed.
@@ -98,11 +95,8 @@ Expected<DitConfig> read_dit(ConfigJson& json) {
                                             "\", expected sliding_attention or full_attention");
     }
   }
-  if (config.layer_types.empty()) {
-    for (std::int64_t i = 0; i < config.num_hidden_layers; ++i) {
-      config.layer_types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
-    }
-  }
+  if (config.layer_types.empty())
+    config.layer_types = default_layer_types(config.num_hidden_layers);
   if (static_cast<std::int64_t>(config.layer_types.size()) < config.num_hidden_layers) {
     return Status(ErrorCode::corrupt, json.origin() + ": key \"layer_types\" has " +
                                           std::to_string(config.layer_types.size()) +
@@ -200,12 +194,18 @@ bool DitConfig::sliding_layer(std::int64_t i) const {
 
 DitConfig DitConfig::encoder_config() const {
   DitConfig encoder = *this;
-  if (!xl_layout) return encoder;
-  encoder.hidden_size = encoder_hidden_size;
-  encoder.intermediate_size = encoder_intermediate_size;
-  encoder.num_attention_heads = encoder_num_attention_heads;
-  encoder.num_key_value_heads = encoder_num_key_value_heads;
+  encoder.hidden_size = encoder_hidden_size.value_or(hidden_size);
+  encoder.intermediate_size = encoder_intermediate_size.value_or(intermediate_size);
+  encoder.num_attention_heads = encoder_num_attention_heads.value_or(num_attention_heads);
+  encoder.num_key_value_heads = encoder_num_key_value_heads.value_or(num_key_value_heads);
   return encoder;
+}
+
+std::vector<std::string> default_layer_types(std::int64_t count) {
+  std::vector<std::string> types;
+  for (std::int64_t i = 0; i < count; ++i)
+    types.push_back(i % 2 == 0 ? "sliding_attention" : "full_attention");
+  return types;
 }
 
 std::int64_t VaeConfig::hop_samples() const {

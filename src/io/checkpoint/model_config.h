@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,25 +43,28 @@ struct DitConfig {
   std::int64_t timbre_fix_frame = 750;
   std::string model_version = "turbo";
   bool is_turbo = true;
-  // The encoder side's dims and whether config.json gave them: the XL
-  // layout, whose timbre encoder prepends its special token (spec 18.5).
-  // Without xl_layout they are not used: the decoder's dims are.
-  std::int64_t encoder_hidden_size = 2048;
-  std::int64_t encoder_intermediate_size = 6144;
-  std::int64_t encoder_num_attention_heads = 16;
-  std::int64_t encoder_num_key_value_heads = 8;
-  bool xl_layout = false;
+  // The encoder side's dims, as config.json gives them (the XL models);
+  // absent: the decoder's (the 2B models).
+  std::optional<std::int64_t> encoder_hidden_size;
+  std::optional<std::int64_t> encoder_intermediate_size;
+  std::optional<std::int64_t> encoder_num_attention_heads;
+  std::optional<std::int64_t> encoder_num_key_value_heads;
 
   // Whether layer i of a stack uses the sliding window (layer_types[i]).
   bool sliding_layer(std::int64_t i) const;
   // The config the condition encoder, FSQ tokenizer and detokenizer are
   // built with: this one with hidden, intermediate and head counts replaced
-  // by the encoder_* values (upstream builds the same copy); this config
-  // itself without xl_layout.
+  // by the encoder_* values given (upstream builds the same copy).
   DitConfig encoder_config() const;
   // The width of the encoder states (condition_embedder input, null
-  // condition): encoder_hidden_size with xl_layout, else hidden_size.
-  std::int64_t encoder_width() const { return xl_layout ? encoder_hidden_size : hidden_size; }
+  // condition): encoder_hidden_size when given, else hidden_size.
+  std::int64_t encoder_width() const { return encoder_hidden_size.value_or(hidden_size); }
+  // The XL layout: any encoder_* field given. Its timbre encoder prepends
+  // its special token (spec 18.5).
+  bool xl_layout() const {
+    return encoder_hidden_size || encoder_intermediate_size || encoder_num_attention_heads ||
+           encoder_num_key_value_heads;
+  }
 };
 
 // The Oobleck VAE (vae/, diffusers AutoencoderOobleck).
@@ -90,6 +94,10 @@ struct Qwen3Config {
   bool tie_word_embeddings = true;
   std::int64_t max_position_embeddings = 32768;
 };
+
+// The layer types config.json implies when it has none: even layers
+// sliding_attention, odd layers full_attention.
+std::vector<std::string> default_layer_types(std::int64_t count);
 
 // Each reads `dir`/config.json. Unknown keys are returned in `unknown_keys`
 // (for a debug log), never an error.

@@ -168,6 +168,15 @@ Status ConfigJson::key_error(const std::string& key, const std::string& what) co
   return Status(ErrorCode::corrupt, origin_ + ": key \"" + key + "\" " + what);
 }
 
+Expected<std::optional<std::int64_t>> ConfigJson::optional_integer(const std::string& key,
+                                                                   std::int64_t min,
+                                                                   std::int64_t max) {
+  read_.insert(key);
+  if (!has(key)) return std::optional<std::int64_t>();
+  ACEFIT_ASSIGN(const std::int64_t value, integer(key, min, max, std::nullopt));
+  return std::optional<std::int64_t>(value);
+}
+
 Expected<std::int64_t> ConfigJson::integer(const std::string& key, std::int64_t min,
                                            std::int64_t max, std::optional<std::int64_t> fallback) {
   read_.insert(key);

@@ -33,6 +33,9 @@ class ConfigJson {
   // Integer in [min, max]; `fallback` when absent (nullopt: the key is required).
   Expected<std::int64_t> integer(const std::string& key, std::int64_t min, std::int64_t max,
                                  std::optional<std::int64_t> fallback);
+  // Integer in [min, max], or nullopt when the key is absent or null.
+  Expected<std::optional<std::int64_t>> optional_integer(const std::string& key, std::int64_t min,
+                                                         std::int64_t max);
   Expected<double> number(const std::string& key, double min, double max,
                           std::optional<double> fallback);
   Expected<bool> boolean(const std::string& key, std::optional<bool> fallback);

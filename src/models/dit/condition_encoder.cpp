@@ -43,7 +43,7 @@ Expected<ConditionEncoder> ConditionEncoder::load(const WeightLoader& loader,
                                    c.num_timbre_encoder_hidden_layers, matrix_dtype));
   // The 2B models leave the timbre special token unused (7.3); the XL
   // models prepend it and read the stack's output there (18.5).
-  if (c.xl_layout) {
+  if (c.xl_layout()) {
     ACEFIT_ASSIGN(Tensor token, loader.load(ctx.device, "encoder.timbre_encoder.special_token",
                                             {1, 1, c.hidden_size}, DType::f32));
     encoder.timbre_token_ = std::move(token);
