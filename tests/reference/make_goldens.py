@@ -61,6 +61,21 @@ def fixed_ids(n, seed, high=PAD_ID):
     return torch.from_numpy(rs.randint(0, high, size=n).astype(np.int64))
 
 
+def condition_inputs(cfg, silence):
+    """The condition encoder case's inputs: text states [2,10] (row 1: 7
+    valid), lyric embeddings [2,40] (row 1: 25 valid), timbre = silence frames
+    0..timbre_fix_frame-1 for both items."""
+    th = randn((2, 10, cfg.text_dim), 201)
+    tm = torch.ones(2, 10, dtype=torch.int64)
+    tm[1, 7:] = 0
+    le = randn((2, 40, cfg.text_dim), 202)
+    lm = torch.ones(2, 40, dtype=torch.int64)
+    lm[1, 25:] = 0
+    tf = cfg.timbre_fix_frame
+    timbre = silence[:tf][None].expand(2, tf, silence.shape[1]).contiguous()
+    return th, tm, le, lm, timbre
+
+
 def check(name, tensors):
     for k, v in tensors.items():
         if v.is_floating_point():
@@ -121,13 +136,7 @@ def main():
     })
 
     # 2. condition encoder
-    th = randn((2, 10, cfg.text_dim), 201)
-    tm = torch.ones(2, 10, dtype=torch.int64)
-    tm[1, 7:] = 0
-    le = randn((2, 40, cfg.text_dim), 202)
-    lm = torch.ones(2, 40, dtype=torch.int64)
-    lm[1, 25:] = 0
-    timbre = silence[:tf][None].expand(2, tf, silence.shape[1]).contiguous()
+    th, tm, le, lm, timbre = condition_inputs(cfg, silence)
     ce = condition_encoder(cfg, w, th, tm, le, lm, timbre)
     write(out_dir, "condition_encoder.safetensors", {
         "text_hidden_states": th, "text_mask": tm,
@@ -241,14 +250,7 @@ def xl_tiny(out_dir, dit_dir):
     diff = sorted(k for k in set(got) | set(expect) if got.get(k) != expect.get(k))
     assert not diff, f"names/shapes differ from spec 15.1: {diff[:8]}"
     silence = checkpoint.load_silence_latent(dit_dir)
-    tf = cfg.timbre_fix_frame
-    th = randn((2, 10, cfg.text_dim), 201)
-    tm = torch.ones(2, 10, dtype=torch.int64)
-    tm[1, 7:] = 0
-    le = randn((2, 40, cfg.text_dim), 202)
-    lm = torch.ones(2, 40, dtype=torch.int64)
-    lm[1, 25:] = 0
-    timbre = silence[:tf][None].expand(2, tf, silence.shape[1]).contiguous()
+    th, tm, le, lm, timbre = condition_inputs(cfg, silence)
     ce = condition_encoder(cfg, w, th, tm, le, lm, timbre)
     x_t = randn((2, 75, cfg.latent_dim), 301)
     ctx = randn((2, 75, 2 * cfg.latent_dim), 302)

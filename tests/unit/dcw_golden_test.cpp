@@ -17,29 +17,15 @@ namespace {
 
 class DcwGoldenTest : public DeviceTest {
  protected:
-  Generator load() {
-    GeneratorOptions options;
-    options.checkpoints = golden_checkpoints();
-    options.matrix_dtype = GetParam() == "cpu" ? DType::f32 : DType::bf16;
-    return unwrap(Generator::load(options, ctx()));
-  }
+  Generator load() { return golden_generator(ctx(), GetParam()); }
 
   // Runs the plan from the golden's noise and encoder states and checks the
   // state after each step against PREFIX0 .. PREFIX{n-1}.
   void check_steps(const Generator& generator, const GoldenFile& golden,
-                   Generator::SamplingPlan plan, const std::string& prefix) {
+                   const Generator::SamplingPlan& plan, const std::string& prefix) {
     models::EncoderStates states;
     states.states = golden.upload(*device_, "encoder_states");
-    std::vector<std::vector<float>> seen;
-    plan.on_step = [&](int, const std::vector<float>& x) { seen.push_back(x); };
-    const GoldenArray& noise = golden["noise"];
-    const std::int64_t frames = noise.shape.at(1);
-    unwrap(generator.sample(states, noise.f32, frames, plan));
-    ASSERT_EQ(static_cast<int>(seen.size()), plan.schedule.step_count());
-    for (std::size_t i = 0; i < seen.size(); ++i) {
-      const std::string name = prefix + std::to_string(i);
-      expect_matches_golden(seen[i], golden[name], name);
-    }
+    sample_and_check_steps(generator, states, golden, plan, prefix);
   }
 
   static Generator::SamplingPlan turbo_plan(DcwMode mode, InferMethod method = InferMethod::ode) {

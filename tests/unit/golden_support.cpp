@@ -104,67 +104,105 @@ std::vector<std::int64_t> mask_lengths(const GoldenArray& mask) {
   return lengths;
 }
 
+models::ConditionInputs golden_condition_inputs(const GoldenFile& golden, Device& device) {
+  models::ConditionInputs inputs;
+  inputs.text_hidden = golden.upload(device, "text_hidden_states");
+  inputs.text_lengths = mask_lengths(golden["text_mask"]);
+  inputs.lyric_embeddings = golden.upload(device, "lyric_embeddings");
+  inputs.lyric_lengths = mask_lengths(golden["lyric_mask"]);
+  inputs.timbre_latents = golden.upload(device, "timbre_latents");
+  return inputs;
+}
+
+Generator golden_generator(const ops::OpContext& ctx, const std::string& device_param) {
+  GeneratorOptions options;
+  options.checkpoints = golden_checkpoints();
+  options.matrix_dtype = device_param == "cpu" ? DType::f32 : DType::bf16;
+  auto generator = Generator::load(options, ctx);
+  if (!generator.ok()) throw std::runtime_error(generator.status().to_string());
+  return std::move(generator).value();
+}
+
+std::vector<float> sample_and_check_steps(const Generator& generator,
+                                          const models::EncoderStates& states,
+                                          const GoldenFile& golden, Generator::SamplingPlan plan,
+                                          const std::string& prefix) {
+  std::vector<std::vector<float>> seen;
+  plan.on_step = [&](int, const std::vector<float>& x) { seen.push_back(x); };
+  const GoldenArray& noise = golden["noise"];
+  const std::int64_t frames = noise.shape.at(1);
+  auto latents = generator.sample(states, noise.f32, frames, plan);
+  if (!latents.ok()) throw std::runtime_error(latents.status().to_string());
+  EXPECT_EQ(static_cast<int>(seen.size()), plan.schedule.step_count());
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    const std::string name = prefix + std::to_string(i);
+    expect_matches_golden(seen[i], golden[name], name);
+  }
+  return std::move(latents).value();
+}
+
 namespace {
 
 // One folder per test process (ctest runs tests in parallel processes),
 // removed when the process ends.
+std::string scratch_path(const char* name) {
+  return std::string(ACEFIT_BINARY_DIR) + "/" + name + "-" + std::to_string(::getpid());
+}
+
 struct ScratchFolder {
-  std::string path =
-      std::string(ACEFIT_BINARY_DIR) + "/golden-checkpoints-" + std::to_string(::getpid());
+  std::string path = scratch_path("golden-checkpoints");
   ~ScratchFolder() {
     std::error_code ignored;
     std::filesystem::remove_all(path, ignored);
   }
 };
 
+// Writes the checkpoints into `root` (replacing what is there); throws with
+// `hint` appended when that fails.
+void write_checkpoints(const std::string& root, const SyntheticCheckpointOptions& options,
+                       const std::string& hint = "") {
+  std::filesystem::remove_all(root);
+  const Status status = write_synthetic_checkpoints(root, options);
+  if (!status.ok()) throw std::runtime_error(status.to_string() + hint);
+}
+
+// The goldens' checkpoints: seed 1, no LM.
+SyntheticCheckpointOptions golden_options(SyntheticPreset preset) {
+  SyntheticCheckpointOptions options;
+  options.preset = preset;
+  options.seed = 1;
+  options.with_lm = false;
+  return options;
+}
+
 }  // namespace
 
 const std::string& golden_checkpoints() {
   static std::once_flag once;
   static ScratchFolder folder;
-  static const std::string& root = folder.path;
-  std::call_once(once, [] {
-    SyntheticCheckpointOptions options;
-    options.seed = 1;
-    options.with_lm = false;
-    std::filesystem::remove_all(root);
-    const Status status = write_synthetic_checkpoints(root, options);
-    if (!status.ok()) throw std::runtime_error(status.to_string());
-  });
-  return root;
+  std::call_once(once,
+                 [] { write_checkpoints(folder.path, golden_options(SyntheticPreset::tiny)); });
+  return folder.path;
 }
 
 const std::string& xl_golden_checkpoints() {
   static std::once_flag once;
-  static ScratchFolder folder{std::string(ACEFIT_BINARY_DIR) + "/xl-golden-checkpoints-" +
-                              std::to_string(::getpid())};
-  static const std::string& root = folder.path;
-  std::call_once(once, [] {
-    SyntheticCheckpointOptions options;
-    options.preset = SyntheticPreset::xl_tiny;
-    options.seed = 1;
-    options.with_lm = false;
-    std::filesystem::remove_all(root);
-    const Status status = write_synthetic_checkpoints(root, options);
-    if (!status.ok()) throw std::runtime_error(status.to_string());
-  });
-  return root;
+  static ScratchFolder folder{scratch_path("xl-golden-checkpoints")};
+  std::call_once(once,
+                 [] { write_checkpoints(folder.path, golden_options(SyntheticPreset::xl_tiny)); });
+  return folder.path;
 }
 
 const std::string& tokenized_checkpoints() {
   static std::once_flag once;
-  static ScratchFolder folder{std::string(ACEFIT_BINARY_DIR) + "/tokenized-checkpoints-" +
-                              std::to_string(::getpid())};
-  static const std::string& root = folder.path;
+  static ScratchFolder folder{scratch_path("tokenized-checkpoints")};
   std::call_once(once, [] {
     SyntheticCheckpointOptions options;
     options.with_lm = false;
     options.tokenizer_dir = qwen3_tokenizer_dir();
-    std::filesystem::remove_all(root);
-    const Status status = write_synthetic_checkpoints(root, options);
-    if (!status.ok()) throw std::runtime_error(status.to_string() + "; " + qwen3_install_hint());
+    write_checkpoints(folder.path, options, "; " + qwen3_install_hint());
   });
-  return root;
+  return folder.path;
 }
 
 }  // namespace acefit::testing

@@ -8,6 +8,8 @@
 
 #include "core/tensor.h"
 #include "device/device.h"
+#include "models/dit/condition_encoder.h"
+#include "pipeline/generator.h"
 
 namespace acefit::testing {
 
@@ -40,6 +42,23 @@ void expect_matches_golden(const Tensor& actual, const GoldenArray& expected,
 
 // The number of leading ones of each row of an I64 [B, L] mask.
 std::vector<std::int64_t> mask_lengths(const GoldenArray& mask);
+
+// The condition encoder inputs of a golden that has them
+// (condition_encoder, xl_tiny): text_hidden_states, text_mask,
+// lyric_embeddings, lyric_mask and timbre_latents, uploaded to `device`.
+models::ConditionInputs golden_condition_inputs(const GoldenFile& golden, Device& device);
+
+// A generator over golden_checkpoints() computing on ctx.device, with f32
+// projection matrices on the "cpu" device parameter and bf16 on others.
+Generator golden_generator(const ops::OpContext& ctx, const std::string& device_param);
+
+// Samples `plan` from the golden's "noise" [1, T, 64] and `states`, checks
+// the state after each step against PREFIX0 .. PREFIX{n-1} and returns the
+// final latents.
+std::vector<float> sample_and_check_steps(const Generator& generator,
+                                          const models::EncoderStates& states,
+                                          const GoldenFile& golden, Generator::SamplingPlan plan,
+                                          const std::string& prefix);
 
 // The synthetic checkpoints folder (seed 1, no LM) the goldens were made
 // from, written on first use under the build folder.

@@ -175,12 +175,7 @@ class Int8GoldenTest : public ::testing::Test {
 TEST_F(Int8GoldenTest, ConditionEncoderCloseToGoldenAndNotBf16) {
   const GoldenFile golden("condition_encoder");
   const auto loader = unwrap(WeightLoader::open(dit_dir()));
-  models::ConditionInputs inputs;
-  inputs.text_hidden = golden.upload(*cpu_, "text_hidden_states");
-  inputs.text_lengths = mask_lengths(golden["text_mask"]);
-  inputs.lyric_embeddings = golden.upload(*cpu_, "lyric_embeddings");
-  inputs.lyric_lengths = mask_lengths(golden["lyric_mask"]);
-  inputs.timbre_latents = golden.upload(*cpu_, "timbre_latents");
+  const models::ConditionInputs inputs = golden_condition_inputs(golden, *cpu_);
   std::vector<float> out[2];
   const DType dtypes[2] = {DType::i8, DType::bf16};
   for (int i = 0; i < 2; ++i) {
@@ -224,12 +219,7 @@ TEST_F(Int8GoldenTest, XlConditionEncoderAndDitStepCloseToGolden) {
   const std::string dir = xl_golden_checkpoints() + "/acestep-v15-xl-turbo";
   const auto loader = unwrap(WeightLoader::open(dir));
   const DitConfig config = unwrap(load_dit_config(dir));
-  models::ConditionInputs inputs;
-  inputs.text_hidden = golden.upload(*cpu_, "text_hidden_states");
-  inputs.text_lengths = mask_lengths(golden["text_mask"]);
-  inputs.lyric_embeddings = golden.upload(*cpu_, "lyric_embeddings");
-  inputs.lyric_lengths = mask_lengths(golden["lyric_mask"]);
-  inputs.timbre_latents = golden.upload(*cpu_, "timbre_latents");
+  const models::ConditionInputs inputs = golden_condition_inputs(golden, *cpu_);
   const auto encoder = unwrap(models::ConditionEncoder::load(loader, ctx(), config, DType::i8));
   const Agreement states =
       agreement(download(unwrap(encoder.encode(ctx(), inputs)).states), golden["encoder_states"]);

@@ -46,12 +46,7 @@ TEST_P(ModelGoldenTest, ConditionEncoderPartsAndPacking) {
   const auto loader = dit_loader();
   const auto encoder =
       unwrap(models::ConditionEncoder::load(loader, ctx(), dit_config(), matrix_dtype()));
-  models::ConditionInputs inputs;
-  inputs.text_hidden = golden.upload(*device_, "text_hidden_states");
-  inputs.text_lengths = mask_lengths(golden["text_mask"]);
-  inputs.lyric_embeddings = golden.upload(*device_, "lyric_embeddings");
-  inputs.lyric_lengths = mask_lengths(golden["lyric_mask"]);
-  inputs.timbre_latents = golden.upload(*device_, "timbre_latents");
+  const models::ConditionInputs inputs = golden_condition_inputs(golden, *device_);
   ASSERT_NE(inputs.lyric_lengths[0], inputs.lyric_lengths[1]) << "the golden must pad one row";
   const auto out = unwrap(encoder.encode(ctx(), inputs));
   expect_matches_golden(out.text_projected, golden["text_projected"], "text_projected");
@@ -135,12 +130,7 @@ TEST_P(XlModelGoldenTest, ConditionEncoderWithTimbreToken) {
   const GoldenFile golden("xl_tiny");
   const auto encoder =
       unwrap(models::ConditionEncoder::load(dit_loader(), ctx(), dit_config(), matrix_dtype()));
-  models::ConditionInputs inputs;
-  inputs.text_hidden = golden.upload(*device_, "text_hidden_states");
-  inputs.text_lengths = mask_lengths(golden["text_mask"]);
-  inputs.lyric_embeddings = golden.upload(*device_, "lyric_embeddings");
-  inputs.lyric_lengths = mask_lengths(golden["lyric_mask"]);
-  inputs.timbre_latents = golden.upload(*device_, "timbre_latents");
+  const models::ConditionInputs inputs = golden_condition_inputs(golden, *device_);
   const auto out = unwrap(encoder.encode(ctx(), inputs));
   expect_matches_golden(out.text_projected, golden["text_projected"], "text_projected");
   expect_matches_golden(out.lyric_encoded, golden["lyric_encoded"], "lyric_encoded");

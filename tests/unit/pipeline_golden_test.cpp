@@ -15,30 +15,17 @@ namespace {
 
 class PipelineGoldenTest : public DeviceTest {
  protected:
-  Generator load() {
-    GeneratorOptions options;
-    options.checkpoints = golden_checkpoints();
-    options.matrix_dtype = GetParam() == "cpu" ? DType::f32 : DType::bf16;
-    return unwrap(Generator::load(options, ctx()));
-  }
+  Generator load() { return golden_generator(ctx(), GetParam()); }
 
   // Runs the plan from the golden's noise and checks the state after each step.
   void check_steps(const Generator& generator, const GoldenFile& golden,
-                   Generator::SamplingPlan plan, const std::string& prefix,
+                   const Generator::SamplingPlan& plan, const std::string& prefix,
                    std::vector<float>* final_latents = nullptr) {
     const auto states =
         unwrap(generator.encode_ids(golden["caption_ids"].i64, golden["lyric_ids"].i64, 1));
     expect_matches_golden(states.states, golden["encoder_states"], "encoder_states");
-    std::vector<std::vector<float>> seen;
-    plan.on_step = [&](int, const std::vector<float>& x) { seen.push_back(x); };
-    const GoldenArray& noise = golden["noise"];
-    const std::int64_t frames = noise.shape.at(1);
-    const auto latents = unwrap(generator.sample(states, noise.f32, frames, plan));
-    ASSERT_EQ(static_cast<int>(seen.size()), plan.schedule.step_count());
-    for (std::size_t i = 0; i < seen.size(); ++i) {
-      const std::string name = prefix + std::to_string(i);
-      expect_matches_golden(seen[i], golden[name], name);
-    }
+    const std::vector<float> latents =
+        sample_and_check_steps(generator, states, golden, plan, prefix);
     if (final_latents != nullptr) *final_latents = latents;
   }
 };

@@ -63,6 +63,18 @@ inline const Tokenizer* qwen3_tokenizer() {
   return tokenizer.get();
 }
 
+// A tokenizer from tokenizer.json text, or nullptr after reporting a test
+// failure naming why it did not load.
+inline std::unique_ptr<Tokenizer> tokenizer_from_json_or_failure(std::string_view text,
+                                                                 std::string_view origin) {
+  auto loaded = Tokenizer::from_json(text, origin);
+  if (!loaded.ok()) {
+    ADD_FAILURE() << loaded.status().to_string();
+    return nullptr;
+  }
+  return std::make_unique<Tokenizer>(std::move(loaded).value());
+}
+
 inline const Tokenizer* qwen3_audio_code_tokenizer() {
   static const std::unique_ptr<Tokenizer> tokenizer = []() -> std::unique_ptr<Tokenizer> {
     const nlohmann::json* base = qwen3_tokenizer_json();
@@ -77,12 +89,7 @@ inline const Tokenizer* qwen3_audio_code_tokenizer() {
                                       {"normalized", false},
                                       {"special", false}});
     }
-    auto loaded = Tokenizer::from_json(json.dump(), "qwen3+audio_codes/tokenizer.json");
-    if (!loaded.ok()) {
-      ADD_FAILURE() << loaded.status().to_string();
-      return nullptr;
-    }
-    return std::make_unique<Tokenizer>(std::move(loaded).value());
+    return tokenizer_from_json_or_failure(json.dump(), "qwen3+audio_codes/tokenizer.json");
   }();
   if (!tokenizer) ADD_FAILURE() << qwen3_install_hint();
   return tokenizer.get();
@@ -99,12 +106,7 @@ inline const Tokenizer* qwen3_embedding_tokenizer() {
       ADD_FAILURE() << edited.status().to_string();
       return nullptr;
     }
-    auto loaded = Tokenizer::from_json(*edited, "qwen3-embedding/tokenizer.json");
-    if (!loaded.ok()) {
-      ADD_FAILURE() << loaded.status().to_string();
-      return nullptr;
-    }
-    return std::make_unique<Tokenizer>(std::move(loaded).value());
+    return tokenizer_from_json_or_failure(*edited, "qwen3-embedding/tokenizer.json");
   }();
   if (!tokenizer) ADD_FAILURE() << qwen3_install_hint();
   return tokenizer.get();

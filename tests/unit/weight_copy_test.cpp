@@ -89,12 +89,7 @@ TEST_F(WeightCopyTest, ConditionEncoderCopyComputesTheSame) {
     for (int i = 0; i < 2; ++i) {
       Device& device = i == 0 ? *cpu_ : *sim_;
       const ops::OpContext ctx{device, test_pool()};
-      models::ConditionInputs inputs;
-      inputs.text_hidden = golden.upload(device, "text_hidden_states");
-      inputs.text_lengths = mask_lengths(golden["text_mask"]);
-      inputs.lyric_embeddings = golden.upload(device, "lyric_embeddings");
-      inputs.lyric_lengths = mask_lengths(golden["lyric_mask"]);
-      inputs.timbre_latents = golden.upload(device, "timbre_latents");
+      const models::ConditionInputs inputs = golden_condition_inputs(golden, device);
       out[i] = download(unwrap((i == 0 ? encoder : copy).encode(ctx, inputs)).states);
     }
     EXPECT_EQ(out[0], out[1]) << dtype_name(dtype);
