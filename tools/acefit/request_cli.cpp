@@ -169,23 +169,22 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
         args.dcw_options.mode = *mode;
       },
       "DCW bands: low, high, double (low and high) or pix (no wavelet) [default: double]");
-  command.add_option_function<std::string>(
-      "--dcw-scaler",
-      [&args](const std::string& text) {
-        const auto v = parse_finite(text, -kMaxDcwScaler, kMaxDcwScaler);
-        if (!v) refuse("--dcw-scaler", text, "expected a number -1 to 1");
-        args.dcw_options.scaler = *v;
-      },
-      "DCW strength, -1 to 1: the low band's t * scaler (high mode: the high band's (1 - t) * "
-      "scaler) [default: 0.05]");
-  command.add_option_function<std::string>(
-      "--dcw-high-scaler",
-      [&args](const std::string& text) {
-        const auto v = parse_finite(text, -kMaxDcwScaler, kMaxDcwScaler);
-        if (!v) refuse("--dcw-high-scaler", text, "expected a number -1 to 1");
-        args.dcw_options.high_scaler = *v;
-      },
-      "DCW double mode's high-band strength, -1 to 1: (1 - t) * high scaler [default: 0.02]");
+  const auto add_dcw_scaler = [&command](const char* flag, double& target, const char* help) {
+    command.add_option_function<std::string>(
+        flag,
+        [flag, &target](const std::string& text) {
+          const auto v = parse_finite(text, -kMaxDcwScaler, kMaxDcwScaler);
+          if (!v) refuse(flag, text, "expected a number -1 to 1");
+          target = *v;
+        },
+        help);
+  };
+  add_dcw_scaler("--dcw-scaler", args.dcw_options.scaler,
+                 "DCW strength, -1 to 1: the low band's t * scaler (high mode: the high band's "
+                 "(1 - t) * scaler) [default: 0.05]");
+  add_dcw_scaler("--dcw-high-scaler", args.dcw_options.high_scaler,
+                 "DCW double mode's high-band strength, -1 to 1: (1 - t) * high scaler "
+                 "[default: 0.02]");
   command.add_flag("--f32-weights", args.f32_weights,
                    "Keep projection matrices in f32 instead of bf16 (twice the memory)");
 }

@@ -286,10 +286,6 @@ Status TokenizerBuilder::check_post_processor_ids(const Tokenizer::Impl& impl) c
   return {};
 }
 
-}  // namespace acefit
-
-namespace acefit {
-
 Expected<std::string> replace_post_processor(std::string_view tokenizer_json,
                                              std::string_view post_processor_json,
                                              const std::string& origin) {
