@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "device/vulkan/vulkan_device.h"
+
 namespace acefit {
 
 namespace {
@@ -29,9 +31,19 @@ GpuFacts facts_of(const ProbedDevice& device) {
 GpuFacts facts_of_opened(const Device& opened) {
   GpuFacts facts;
   facts.vendor = opened.kind() == DeviceKind::sim ? "Simulated" : "NVIDIA";
+  if (opened.kind() == DeviceKind::vulkan) {
+    // A planning device mirrors the kind but is no VulkanDevice.
+    if (const auto* vk = dynamic_cast<const VulkanDevice*>(&opened)) facts.vendor = vk->info().vendor;
+    else facts.vendor = "Vulkan";
+  }
   facts.name = opened.name();
   facts.total_gib = static_cast<double>(opened.memory().total_bytes) / kGib;
   facts.cuda_class = true;
+  if (opened.kind() == DeviceKind::vulkan) {
+    facts.cuda_class = facts.vendor == "NVIDIA" || facts.vendor == "AMD";
+    facts.apple = facts.vendor == "Apple";
+    facts.intel = facts.vendor == "Intel";
+  }
   return facts;
 }
 
@@ -40,7 +52,8 @@ GpuFacts facts_of_opened(const Device& opened) {
 GpuFacts select_gpu(const ProbeReport& probes, const DeviceRequest& request, const Device& opened) {
   using Choice = DeviceRequest::Choice;
   if (request.choice == Choice::cpu) return {};
-  if (opened.kind() == DeviceKind::sim) return facts_of_opened(opened);
+  if (opened.kind() == DeviceKind::sim || opened.kind() == DeviceKind::vulkan)
+    return facts_of_opened(opened);
   if (request.choice == Choice::cuda) {
     int seen = 0;
     for (const auto& gpu : probes.gpus) {
@@ -62,6 +75,8 @@ std::string run_device_label(const Device& opened, const DeviceRequest& request)
     case DeviceKind::cuda:
       return "cuda:" +
              std::to_string(request.choice == DeviceRequest::Choice::cuda ? request.ordinal : 0);
+    case DeviceKind::vulkan:
+      return opened.name();
     case DeviceKind::cpu:
       return "cpu";
   }

@@ -15,6 +15,8 @@ std::string_view device_kind_name(DeviceKind kind) {
       return "sim";
     case DeviceKind::cuda:
       return "cuda";
+    case DeviceKind::vulkan:
+      return "vulkan";
   }
   return "unknown";
 }

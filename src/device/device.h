@@ -3,6 +3,7 @@
 //   cpu   the host itself
 //   sim   a host-backed stand-in for a GPU with its own capped pool
 //   cuda  an NVIDIA GPU (built only when the CUDA toolkit is found)
+//   vulkan  any GPU through Vulkan compute (device/vulkan/vulkan_device.h)
 // A planning device (make_planning_device) mirrors another device's kind and
 // cap but records allocations without touching memory; kernels are skipped.
 #pragma once
@@ -19,7 +20,7 @@
 
 namespace acefit {
 
-enum class DeviceKind : int { cpu = 0, sim, cuda };
+enum class DeviceKind : int { cpu = 0, sim, cuda, vulkan };
 
 std::string_view device_kind_name(DeviceKind kind);
 
@@ -48,7 +49,7 @@ class Device : public std::enable_shared_from_this<Device> {
   const std::string& name() const { return name_; }
   DeviceKind kind() const { return kind_; }
   // True when kernels for this device run on the host CPU (cpu, sim).
-  bool host_backed() const { return kind_ != DeviceKind::cuda; }
+  bool host_backed() const { return kind_ == DeviceKind::cpu || kind_ == DeviceKind::sim; }
   // True for a planning device: allocations are recorded, memory untouched.
   virtual bool planning() const { return false; }
 

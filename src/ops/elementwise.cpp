@@ -2,6 +2,7 @@
 
 #include "ops/cpu/cpu_kernels.h"
 #include "ops/validate.h"
+#include "ops/vulkan/vulkan_kernels.h"
 
 namespace acefit::ops {
 
@@ -19,9 +20,11 @@ Status check_broadcast(std::string_view op, const Tensor& a, const Tensor& b) {
   return {};
 }
 
+using VulkanBinary = Status (*)(VulkanDevice&, const Tensor&, const Tensor&, Tensor&);
+
 template <typename Kernel>
 Expected<Tensor> binary(const OpContext& ctx, std::string_view op, const Tensor& a, const Tensor& b,
-                        Kernel kernel) {
+                        Kernel kernel, VulkanBinary vulkan_kernel) {
   ACEFIT_TRY(check_input(ctx, op, "a", a));
   ACEFIT_TRY(check_input(ctx, op, "b", b));
   ACEFIT_TRY(check_dtype(op, "a", a, {DType::f32}));
@@ -29,7 +32,11 @@ Expected<Tensor> binary(const OpContext& ctx, std::string_view op, const Tensor&
   ACEFIT_TRY(check_broadcast(op, a, b));
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, a.shape(), ctx.output_tag));
-  if (!planning(ctx) && a.numel() > 0) {
+  if (planning(ctx) || a.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    if (vulkan_kernel == nullptr) return unsupported(std::string(op) + ": no vulkan kernel yet");
+    ACEFIT_TRY(vulkan_kernel(*vk, a, b, y));
+  } else {
     kernel(ctx.pool, a.data<float>(), b.data<float>(), y.data<float>(), a.numel(), b.numel());
   }
   return y;
@@ -38,11 +45,11 @@ Expected<Tensor> binary(const OpContext& ctx, std::string_view op, const Tensor&
 }  // namespace
 
 Expected<Tensor> add(const OpContext& ctx, const Tensor& a, const Tensor& b) {
-  return binary(ctx, "add", a, b, cpu::add);
+  return binary(ctx, "add", a, b, cpu::add, vulkan::add);
 }
 
 Expected<Tensor> mul(const OpContext& ctx, const Tensor& a, const Tensor& b) {
-  return binary(ctx, "mul", a, b, cpu::mul);
+  return binary(ctx, "mul", a, b, cpu::mul, nullptr);
 }
 
 Expected<Tensor> scale(const OpContext& ctx, const Tensor& x, float factor) {

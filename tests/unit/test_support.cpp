@@ -8,6 +8,7 @@
 
 #include "device/cpu/cpu_device.h"
 #include "device/sim/sim_device.h"
+#include "device/vulkan/vulkan_device.h"
 #include "ops/cpu/blas.h"
 
 namespace acefit::testing {
@@ -30,9 +31,54 @@ ThreadPool& test_pool() {
   return *pool;
 }
 
+bool vulkan_required() {
+  const char* value = std::getenv("ACEFIT_TEST_REQUIRE_VULKAN");
+  return value != nullptr && std::string_view(value) == "1";
+}
+
+Expected<std::shared_ptr<Device>> open_test_vulkan_device() {
+  ACEFIT_ASSIGN(const auto devices, list_vulkan_devices());
+  const char* wanted = std::getenv("ACEFIT_TEST_VULKAN_DEVICE");
+  const std::string want = wanted == nullptr ? "llvmpipe" : wanted;
+  for (const auto& d : devices) {
+    if (std::to_string(d.index) == want || d.name.find(want) != std::string::npos)
+      return make_vulkan_device(d.index);
+  }
+  return Status(ErrorCode::not_found, "no Vulkan device matches ACEFIT_TEST_VULKAN_DEVICE='" +
+                                          want + "' (" + std::to_string(devices.size()) +
+                                          " devices listed)");
+}
+
+std::shared_ptr<Device> test_vulkan_device(std::string& why_not) {
+  // One device per test process: opening one builds its pipelines anew.
+  static Expected<std::shared_ptr<Device>> device = open_test_vulkan_device();
+  if (!device.ok()) {
+    why_not = device.status().to_string();
+    return nullptr;
+  }
+  return device.value();
+}
+
 std::shared_ptr<Device> make_test_device(const std::string& kind) {
   if (kind == "sim") return make_sim_device(std::uint64_t{1} << 30);
+  if (kind == "vulkan") {
+    std::string why_not;
+    return test_vulkan_device(why_not);
+  }
   return make_cpu_device();
+}
+
+std::shared_ptr<Device> device_or_skip(const std::string& kind) {
+  if (kind != "vulkan") return make_test_device(kind);
+  std::string why_not;
+  auto device = test_vulkan_device(why_not);
+  if (device) return device;
+  if (vulkan_required()) {
+    ADD_FAILURE() << "ACEFIT_TEST_REQUIRE_VULKAN=1 but: " << why_not;
+  } else {
+    GTEST_LOG_(INFO) << "no Vulkan device: " << why_not;
+  }
+  return nullptr;
 }
 
 std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float stddev) {

@@ -30,8 +30,14 @@ inline bool sweep_runs(std::uint64_t n, std::uint64_t last, std::uint64_t stride
   return n == last || (n - 1) % stride == 0;
 }
 
-// "cpu" or "sim": the devices every op test runs on.
+// "cpu", "sim" or "vulkan": the devices every op test runs on. vulkan is
+// the device ACEFIT_TEST_VULKAN_DEVICE names (an index or part of a name;
+// default llvmpipe, i.e. lavapipe), opened once per process; null when there
+// is none.
 std::shared_ptr<Device> make_test_device(const std::string& kind);
+// make_test_device, or null after logging why (a failure instead when
+// ACEFIT_TEST_REQUIRE_VULKAN=1, as scripts/test sets): the caller skips.
+std::shared_ptr<Device> device_or_skip(const std::string& kind);
 
 std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float stddev = 1.0f);
 
@@ -56,7 +62,10 @@ T unwrap(Expected<T> result) {
 // Fixture parameterised by device kind.
 class DeviceTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { device_ = make_test_device(GetParam()); }
+  void SetUp() override {
+    device_ = device_or_skip(GetParam());
+    if (!device_) GTEST_SKIP() << "no " << GetParam() << " device";
+  }
   ops::OpContext ctx() { return ops::OpContext{*device_, test_pool()}; }
   Tensor up(const std::vector<float>& values, Shape shape) {
     return upload(*device_, values, shape);
@@ -67,4 +76,4 @@ class DeviceTest : public ::testing::TestWithParam<std::string> {
 }  // namespace acefit::testing
 
 #define ACEFIT_DEVICE_TEST_SUITE(suite) \
-  INSTANTIATE_TEST_SUITE_P(Devices, suite, ::testing::Values("cpu", "sim"))
+  INSTANTIATE_TEST_SUITE_P(Devices, suite, ::testing::Values("cpu", "sim", "vulkan"))
