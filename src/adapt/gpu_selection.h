@@ -4,7 +4,8 @@
 //   cpu            no GPU (no GPU tier: limits from the plan, docs/GPU.md)
 //   sim            the sim device's size, counted as a CUDA-class GPU
 //   cuda, cuda:N   the N-th NVIDIA GPU the probes list
-//   auto           GPU 0 of the probe list, whatever its vendor
+//   vulkan:N       the opened Vulkan device itself (its vendor, name, heap)
+//   auto           the Vulkan GPU it opened, else GPU 0 of the probe list
 #pragma once
 
 #include "adapt/probe/device_probe.h"

@@ -11,10 +11,11 @@ constexpr std::array kOptions{
                "Use this tier's limits and defaults instead of the detected one (tier6 = tier6b); "
                "the GPU memory keeps its detected value",
                "auto (from the GPU memory)"},
-    OptionSpec{"device", "--device", "ACESTEP_DEVICE", "auto|cpu|sim|cuda|cuda:N",
-               "Device to run on; auto takes GPU 0 when this build can use it, else the CPU",
+    OptionSpec{"device", "--device", "ACESTEP_DEVICE", "auto|cpu|sim|vulkan|vulkan:N|cuda|cuda:N",
+               "Device to run on; auto takes the first Vulkan GPU (discrete, else integrated; "
+               "never a CPU implementation such as lavapipe), else the CPU",
                "auto"},
-    OptionSpec{"device", "", "ACEFIT_DEVICE", "auto|cpu|sim|cuda|cuda:N",
+    OptionSpec{"device", "", "ACEFIT_DEVICE", "auto|cpu|sim|vulkan|vulkan:N|cuda|cuda:N",
                "The same as ACESTEP_DEVICE (acefit's own name; ACESTEP_DEVICE wins when both "
                "are set)"},
     OptionSpec{"init_lm", "--init-llm", "ACESTEP_INIT_LLM", "auto|true|false",

@@ -9,6 +9,7 @@
 #include "device/cpu/cpu_device.h"
 #include "device/cuda/cuda_device.h"
 #include "device/sim/sim_device.h"
+#include "device/vulkan/vulkan_device.h"
 
 namespace acefit {
 
@@ -57,19 +58,25 @@ Status parse_device(const std::string& d, DeviceRequest& request) {
     request.choice = DeviceRequest::Choice::cpu;
   } else if (d == "sim") {
     request.choice = DeviceRequest::Choice::sim;
-  } else if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
-    request.choice = DeviceRequest::Choice::cuda;
+  } else if (d == "cuda" || d.rfind("cuda:", 0) == 0 || d == "vulkan" ||
+             d.rfind("vulkan:", 0) == 0) {
+    const bool cuda = d.rfind("cuda", 0) == 0;
+    request.choice = cuda ? DeviceRequest::Choice::cuda : DeviceRequest::Choice::vulkan;
     request.ordinal = 0;
-    if (d != "cuda") {
+    const std::size_t prefix = cuda ? 4 : 6;
+    if (d.size() > prefix) {
       int ordinal = -1;
-      const auto [ptr, ec] = std::from_chars(d.data() + 5, d.data() + d.size(), ordinal);
-      if (ec != std::errc() || ptr != d.data() + d.size() || ordinal < 0) {
-        return invalid_argument("device '" + d + "': expected cuda:N with N a GPU index");
+      const auto [ptr, ec] = std::from_chars(d.data() + prefix + 1, d.data() + d.size(), ordinal);
+      if (ec != std::errc() || ptr != d.data() + d.size() || ordinal < 0 ||
+          d.size() == prefix + 1) {
+        return invalid_argument("device '" + d + "': expected " + (cuda ? "cuda" : "vulkan") +
+                                ":N with N a device index");
       }
       request.ordinal = ordinal;
     }
   } else {
-    return invalid_argument("unknown device '" + d + "' (expected auto, cpu, sim, cuda or cuda:N)");
+    return invalid_argument("unknown device '" + d +
+                            "' (expected auto, cpu, sim, vulkan, vulkan:N, cuda or cuda:N)");
   }
   return Status();
 }
@@ -90,8 +97,9 @@ Expected<DeviceRequest> device_request_from(const EnvLookup& env,
       const Status parsed = parse_device(*device, request);
       if (parsed.ok()) break;
       request = DeviceRequest{};
-      request.warnings.push_back("Invalid " + std::string(name) + " value: " + *device +
-                                 " (expected auto, cpu, sim, cuda or cuda:N), ignoring");
+      request.warnings.push_back(
+          "Invalid " + std::string(name) + " value: " + *device +
+          " (expected auto, cpu, sim, vulkan, vulkan:N, cuda or cuda:N), ignoring");
     }
   }
   for (const char* name : {"MAX_CUDA_VRAM", "ACEFIT_SIM_VRAM_GB"}) {
@@ -123,23 +131,45 @@ Expected<std::shared_ptr<Device>> open_device(const DeviceRequest& request,
     const double gib = request.sim_vram_gib.value_or(kDefaultSimVramGib);
     return make_sim_device(gib_to_bytes(gib));
   }
-  if (request.choice == Choice::cuda || request.choice == Choice::automatic) {
-    auto cuda = make_cuda_device(request.ordinal);
-    if (cuda.ok()) {
-      std::shared_ptr<Device> device = std::move(cuda).value();
-      if (request.simulated_vram_gib) {
-        const double gib = *request.simulated_vram_gib;
-        warnings.push_back("DEBUG MODE: Simulating GPU memory as " + format_gib(gib) +
-                           " GiB (set via MAX_CUDA_VRAM environment variable)");
-        if (gib_to_bytes(gib) < device->memory().total_bytes) {
-          device->budget().set_cap_bytes(simulated_vram_cap_bytes(gib));
-        }
-      }
-      return device;
+  // MAX_CUDA_VRAM on a real GPU: a cap below its real size.
+  auto apply_simulated_cap = [&](const std::shared_ptr<Device>& device) {
+    if (!request.simulated_vram_gib) return;
+    const double gib = *request.simulated_vram_gib;
+    warnings.push_back("DEBUG MODE: Simulating GPU memory as " + format_gib(gib) +
+                       " GiB (set via MAX_CUDA_VRAM environment variable)");
+    if (gib_to_bytes(gib) < device->memory().total_bytes) {
+      device->budget().set_cap_bytes(
+          std::min(device->budget().cap_bytes(), simulated_vram_cap_bytes(gib)));
     }
-    if (request.choice == Choice::cuda) return cuda.status();
-    if (cuda.status().code() != ErrorCode::unsupported) {
-      warnings.push_back(cuda.status().message() + "; running on the CPU");
+  };
+  if (request.choice == Choice::cuda) {
+    ACEFIT_ASSIGN(std::shared_ptr<Device> device, make_cuda_device(request.ordinal));
+    apply_simulated_cap(device);
+    return device;
+  }
+  if (request.choice == Choice::vulkan) {
+    ACEFIT_ASSIGN(std::shared_ptr<Device> device, make_vulkan_device(request.ordinal));
+    apply_simulated_cap(device);
+    return device;
+  }
+  if (request.choice == Choice::automatic) {
+    // A GPU with kernels: a discrete, else integrated or virtual GPU through
+    // Vulkan. Never a CPU implementation of Vulkan (lavapipe) and never the
+    // cuda device, which has no kernels yet.
+    auto listed = list_vulkan_devices();
+    if (listed.ok()) {
+      const int index = preferred_vulkan_device(listed.value());
+      if (index >= 0) {
+        auto opened = make_vulkan_device(index);
+        if (opened.ok()) {
+          apply_simulated_cap(opened.value());
+          return std::move(opened).value();
+        }
+        warnings.push_back(opened.status().message() + "; running on the CPU");
+      }
+    } else if (listed.status().code() != ErrorCode::unsupported &&
+               listed.status().code() != ErrorCode::not_found) {
+      warnings.push_back(listed.status().message() + "; running on the CPU");
     }
   }
   return make_cpu_device();

@@ -8,7 +8,9 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "device/cuda/cuda_device.h"
+#include "device/vulkan/vulkan_device.h"
 #include "settings_cli.h"
+#include "vulkan_listing.h"
 
 namespace acefit::cli {
 
@@ -145,14 +147,15 @@ std::vector<std::string> recommendations(const ResolvedContext& context,
   if (!gpus.empty() && context.runtime.device->kind() == DeviceKind::cpu &&
       context.request.choice != DeviceRequest::Choice::cpu) {
     const ProbedDevice& gpu = gpus.front();
-    if (gpu.vendor == "NVIDIA" && cuda_compiled_in()) {
-      out.push_back("acefit could not open " + gpu.name +
-                    " through CUDA (see the warnings): generation runs on the CPU; the tier "
-                    "above describes the GPU.");
+    if (vulkan_compiled_in()) {
+      out.push_back("acefit runs GPUs through Vulkan and found no usable Vulkan GPU for " +
+                    gpu.vendor + " " + gpu.name +
+                    " (install the vendor's Vulkan driver; see the Vulkan devices above): "
+                    "generation runs on the CPU; the tier above describes the GPU.");
     } else {
-      out.push_back("This build has no compute backend for " + gpu.vendor + " " + gpu.name +
-                    (gpu.vendor == "NVIDIA" ? " (built without the CUDA toolkit)" : "") +
-                    ": generation runs on the CPU; the tier above describes the GPU.");
+      out.push_back("This build has no GPU backend for " + gpu.vendor + " " + gpu.name +
+                    " (built without libvulkan-dev and glslc): generation runs on the CPU; the "
+                    "tier above describes the GPU.");
     }
   }
   if (!gpus.empty() && gpus.front().memory_known() && out.empty()) {
@@ -186,6 +189,7 @@ nlohmann::json device_json(const ProbedDevice& device) {
 
 std::vector<std::string> backends_compiled_in() {
   std::vector<std::string> out{"cpu", "sim"};
+  if (vulkan_compiled_in()) out.emplace_back("vulkan");
   if (cuda_compiled_in()) out.emplace_back("cuda");
   return out;
 }
@@ -198,9 +202,9 @@ void print_text(const ResolvedContext& context, const std::vector<VariableInEffe
   std::printf("%s\nACE-Step GPU Detection Diagnostic Tool (acefit %s)\n%s\n", rule.c_str(),
               ACEFIT_VERSION, rule.c_str());
   std::printf("\nBuild\n  backends compiled in: %s%s\n", joined(backends_compiled_in()).c_str(),
-              cuda_compiled_in() ? ""
-                                 : " (CPU-only for NVIDIA: configure with the CUDA toolkit "
-                                   "installed for a GPU build)");
+              vulkan_compiled_in() ? ""
+                                   : " (no GPU backend: install libvulkan-dev and glslc, then "
+                                     "rebuild)");
   std::printf("\nDevices\n");
   if (context.probes.gpus.empty()) std::printf("  No GPU detected\n");
   for (std::size_t i = 0; i < context.probes.gpus.size(); ++i) {
@@ -223,6 +227,8 @@ void print_text(const ResolvedContext& context, const std::vector<VariableInEffe
   std::printf("  CPU: %s; RAM %s, available %s\n",
               host.name.empty() ? "unknown" : host.name.c_str(), mib(host.total_bytes).c_str(),
               host.free_bytes ? mib(*host.free_bytes).c_str() : "unknown");
+  std::printf("\nVulkan devices\n");
+  print_vulkan_listing(list_vulkan(), *context.runtime.device, "  ");
   std::printf("  Runs on: %s (budget cap %s)\n", s.device.value.c_str(),
               mib(context.runtime.device->budget().cap_bytes()).c_str());
   std::printf("\nProbes\n");
@@ -295,6 +301,9 @@ nlohmann::json report_json(const ResolvedContext& context,
   out["devices"] = nlohmann::json::array();
   for (const auto& gpu : context.probes.gpus) out["devices"].push_back(device_json(gpu));
   out["host"] = device_json(context.probes.host);
+  const VulkanListing vulkan = list_vulkan();
+  out["vulkan_devices"] = vulkan_listing_json(vulkan, *context.runtime.device);
+  if (!vulkan.note.empty()) out["vulkan_note"] = vulkan.note;
   out["run_device"] = s.device.value;
   out["budget_cap_bytes"] = context.runtime.device->budget().cap_bytes();
   out["probes"] = nlohmann::json::array();

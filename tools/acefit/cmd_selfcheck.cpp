@@ -186,8 +186,9 @@ void add_selfcheck_command(CLI::App& app, int& exit_code) {
   auto* command =
       app.add_subcommand("selfcheck", "Check ops, memory caps and planning on this machine");
   auto device = std::make_shared<std::string>();
-  command->add_option("--device", *device,
-                      "auto, cpu, sim, cuda or cuda:N (default: ACEFIT_DEVICE or auto)");
+  command->add_option(
+      "--device", *device,
+      "auto, cpu, sim, vulkan, vulkan:N, cuda or cuda:N (default: ACEFIT_DEVICE or auto)");
   command->callback([device, &exit_code] {
     exit_code = run_selfcheck(device->empty() ? std::nullopt : std::optional<std::string>(*device));
   });

@@ -16,8 +16,11 @@ layout(buffer_reference, scalar, buffer_reference_align = 1) buffer I8 { int8_t 
 float bf16_to_f32(uint16_t bits) { return uintBitsToFloat(uint(bits) << 16); }
 
 // The flat index of this invocation for a 1-D launch spread over a 2-D grid
-// of workgroups (launch.h grid_1d: x up to 65535 groups, then y).
-uint flat_index() {
-  return (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x +
+// of workgroups (launch.h grid_1d: x up to 65535 groups, then y), with
+// `workgroup` invocations per group. Pass the specialization constant that
+// sets local_size_x: gl_WorkGroupSize is NOT reliable with local_size_x_id
+// (glslc -O folds it to the declared default; lavapipe then indexes wrong).
+uint flat_index(uint workgroup) {
+  return (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * workgroup +
          gl_LocalInvocationID.x;
 }
