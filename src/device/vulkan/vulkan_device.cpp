@@ -115,15 +115,13 @@ class VulkanDeviceImpl final : public VulkanDevice {
     return heap_budget_ > staging_heap_bytes_ ? heap_budget_ - staging_heap_bytes_ : 0;
   }
 
+  // Total: the compute heap. Free: what the Budget may still hand out, the
+  // heap's budget (less the staging arena) bounding the cap. Space inside
+  // the driver blocks counts as free: the suballocator reuses it.
   DeviceMemory memory() const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::uint64_t total = heap_size_;
-    const std::uint64_t held = pool_ ? pool_->driver_bytes() + staging_heap_bytes_ : 0;
-    std::uint64_t free = heap_budget_ > held ? heap_budget_ - held : 0;
     const std::uint64_t used = budget().used_bytes();
-    const std::uint64_t cap = budget().cap_bytes();
-    free = std::min(free, cap > used ? cap - used : 0);
-    return {total, free};
+    const std::uint64_t usable = std::min(usable_heap_bytes(), budget().cap_bytes());
+    return {heap_size_, usable > used ? usable - used : 0};
   }
 
   std::uint64_t address(const void* data) const override {
