@@ -33,8 +33,10 @@ GpuFacts facts_of_opened(const Device& opened) {
   facts.vendor = opened.kind() == DeviceKind::sim ? "Simulated" : "NVIDIA";
   if (opened.kind() == DeviceKind::vulkan) {
     // A planning device mirrors the kind but is no VulkanDevice.
-    if (const auto* vk = dynamic_cast<const VulkanDevice*>(&opened)) facts.vendor = vk->info().vendor;
-    else facts.vendor = "Vulkan";
+    if (const auto* vk = dynamic_cast<const VulkanDevice*>(&opened))
+      facts.vendor = vk->info().vendor;
+    else
+      facts.vendor = "Vulkan";
   }
   facts.name = opened.name();
   facts.total_gib = static_cast<double>(opened.memory().total_bytes) / kGib;

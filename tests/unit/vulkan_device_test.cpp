@@ -170,8 +170,8 @@ TEST_F(VulkanDeviceTest, EveryWorkgroupOfALaunchIndexesItsOwnElements) {
   for (std::int64_t n : {255, 256, 257, 300, 4096, 10001}) {
     const auto a = testing::random_floats(static_cast<std::size_t>(n), 1);
     const auto b = testing::random_floats(static_cast<std::size_t>(n), 2);
-    const auto sum = testing::download(testing::unwrap(
-        ops::add(ctx, testing::upload(*device_, a, Shape{n}), testing::upload(*device_, b, Shape{n}))));
+    const auto sum = testing::download(testing::unwrap(ops::add(
+        ctx, testing::upload(*device_, a, Shape{n}), testing::upload(*device_, b, Shape{n}))));
     for (std::size_t i = 0; i < sum.size(); ++i) ASSERT_EQ(sum[i], a[i] + b[i]) << n << " at " << i;
   }
 }

@@ -81,8 +81,9 @@ void print_vulkan_listing(const VulkanListing& listing, const Device& running,
   const int running_index = running_vulkan_index(running);
   for (const auto& d : listing.devices) {
     std::printf("%svulkan:%d  %s (%s, %s; Vulkan %s%s%s)%s\n", indent.c_str(), d.index,
-                d.name.c_str(), d.vendor.c_str(), std::string(vulkan_device_type_name(d.type)).c_str(),
-                d.api_version.c_str(), d.driver.empty() ? "" : ", ", d.driver.c_str(),
+                d.name.c_str(), d.vendor.c_str(),
+                std::string(vulkan_device_type_name(d.type)).c_str(), d.api_version.c_str(),
+                d.driver.empty() ? "" : ", ", d.driver.c_str(),
                 d.index == running_index ? "  <- runs" : "");
     for (std::size_t h = 0; h < d.heaps.size(); ++h) {
       const auto& heap = d.heaps[h];

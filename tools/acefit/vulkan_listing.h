@@ -14,7 +14,7 @@ namespace acefit::cli {
 
 struct VulkanListing {
   std::vector<VulkanDeviceInfo> devices;
-  std::string note;  // why none are listed (no driver, no Vulkan in this build)
+  std::string note;    // why none are listed (no driver, no Vulkan in this build)
   int preferred = -1;  // what `auto` picks
 };
 

@@ -20,11 +20,16 @@ bool vulkan_compiled_in() {
 
 std::string_view vulkan_device_type_name(VulkanDeviceType type) {
   switch (type) {
-    case VulkanDeviceType::integrated_gpu: return "integrated GPU";
-    case VulkanDeviceType::discrete_gpu: return "discrete GPU";
-    case VulkanDeviceType::virtual_gpu: return "virtual GPU";
-    case VulkanDeviceType::cpu: return "CPU";
-    case VulkanDeviceType::other: break;
+    case VulkanDeviceType::integrated_gpu:
+      return "integrated GPU";
+    case VulkanDeviceType::discrete_gpu:
+      return "discrete GPU";
+    case VulkanDeviceType::virtual_gpu:
+      return "virtual GPU";
+    case VulkanDeviceType::cpu:
+      return "CPU";
+    case VulkanDeviceType::other:
+      break;
   }
   return "other";
 }
@@ -193,7 +198,6 @@ class VulkanDeviceImpl final : public VulkanDevice {
   VulkanStats stats_;
   Status lost_;  // set once the device is lost: every later call fails with it
   mutable std::mutex mutex_;
-
 };
 
 Status VulkanDeviceImpl::open(std::shared_ptr<vk::Instance> instance, VkPhysicalDevice physical) {
@@ -281,8 +285,8 @@ Status VulkanDeviceImpl::open(std::shared_ptr<vk::Instance> instance, VkPhysical
   heap_size_ = info().heaps[compute_heap].size_bytes;
   heap_budget_ = info().heaps[compute_heap].budget_bytes;
   // Blocks of 1/16 of the heap, between 16 and 256 MiB.
-  const std::uint64_t block = std::clamp<std::uint64_t>(heap_size_ / 16, std::uint64_t{16} << 20,
-                                                        std::uint64_t{256} << 20);
+  const std::uint64_t block =
+      std::clamp<std::uint64_t>(heap_size_ / 16, std::uint64_t{16} << 20, std::uint64_t{256} << 20);
   pool_ = std::make_unique<vk::DeviceMemoryPool>(device_, static_cast<std::uint32_t>(type), block);
 
   // The staging arena: host-visible and coherent, cached when offered.
@@ -290,8 +294,10 @@ Status VulkanDeviceImpl::open(std::shared_ptr<vk::Instance> instance, VkPhysical
   for (bool want_cached : {true, false}) {
     for (std::uint32_t i = 0; i < memory.memoryTypeCount && staging_type < 0; ++i) {
       const auto flags = memory.memoryTypes[i].propertyFlags;
-      const auto needed = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
-                          (want_cached ? static_cast<VkMemoryPropertyFlags>(VK_MEMORY_PROPERTY_HOST_CACHED_BIT) : 0u);
+      const auto needed =
+          VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+          (want_cached ? static_cast<VkMemoryPropertyFlags>(VK_MEMORY_PROPERTY_HOST_CACHED_BIT)
+                       : 0u);
       if ((flags & needed) == needed) staging_type = static_cast<int>(i);
     }
   }
@@ -346,8 +352,8 @@ Status VulkanDeviceImpl::begin_commands() {
 // always, so one global barrier per command is what a graph would give too.
 void VulkanDeviceImpl::record_barrier() {
   VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
-                          VK_ACCESS_HOST_WRITE_BIT;
+  barrier.srcAccessMask =
+      VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT;
   barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
                           VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
   const VkPipelineStageFlags stages =
@@ -432,7 +438,8 @@ Expected<VkPipeline> VulkanDeviceImpl::pipeline(const ShaderCode& shader,
   info.stage.pSpecializationInfo = constants.empty() ? nullptr : &specialization;
   info.layout = layout_;
   VkPipeline pipeline = VK_NULL_HANDLE;
-  const VkResult r = vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &info, nullptr, &pipeline);
+  const VkResult r =
+      vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &info, nullptr, &pipeline);
   if (r != VK_SUCCESS) return vk_error(r, name() + ": building shader " + std::string(shader.name));
   pipelines_.emplace(std::move(key), pipeline);
   return pipeline;
@@ -449,8 +456,9 @@ Status VulkanDeviceImpl::dispatch(const ShaderCode& shader, std::span<const std:
   }
   for (int i = 0; i < 3; ++i) {
     if (groups[i] == 0 || groups[i] > limits().max_workgroup_count[i]) {
-      return invalid_argument(what + ": " + std::to_string(groups[i]) + " workgroups in dimension " +
-                              std::to_string(i) + " (the device allows 1.." +
+      return invalid_argument(what + ": " + std::to_string(groups[i]) +
+                              " workgroups in dimension " + std::to_string(i) +
+                              " (the device allows 1.." +
                               std::to_string(limits().max_workgroup_count[i]) + ")");
     }
   }
@@ -562,15 +570,14 @@ Expected<std::shared_ptr<Device>> make_vulkan_device(int index, std::uint64_t ca
   if (physical.empty()) return Status(ErrorCode::not_found, "no Vulkan device found");
   if (index < 0 || static_cast<std::size_t>(index) >= physical.size()) {
     return Status(ErrorCode::not_found, "no Vulkan device " + name + " (" +
-                                            std::to_string(physical.size()) +
-                                            " found: vulkan:0.." +
+                                            std::to_string(physical.size()) + " found: vulkan:0.." +
                                             std::to_string(physical.size() - 1) + ")");
   }
   VkPhysicalDevice device = physical[static_cast<std::size_t>(index)];
   VulkanDeviceInfo info = vk::describe_physical_device(device, index);
   if (!info.usable) {
-    return unsupported(name + " (" + info.name + ") cannot run acefit's kernels: " +
-                       info.unusable_why);
+    return unsupported(name + " (" + info.name +
+                       ") cannot run acefit's kernels: " + info.unusable_why);
   }
   const VulkanLimits limits = vk::physical_device_limits(device);
   const std::uint64_t heap = info.heaps[static_cast<std::size_t>(info.compute_heap)].budget_bytes;

@@ -15,11 +15,16 @@ bool vulkan_compiled_in() {
 
 std::string_view vulkan_device_type_name(VulkanDeviceType type) {
   switch (type) {
-    case VulkanDeviceType::integrated_gpu: return "integrated GPU";
-    case VulkanDeviceType::discrete_gpu: return "discrete GPU";
-    case VulkanDeviceType::virtual_gpu: return "virtual GPU";
-    case VulkanDeviceType::cpu: return "CPU";
-    case VulkanDeviceType::other: break;
+    case VulkanDeviceType::integrated_gpu:
+      return "integrated GPU";
+    case VulkanDeviceType::discrete_gpu:
+      return "discrete GPU";
+    case VulkanDeviceType::virtual_gpu:
+      return "virtual GPU";
+    case VulkanDeviceType::cpu:
+      return "CPU";
+    case VulkanDeviceType::other:
+      break;
   }
   return "other";
 }

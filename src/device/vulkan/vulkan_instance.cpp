@@ -8,30 +8,48 @@ namespace acefit::vk {
 
 const char* vk_result_name(VkResult result) {
   switch (result) {
-    case VK_SUCCESS: return "VK_SUCCESS";
-    case VK_NOT_READY: return "VK_NOT_READY";
-    case VK_TIMEOUT: return "VK_TIMEOUT";
-    case VK_INCOMPLETE: return "VK_INCOMPLETE";
-    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
-    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
-    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
-    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
-    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
-    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
-    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
-    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
-    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
-    case VK_ERROR_FORMAT_NOT_SUPPORTED: return "VK_ERROR_FORMAT_NOT_SUPPORTED";
-    case VK_ERROR_UNKNOWN: return "VK_ERROR_UNKNOWN";
-    case VK_ERROR_INVALID_SHADER_NV: return "VK_ERROR_INVALID_SHADER_NV";
-    default: return "VkResult";
+    case VK_SUCCESS:
+      return "VK_SUCCESS";
+    case VK_NOT_READY:
+      return "VK_NOT_READY";
+    case VK_TIMEOUT:
+      return "VK_TIMEOUT";
+    case VK_INCOMPLETE:
+      return "VK_INCOMPLETE";
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+      return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+      return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED:
+      return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST:
+      return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED:
+      return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT:
+      return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT:
+      return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT:
+      return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER:
+      return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS:
+      return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_FORMAT_NOT_SUPPORTED:
+      return "VK_ERROR_FORMAT_NOT_SUPPORTED";
+    case VK_ERROR_UNKNOWN:
+      return "VK_ERROR_UNKNOWN";
+    case VK_ERROR_INVALID_SHADER_NV:
+      return "VK_ERROR_INVALID_SHADER_NV";
+    default:
+      return "VkResult";
   }
 }
 
 Status vk_error(VkResult result, const std::string& what) {
-  const std::string text = what + ": " + vk_result_name(result) + " (" +
-                           std::to_string(static_cast<int>(result)) + ")";
+  const std::string text =
+      what + ": " + vk_result_name(result) + " (" + std::to_string(static_cast<int>(result)) + ")";
   if (result == VK_ERROR_OUT_OF_DEVICE_MEMORY || result == VK_ERROR_OUT_OF_HOST_MEMORY) {
     return Status(ErrorCode::out_of_memory, text);
   }
@@ -97,8 +115,8 @@ Expected<std::shared_ptr<Instance>> Instance::create() {
   result = vkEnumeratePhysicalDevices(instance->instance_, &count, nullptr);
   if (result != VK_SUCCESS) return vk_error(result, "listing Vulkan devices");
   instance->physical_devices_.resize(count);
-  result = vkEnumeratePhysicalDevices(instance->instance_, &count,
-                                      instance->physical_devices_.data());
+  result =
+      vkEnumeratePhysicalDevices(instance->instance_, &count, instance->physical_devices_.data());
   if (result != VK_SUCCESS && result != VK_INCOMPLETE)
     return vk_error(result, "listing Vulkan devices");
   instance->physical_devices_.resize(count);
@@ -129,7 +147,8 @@ int compute_memory_type(VkPhysicalDevice device) {
 }
 
 VulkanLimits physical_device_limits(VkPhysicalDevice device) {
-  VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceSubgroupProperties subgroup{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceProperties2 properties{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &subgroup};
   vkGetPhysicalDeviceProperties2(device, &properties);
   const VkPhysicalDeviceLimits& l = properties.properties.limits;
@@ -158,25 +177,50 @@ VulkanDeviceInfo describe_physical_device(VkPhysicalDevice device, int index) {
   const VkPhysicalDeviceProperties& p = properties.properties;
   info.name = p.deviceName;
   switch (p.vendorID) {
-    case 0x10DE: info.vendor = "NVIDIA"; break;
-    case 0x1002: info.vendor = "AMD"; break;
-    case 0x8086: info.vendor = "Intel"; break;
-    case 0x106B: info.vendor = "Apple"; break;
-    case 0x13B5: info.vendor = "ARM"; break;
-    case 0x5143: info.vendor = "Qualcomm"; break;
-    case 0x10005: info.vendor = "Mesa"; break;
-    default: info.vendor = "vendor 0x" + [](std::uint32_t id) {
-      char text[16];
-      std::snprintf(text, sizeof text, "%04X", id);
-      return std::string(text);
-    }(p.vendorID);
+    case 0x10DE:
+      info.vendor = "NVIDIA";
+      break;
+    case 0x1002:
+      info.vendor = "AMD";
+      break;
+    case 0x8086:
+      info.vendor = "Intel";
+      break;
+    case 0x106B:
+      info.vendor = "Apple";
+      break;
+    case 0x13B5:
+      info.vendor = "ARM";
+      break;
+    case 0x5143:
+      info.vendor = "Qualcomm";
+      break;
+    case 0x10005:
+      info.vendor = "Mesa";
+      break;
+    default:
+      info.vendor = "vendor 0x" + [](std::uint32_t id) {
+        char text[16];
+        std::snprintf(text, sizeof text, "%04X", id);
+        return std::string(text);
+      }(p.vendorID);
   }
   switch (p.deviceType) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info.type = VulkanDeviceType::integrated_gpu; break;
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info.type = VulkanDeviceType::discrete_gpu; break;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: info.type = VulkanDeviceType::virtual_gpu; break;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: info.type = VulkanDeviceType::cpu; break;
-    default: info.type = VulkanDeviceType::other; break;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      info.type = VulkanDeviceType::integrated_gpu;
+      break;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      info.type = VulkanDeviceType::discrete_gpu;
+      break;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      info.type = VulkanDeviceType::virtual_gpu;
+      break;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      info.type = VulkanDeviceType::cpu;
+      break;
+    default:
+      info.type = VulkanDeviceType::other;
+      break;
   }
   info.api_version = version_text(p.apiVersion);
   if (basic.apiVersion >= VK_API_VERSION_1_2) {
