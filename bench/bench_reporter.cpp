@@ -158,10 +158,34 @@ nlohmann::ordered_json JsonReporter::document() const {
     }
     tokenizer["reference"] = std::move(reference);
   }
-  return {{"machine", machine_},
-          {"gemm", std::move(gemm)},
-          {"attention", std::move(attention)},
-          {"tokenizer", std::move(tokenizer)}};
+  nlohmann::ordered_json out = {{"machine", machine_},
+                                {"gemm", std::move(gemm)},
+                                {"attention", std::move(attention)},
+                                {"tokenizer", std::move(tokenizer)}};
+  if (!vulkan_device_.is_null()) {
+    // Each op on the vulkan device beside the same op on the CPU device (and
+    // cblas_sgemm for the gemm rows), measured in this run.
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (const VulkanRow& row : vulkan_) {
+      const auto vulkan = seconds(row.vulkan_name);
+      const auto cpu = seconds(row.cpu_name);
+      nlohmann::ordered_json entry = {{"section", row.section},
+                                      {"shape", row.shape},
+                                      {"variant", row.variant},
+                                      {"vulkan_ms", number_or_null(milliseconds(vulkan))},
+                                      {"vulkan_gflops", number_or_null(gflops(row.flops, vulkan))},
+                                      {"cpu_ms", number_or_null(milliseconds(cpu))},
+                                      {"cpu_gflops", number_or_null(gflops(row.flops, cpu))},
+                                      {"speedup_vs_cpu", number_or_null(quotient(cpu, vulkan))}};
+      if (!row.reference_name.empty()) {
+        entry["openblas_sgemm_gflops"] =
+            number_or_null(gflops(row.flops, seconds(row.reference_name)));
+      }
+      rows.push_back(std::move(entry));
+    }
+    out["vulkan"] = {{"device", vulkan_device_}, {"rows", std::move(rows)}};
+  }
+  return out;
 }
 
 void JsonReporter::Finalize() {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "vulkan_bench_cases.h"
+
 namespace acefit::bench {
 
 // One "gemm" row: y[M,N] = x[M,K] w[N,K]^T, acefit linear against cblas_sgemm.
@@ -62,6 +64,11 @@ class JsonReporter final : public benchmark::BenchmarkReporter {
   void Finalize() override;
 
   void set_tokenizer(TokenizerRow row) { tokenizer_ = std::move(row); }
+  // The vulkan section (acefit-bench --vulkan): `device` describes it.
+  void set_vulkan(nlohmann::ordered_json device, std::vector<VulkanRow> rows) {
+    vulkan_device_ = std::move(device);
+    vulkan_ = std::move(rows);
+  }
 
   // True when a benchmark reported an error (SkipWithError).
   bool failed() const { return failed_; }
@@ -80,6 +87,8 @@ class JsonReporter final : public benchmark::BenchmarkReporter {
   std::vector<GemmRow> gemm_;
   std::vector<AttentionRow> attention_;
   TokenizerRow tokenizer_;
+  nlohmann::ordered_json vulkan_device_;
+  std::vector<VulkanRow> vulkan_;
   std::map<std::string, Timing> timings_;
   int name_width_ = 0;  // for the progress lines on stderr
   bool failed_ = false;
