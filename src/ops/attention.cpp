@@ -1,9 +1,12 @@
 #include "ops/attention.h"
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "ops/cpu/cpu_kernels.h"
 #include "ops/validate.h"
+#include "ops/vulkan/attention_kernels.h"
 
 namespace acefit::ops {
 
@@ -65,6 +68,33 @@ Expected<Tensor> attention(const OpContext& ctx, const Tensor& q, const Tensor& 
 
   ACEFIT_ASSIGN(Tensor out, ctx.device.empty(DType::f32, q.shape(), ctx.output_tag));
   if (out.numel() == 0) return out;
+  if (ctx.device.kind() == DeviceKind::vulkan) {
+    // Flash attention needs no score workspace, only the key lengths on the
+    // device; the planning device (kind vulkan too) records the same.
+    Tensor lengths;
+    if (!options.key_lengths.empty()) {
+      ACEFIT_ASSIGN(lengths, ctx.device.empty(DType::i32, Shape{batch}, MemoryTag::workspace));
+    }
+    if (planning(ctx)) return out;
+    VulkanDevice* vk = as_vulkan(ctx.device);
+    if (vk == nullptr)
+      return fail(op, "the device " + ctx.device.name() + " is not a vulkan device");
+    if (lengths.defined()) {
+      // Bits of u32 lengths (the kernel checks that kv_len fits 32 bits).
+      std::vector<std::uint32_t> host;
+      for (const std::int64_t length : options.key_lengths)
+        host.push_back(static_cast<std::uint32_t>(length));
+      ACEFIT_TRY(ctx.device.copy_from_host(lengths.raw_data(), host.data(),
+                                           host.size() * sizeof(std::uint32_t)));
+    }
+    vulkan::AttentionParams params;
+    params.mask = shape.mask;
+    params.window = shape.window;
+    params.query_position = shape.query_position;
+    params.scale = shape.scale;
+    ACEFIT_TRY(vulkan::attention(*vk, q, k, v, lengths, params, out));
+    return out;
+  }
   const std::int64_t block = cpu::attention_block_queries(shape);
   ACEFIT_ASSIGN(Tensor work,
                 ctx.device.empty(DType::f32, Shape{block * std::max<std::int64_t>(kv_len, 1)},

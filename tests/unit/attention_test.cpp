@@ -2,7 +2,9 @@
 // an explicit visibility rule, over masks, GQA ratios, head dims and edges.
 #include <cmath>
 
+#include "device/planning/planning_device.h"
 #include "ops/attention.h"
+#include "ops/vulkan/attention_kernels.h"
 #include "test_support.h"
 
 namespace acefit {
@@ -14,6 +16,7 @@ struct AttentionCase {
   std::int64_t window;
   std::int64_t query_position;                 // -1: automatic
   std::vector<std::int64_t> key_lengths = {};  // key padding per item (empty: none)
+  float scale = 0.0f;                          // 0: 1 / sqrt(head_dim)
 };
 
 std::vector<double> naive_attention(const AttentionCase& c, const std::vector<float>& q,
@@ -21,7 +24,7 @@ std::vector<double> naive_attention(const AttentionCase& c, const std::vector<fl
   const std::int64_t d = c.head_dim, group = c.q_heads / c.kv_heads;
   const std::int64_t offset =
       c.query_position >= 0 ? c.query_position : std::max<std::int64_t>(0, c.kv_len - c.q_len);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const double scale = c.scale > 0.0f ? c.scale : 1.0 / std::sqrt(static_cast<double>(d));
   std::vector<double> out(static_cast<std::size_t>(c.batch * c.q_len * c.q_heads * d), 0.0);
   for (std::int64_t b = 0; b < c.batch; ++b) {
     for (std::int64_t i = 0; i < c.q_len; ++i) {
@@ -89,6 +92,7 @@ class AttentionTest : public testing::DeviceTest {
     options.window = c.window;
     options.query_position = c.query_position;
     options.key_lengths = c.key_lengths;
+    options.scale = c.scale;
     Tensor out = testing::unwrap(
         ops::attention(ctx(), up(q, Shape{c.batch, c.q_len, c.q_heads, c.head_dim}),
                        up(k, Shape{c.batch, c.kv_len, c.kv_heads, c.head_dim}),
@@ -146,6 +150,114 @@ TEST_P(AttentionTest, KeyPaddingPerItem) {
 TEST_P(AttentionTest, LongSequencesCrossQueryBlocks) {
   const AttentionCase full{1, 600, 600, 2, 1, 64, Mask::full, 0, -1};
   check(full, "long full attention (block boundaries)");
+}
+
+// Edges of the tiled GPU kernel (query blocks, key blocks staged in shared
+// memory, skipped blocks, per-thread output columns) on every device.
+TEST_P(AttentionTest, LongSequencesCrossKeyBlocks) {
+  check({1, 600, 600, 2, 1, 32, Mask::causal, 0, -1}, "long causal");
+  check({1, 600, 600, 2, 1, 32, Mask::sliding_window, 37, -1},
+        "long sliding window crossing key blocks");
+  check({1, 257, 600, 2, 2, 16, Mask::causal, 0, -1}, "causal, 257 queries at the end of 600 keys");
+}
+
+TEST_P(AttentionTest, HeadDimsAndQueryBlockEdges) {
+  check({1, 45, 45, 2, 1, 128, Mask::full, 0, -1}, "head_dim 128, 45 queries");
+  check({1, 33, 70, 2, 1, 97, Mask::causal, 0, -1}, "odd head_dim 97");
+  check({1, 19, 19, 1, 1, 256, Mask::sliding_window, 5, -1}, "head_dim 256");
+  check({1, 3, 3, 1, 1, 1, Mask::full, 0, -1}, "head_dim 1");
+}
+
+TEST_P(AttentionTest, GqaRatioFourOnLongerSequences) {
+  check({2, 100, 100, 8, 2, 64, Mask::causal, 0, -1}, "GQA 4:1, causal");
+  check({1, 65, 130, 16, 4, 32, Mask::full, 0, -1}, "GQA 4:1, cross");
+}
+
+TEST_P(AttentionTest, KeyPaddingOverWholeKeyBlocks) {
+  // Item 1 hides keys 37..199 (several whole key blocks), item 2 all keys.
+  check({3, 50, 200, 4, 2, 32, Mask::full, 0, 0, {200, 37, 0}}, "padded blocks, full");
+  check({2, 200, 200, 2, 1, 32, Mask::causal, 0, 0, {150, 64}}, "padded blocks, causal");
+  check({2, 120, 200, 2, 2, 32, Mask::sliding_window, 10, 0, {200, 70}},
+        "padded blocks, sliding: later queries see no key");
+}
+
+TEST_P(AttentionTest, CrossAttentionLongerAndShorter) {
+  check({2, 70, 150, 4, 4, 64, Mask::full, 0, -1, {150, 90}}, "cross, padded keys");
+  check({1, 150, 17, 2, 1, 64, Mask::full, 0, -1}, "cross, few keys");
+}
+
+TEST_P(AttentionTest, CustomScaleAndQueryPosition) {
+  check({1, 40, 90, 2, 1, 64, Mask::causal, 0, 20, {}, 0.3f}, "scale 0.3, query position 20");
+  check({1, 40, 90, 2, 1, 64, Mask::sliding_window, 7, 60, {}, 0.05f},
+        "scale 0.05, window past the keys' end");
+}
+
+TEST_P(AttentionTest, PlanningAllocatesWhatTheRunAllocates) {
+  const Shape qs{2, 30, 4, 16}, ks{2, 50, 2, 16};
+  ops::AttentionOptions options;
+  options.mask = Mask::causal;
+  options.key_lengths = {50, 20};
+  auto run = [&](Device& device) {
+    Tensor q = testing::upload(device, testing::random_floats(qs.numel(), 1), qs);
+    Tensor k = testing::upload(device, testing::random_floats(ks.numel(), 2), ks);
+    Tensor v = testing::upload(device, testing::random_floats(ks.numel(), 3), ks);
+    device.budget().reset_peaks();
+    const BudgetStats before = device.budget().stats();
+    Tensor out = testing::unwrap(
+        ops::attention(ops::OpContext{device, testing::test_pool()}, q, k, v, options));
+    const BudgetStats after = device.budget().stats();
+    return std::pair{after.reservations - before.reservations,
+                     after.peak_bytes - before.used_bytes};
+  };
+  auto planner = make_planning_device(*device_);
+  EXPECT_EQ(run(*planner), run(*device_));
+}
+
+// The portable shader (row reductions through shared memory) is what runs
+// on devices without subgroup arithmetic; lavapipe has it, so run the
+// launcher directly with it forced.
+TEST_P(AttentionTest, VulkanSharedMemoryReductions) {
+  VulkanDevice* vk = as_vulkan(*device_);
+  if (vk == nullptr) GTEST_SKIP() << "vulkan only";
+  for (const AttentionCase& c : {
+           AttentionCase{1, 70, 90, 4, 2, 64, Mask::causal, 0, -1},
+           AttentionCase{2, 45, 60, 2, 1, 97, Mask::sliding_window, 9, 0, {60, 12}},
+           AttentionCase{2, 20, 40, 2, 2, 32, Mask::full, 0, 0, {40, 0}},
+       }) {
+    const auto q = testing::random_floats(c.batch * c.q_len * c.q_heads * c.head_dim, 1);
+    const auto k = testing::random_floats(c.batch * c.kv_len * c.kv_heads * c.head_dim, 2);
+    const auto v = testing::random_floats(c.batch * c.kv_len * c.kv_heads * c.head_dim, 3);
+    Tensor lengths;
+    if (!c.key_lengths.empty()) {
+      const std::vector<std::int32_t> host(c.key_lengths.begin(), c.key_lengths.end());
+      lengths = testing::upload_bytes(*device_, host.data(), DType::i32, Shape{c.batch});
+    }
+    Tensor out = testing::unwrap(
+        device_->empty(DType::f32, Shape{c.batch, c.q_len, c.q_heads, c.head_dim}, MemoryTag::io));
+    ops::vulkan::AttentionParams params;
+    params.mask = static_cast<int>(c.mask);
+    params.window = c.window;
+    params.query_position = c.query_position >= 0 ? c.query_position : c.kv_len - c.q_len;
+    params.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    params.shared_reductions = true;
+    ASSERT_TRUE(ops::vulkan::attention(*vk, up(q, Shape{c.batch, c.q_len, c.q_heads, c.head_dim}),
+                                       up(k, Shape{c.batch, c.kv_len, c.kv_heads, c.head_dim}),
+                                       up(v, Shape{c.batch, c.kv_len, c.kv_heads, c.head_dim}),
+                                       lengths, params, out)
+                    .ok());
+    testing::expect_close(testing::download(out), naive_attention(c, q, k, v), 2e-5, 1e-4,
+                          "shared-memory reductions");
+  }
+}
+
+TEST_P(AttentionTest, VulkanRejectsHeadDimsPastTheKernel) {
+  if (as_vulkan(*device_) == nullptr) GTEST_SKIP() << "vulkan only";
+  const Shape s{1, 2, 1, ops::vulkan::kAttentionMaxHeadDim + 1};
+  const auto x = testing::random_floats(static_cast<std::size_t>(s.numel()), 1);
+  auto out = ops::attention(ctx(), up(x, s), up(x, s), up(x, s));
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().to_string().find("head_dim 513"), std::string::npos)
+      << out.status().to_string();
 }
 
 TEST_P(AttentionTest, RejectsBadShapes) {
