@@ -16,8 +16,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -148,10 +148,10 @@ int main(int argc, char** argv) {
   }
   static std::unique_ptr<acefit::ops::OpContext> vulkan_ctx;
   if (vulkan_device) {
-    vulkan_ctx = std::make_unique<acefit::ops::OpContext>(
-        acefit::ops::OpContext{*vulkan_device, pool});
-    auto rows = acefit::bench::register_vulkan_cases(*vulkan_ctx, ctx,
-                                                     quick ? kQuickMinTime : kMinTime);
+    vulkan_ctx =
+        std::make_unique<acefit::ops::OpContext>(acefit::ops::OpContext{*vulkan_device, pool});
+    auto rows =
+        acefit::bench::register_vulkan_cases(*vulkan_ctx, ctx, quick ? kQuickMinTime : kMinTime);
     if (!rows.ok()) {
       std::fprintf(stderr, "acefit-bench: vulkan: %s\n", rows.status().to_string().c_str());
       return 1;

@@ -5,7 +5,10 @@
 //   acefit-model-bench dit --checkpoint DIR --dtype bf16|f32 --frames 750,4500
 //                      [--enc-len 300] [--warmup 1] [--runs 3] [--io DIR]
 //   acefit-model-bench vae --vae DIR --frames 250 [--warmup 1] [--runs 3] [--io DIR]
-//   common: [--threads 2] [--seed 1234]
+//   common: [--threads 2] [--seed 1234] [--device cpu|vulkan:N]
+//
+// --device vulkan:N runs the model on that Vulkan device (`acefit devices`
+// lists them); each timed run then ends with the device synchronized.
 //
 // dit: loads only the DiT decoder (matrices stored as --dtype), then per
 // frame count T builds random inputs from --seed (x_t [1, T, 64], context
@@ -33,6 +36,7 @@
 #include "core/thread_pool.h"
 #include "core/timer.h"
 #include "device/cpu/cpu_device.h"
+#include "device/device_selection.h"
 #include "io/checkpoint/model_config.h"
 #include "models/dit/dit_decoder.h"
 #include "models/host_tensor.h"
@@ -60,6 +64,7 @@ struct Options {
   int threads = 2;
   std::uint64_t seed = 1234;
   std::string io_dir;
+  std::string device = "cpu";
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -69,7 +74,7 @@ struct Options {
                "                          [--enc-len 300] [--warmup 1] [--runs 3] [--io DIR]\n"
                "       acefit-model-bench vae --vae DIR --frames 250 [--warmup 1] [--runs 3]\n"
                "                          [--io DIR]\n"
-               "       common: [--threads 2] [--seed 1234]\n",
+               "       common: [--threads 2] [--seed 1234] [--device cpu|vulkan:N]\n",
                why.c_str());
   std::exit(2);
 }
@@ -114,6 +119,8 @@ Options parse(int argc, char** argv) {
       o.seed = std::stoull(value);
     } else if (flag == "--io") {
       o.io_dir = value;
+    } else if (flag == "--device") {
+      o.device = value;
     } else {
       usage("unknown flag " + flag);
     }
@@ -168,6 +175,8 @@ struct Runs {
   std::vector<double> wall_s, cpu_s;
 };
 
+acefit::Device* device_of_runs = nullptr;  // synchronized at the end of each run
+
 // Runs `fn` warmup + runs times.
 template <typename Fn>
 Expected<Runs> time_runs(const Options& o, Fn&& fn) {
@@ -176,6 +185,7 @@ Expected<Runs> time_runs(const Options& o, Fn&& fn) {
     const double cpu0 = process_cpu_s();
     Stopwatch watch;
     ACEFIT_TRY(fn());
+    ACEFIT_TRY(device_of_runs->synchronize());
     const double s = watch.elapsed_s();
     const double cpu = process_cpu_s() - cpu0;
     if (i >= o.warmup) {
@@ -303,7 +313,21 @@ int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   acefit::ThreadPool pool(options.threads);
   acefit::cpu::blas_set_threads(pool.size());
-  auto device = acefit::make_cpu_device();
+  std::shared_ptr<acefit::Device> device = acefit::make_cpu_device();
+  if (options.device != "cpu") {
+    std::vector<std::string> warnings;
+    auto request = acefit::device_request_from(
+        [](std::string_view) { return std::optional<std::string>(); }, options.device);
+    auto opened = request.ok()
+                      ? acefit::open_device(request.value(), warnings)
+                      : acefit::Expected<std::shared_ptr<acefit::Device>>(request.status());
+    if (!opened.ok()) {
+      std::fprintf(stderr, "acefit-model-bench: %s\n", opened.status().to_string().c_str());
+      return 2;
+    }
+    device = opened.value();
+  }
+  device_of_runs = device.get();
   const acefit::ops::OpContext ctx{*device, pool};
   const Status status = options.mode == "dit" ? run_dit(options, ctx) : run_vae(options, ctx);
   if (!status.ok()) {

@@ -71,8 +71,8 @@ Status register_vk_gemm(const ops::OpContext& vk, double min_time, std::vector<V
     for (std::int64_t m : kVkGemmM) {
       ACEFIT_ASSIGN(Tensor x, vk_random(vk, Shape{m, kVkGemmK}, MemoryTag::activations,
                                         static_cast<std::uint64_t>(1000 + m), 1.0f));
-      const std::string shape = vk_join({"m", std::to_string(m), "_n", std::to_string(n), "_k",
-                                         std::to_string(kVkGemmK)});
+      const std::string shape = vk_join(
+          {"m", std::to_string(m), "_n", std::to_string(n), "_k", std::to_string(kVkGemmK)});
       const std::pair<std::string, Tensor> variants[] = {
           {"f32", w}, {"bf16", w_bf16}, {"int8", quantized.first}};
       for (const auto& [weights, weight] : variants) {
@@ -190,8 +190,7 @@ Status register_vk_conv(const ops::OpContext& vk, const ops::OpContext& cpu, dou
 }  // namespace
 
 Expected<std::vector<VulkanRow>> register_vulkan_cases(const ops::OpContext& vulkan,
-                                                       const ops::OpContext& cpu,
-                                                       double min_time) {
+                                                       const ops::OpContext& cpu, double min_time) {
   std::vector<VulkanRow> rows;
   ACEFIT_TRY(register_vk_gemm(vulkan, min_time, rows));
   ACEFIT_TRY(register_vk_attention(vulkan, min_time, rows));

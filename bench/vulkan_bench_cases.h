@@ -22,14 +22,13 @@ struct VulkanRow {
   std::string variant;  // f32, bf16, int8, full, sliding_window, ...
   double flops = 0;     // useful flops per iteration
   std::string vulkan_name;
-  std::string cpu_name;  // acefit on the CPU device
+  std::string cpu_name;        // acefit on the CPU device
   std::string reference_name;  // cblas_sgemm (gemm rows), else ""
 };
 
 // Registers every vulkan row; inputs are made on both devices from the same
 // seeds. Both contexts must outlive the run.
 Expected<std::vector<VulkanRow>> register_vulkan_cases(const ops::OpContext& vulkan,
-                                                       const ops::OpContext& cpu,
-                                                       double min_time);
+                                                       const ops::OpContext& cpu, double min_time);
 
 }  // namespace acefit::bench

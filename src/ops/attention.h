@@ -30,7 +30,8 @@ struct AttentionOptions {
 
 // q[B, Sq, Hq, D], k and v [B, Sk, Hkv, D] -> [B, Sq, Hq, D], all f32.
 // Hq must be a multiple of Hkv; query head h uses key-value head h / (Hq/Hkv).
-// A query that sees no key gets a zero output.
+// A query that sees no key gets zeros, or under key padding the mean of all
+// values (AttentionOptions::key_lengths).
 Expected<Tensor> attention(const OpContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                            const AttentionOptions& options = {});
 

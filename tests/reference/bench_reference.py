@@ -77,6 +77,14 @@ def compare(reference, path):
     return cosine, rel
 
 
+DEVICE = "cpu"  # --device: cpu, or cuda[:N] to time PyTorch on a GPU
+
+
+def synchronize():
+    if DEVICE.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def time_runs(fn, warmup, runs, label):
     """(last output, wall seconds, CPU seconds) of the timed runs."""
     seconds, cpu_seconds = [], []
@@ -85,6 +93,7 @@ def time_runs(fn, warmup, runs, label):
         cpu0 = time.process_time()
         start = time.perf_counter()
         out = fn()
+        synchronize()
         s = time.perf_counter() - start
         cpu = time.process_time() - cpu0
         print(f"  {label} {'warm-up' if i < warmup else 'timed'} run {i}: {s:.3f} s"
@@ -99,21 +108,23 @@ def bench_dit(args):
     cfg = checkpoint.DitConfig(checkpoint._json(os.path.join(args.checkpoint, "config.json")))
     start = time.perf_counter()
     w = load_prefix(os.path.join(args.checkpoint, "model.safetensors"), "decoder.")
+    w = {name: tensor.to(DEVICE) for name, tensor in w.items()}
     load_s = time.perf_counter() - start
     print(f"pytorch dit: loaded {len(w)} decoder tensors in {load_s:.1f} s",
           file=sys.stderr, flush=True)
     in_ch = cfg.in_channels - cfg.latent_dim
     for frames in args.frames:
         base = os.path.join(args.io, f"dit_T{frames}")
-        x_t = read_raw(base + "_x_t.f32", (1, frames, cfg.latent_dim))
-        context = read_raw(base + "_context.f32", (1, frames, in_ch))
-        enc = read_raw(base + "_enc.f32", (1, args.enc_len, cfg.hidden))
-        t = torch.tensor([0.5], dtype=torch.float32)
+        x_t = read_raw(base + "_x_t.f32", (1, frames, cfg.latent_dim)).to(DEVICE)
+        context = read_raw(base + "_context.f32", (1, frames, in_ch)).to(DEVICE)
+        enc = read_raw(base + "_enc.f32", (1, args.enc_len, cfg.hidden)).to(DEVICE)
+        t = torch.tensor([0.5], dtype=torch.float32, device=DEVICE)
         with torch.inference_mode():
             velocity, seconds, cpu_seconds = time_runs(
                 lambda: dit_forward(cfg, w, x_t, context, enc, t, t),
                 args.warmup, args.runs, f"pytorch dit T={frames}")
-        row = {"model": "dit", "frames": frames, "enc_len": args.enc_len,
+        velocity = velocity.cpu()
+        row = {"model": "dit", "device": DEVICE, "frames": frames, "enc_len": args.enc_len,
                "threads": torch.get_num_threads(), "load_s": load_s,
                "runs_s": seconds, "median_s": statistics.median(seconds),
                "cpu_runs_s": cpu_seconds, "median_cpu_s": statistics.median(cpu_seconds)}
@@ -130,15 +141,17 @@ def bench_dit(args):
 def bench_vae(args):
     start = time.perf_counter()
     cfg, w = checkpoint.load_vae(args.vae)
+    w = {name: tensor.to(DEVICE) for name, tensor in w.items()}
     decoder = VaeDecoder(cfg, w)
     load_s = time.perf_counter() - start
     for frames in args.frames:
         base = os.path.join(args.io, f"vae_T{frames}")
-        z = read_raw(base + "_latents.f32", (1, cfg.latent_channels, frames))
+        z = read_raw(base + "_latents.f32", (1, cfg.latent_channels, frames)).to(DEVICE)
         with torch.inference_mode():
             audio, seconds, cpu_seconds = time_runs(lambda: decoder(z), args.warmup, args.runs,
                                        f"pytorch vae T={frames}")
-        row = {"model": "vae", "frames": frames, "samples": int(audio.shape[-1]),
+        audio = audio.cpu()
+        row = {"model": "vae", "device": DEVICE, "frames": frames, "samples": int(audio.shape[-1]),
                "threads": torch.get_num_threads(), "load_s": load_s,
                "runs_s": seconds, "median_s": statistics.median(seconds),
                "cpu_runs_s": cpu_seconds, "median_cpu_s": statistics.median(cpu_seconds)}
@@ -161,7 +174,10 @@ def main():
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N] for a GPU")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
     torch.set_num_threads(args.threads)
     if args.mode == "dit":
         if not args.checkpoint:
