@@ -2,6 +2,7 @@
 
 #include "ops/cpu/cpu_kernels.h"
 #include "ops/validate.h"
+#include "ops/vulkan/conv_kernels.h"
 
 namespace acefit::ops {
 
@@ -61,14 +62,20 @@ Expected<Tensor> conv1d(const OpContext& ctx, const Tensor& x, const Tensor& wei
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, Shape{s.batch, s.out_channels, s.out_length},
                                            ctx.output_tag));
   Tensor work;
+  // The vulkan kernel gathers im2col tiles in shared memory: no workspace.
+  const bool vulkan = ctx.device.kind() == DeviceKind::vulkan;
   const bool direct = s.kernel == 1 && s.stride == 1 && s.padding == 0;
-  if (!direct && y.numel() > 0) {
+  if (!direct && !vulkan && y.numel() > 0) {
     ACEFIT_ASSIGN(
         work,
         ctx.device.empty(DType::f32, Shape{s.in_channels * s.kernel * cpu::conv1d_block_columns(s)},
                          MemoryTag::workspace));
   }
   if (planning(ctx) || y.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::conv1d(*vk, x, weight, bias, y, s.stride, s.padding, s.dilation));
+    return y;
+  }
   cpu::conv1d(ctx.pool, s, x.data<float>(), weight.data<float>(),
               bias.defined() ? bias.data<float>() : nullptr, y.data<float>(),
               work.defined() ? work.data<float>() : nullptr);
@@ -102,6 +109,13 @@ Expected<Tensor> conv_transpose1d(const OpContext& ctx, const Tensor& x, const T
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, Shape{s.batch, s.out_channels, s.out_length},
                                            ctx.output_tag));
   if (y.numel() == 0) return y;
+  // The vulkan kernel gathers the inputs of each output: no workspace.
+  if (ctx.device.kind() == DeviceKind::vulkan) {
+    if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+      ACEFIT_TRY(vulkan::conv_transpose1d(*vk, x, weight, bias, y, stride, padding));
+    }
+    return y;
+  }
   ACEFIT_ASSIGN(Tensor work, ctx.device.empty(DType::f32,
                                               Shape{s.out_channels * s.kernel *
                                                     cpu::conv_transpose1d_block_columns(s)},
@@ -131,7 +145,11 @@ Expected<Tensor> snake(const OpContext& ctx, const Tensor& x, const Tensor& alph
   }
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
-  if (planning(ctx)) return y;
+  if (planning(ctx) || y.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::snake(*vk, x, alpha, beta, y, log_scale));
+    return y;
+  }
   cpu::snake(ctx.pool, x.data<float>(), alpha.data<float>(), beta.data<float>(), y.data<float>(),
              x.dim(0), channels, x.dim(2), log_scale);
   return y;
@@ -150,7 +168,11 @@ Expected<Tensor> weight_norm_fold(const OpContext& ctx, const Tensor& g, const T
   }
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor w, ctx.device.empty(DType::f32, v.shape(), MemoryTag::weights));
-  if (planning(ctx) || rows == 0) return w;
+  if (planning(ctx) || rows == 0 || w.numel() == 0) return w;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::weight_norm(*vk, g, v, w, rows, v.numel() / rows));
+    return w;
+  }
   cpu::weight_norm(ctx.pool, g.data<float>(), v.data<float>(), w.data<float>(), rows,
                    v.numel() / rows);
   return w;

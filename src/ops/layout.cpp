@@ -5,6 +5,7 @@
 
 #include "ops/cpu/cpu_kernels.h"
 #include "ops/validate.h"
+#include "ops/vulkan/layout_kernels.h"
 
 namespace acefit::ops {
 
@@ -21,10 +22,12 @@ Status check_axis(std::string_view op, const Tensor& x, int axis) {
   return {};
 }
 
-// Copies a (possibly strided) view into the contiguous tensor dst.
-void copy_view(const OpContext& ctx, const Tensor& view, void* dst) {
-  cpu::strided_copy(ctx.pool, view.raw_data(), dst, dtype_size(view.dtype()), view.rank(),
-                    view.shape().data(), view.strides().data());
+// Copies a (possibly strided) view into dst, a contiguous tensor of its shape.
+Status copy_view(const OpContext& ctx, const Tensor& view, Tensor& dst) {
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) return vulkan::strided_copy(*vk, view, dst);
+  cpu::strided_copy(ctx.pool, view.raw_data(), dst.raw_data(), dtype_size(view.dtype()),
+                    view.rank(), view.shape().data(), view.strides().data());
+  return {};
 }
 
 // A defined tensor on ctx.device, any layout.
@@ -42,7 +45,7 @@ Status check_view(const OpContext& ctx, std::string_view op, const Tensor& x) {
 Expected<Tensor> contiguous(const OpContext& ctx, const Tensor& x) {
   ACEFIT_TRY(check_view(ctx, "contiguous", x));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(x.dtype(), x.shape(), ctx.output_tag));
-  if (!planning(ctx) && y.numel() > 0) copy_view(ctx, x, y.raw_data());
+  if (!planning(ctx) && y.numel() > 0) ACEFIT_TRY(copy_view(ctx, x, y));
   return y;
 }
 
@@ -87,9 +90,24 @@ Expected<Tensor> concat(const OpContext& ctx, const std::vector<Tensor>& parts, 
   }
   ACEFIT_ASSIGN(Tensor y,
                 ctx.device.empty(first.dtype(), first.shape().with_dim(a, total), ctx.output_tag));
-  if (planning(ctx) || y.numel() == 0) return y;
+  if (y.numel() == 0) return y;
+  if (ctx.device.kind() == DeviceKind::vulkan) {
+    // Each part, any view, is copied straight into its strided slice of y:
+    // no workspace.
+    if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+      std::int64_t start = 0;
+      for (const Tensor& part : parts) {
+        ACEFIT_ASSIGN(Tensor target, y.narrow(a, start, part.dim(a)));
+        ACEFIT_TRY(vulkan::strided_copy(*vk, part, target));
+        start += part.dim(a);
+      }
+    }
+    return y;
+  }
   // Each part is written through a strided view of y: treat y's slice as the
-  // destination by copying the part into place row-run by row-run.
+  // destination by copying the part into place row-run by row-run. A
+  // non-contiguous part is made contiguous first, in a workspace the
+  // planning device allocates and frees at the same point.
   std::int64_t outer = 1;
   for (int i = 0; i < a; ++i) outer *= first.dim(i);
   std::int64_t inner = 1;
@@ -103,15 +121,17 @@ Expected<Tensor> concat(const OpContext& ctx, const std::vector<Tensor>& parts, 
       ACEFIT_ASSIGN(source,
                     contiguous(OpContext{ctx.device, ctx.pool, MemoryTag::workspace}, part));
     }
-    const std::int64_t run = part.dim(a) * inner;
-    const auto* in = static_cast<const unsigned char*>(source.raw_data());
-    ctx.pool.parallel_for(outer, 16, [&](std::int64_t o0, std::int64_t o1) {
-      for (std::int64_t o = o0; o < o1; ++o) {
-        std::memcpy(out + static_cast<std::size_t>(o * total * inner + offset * inner) * element,
-                    in + static_cast<std::size_t>(o * run) * element,
-                    static_cast<std::size_t>(run) * element);
-      }
-    });
+    if (!planning(ctx)) {
+      const std::int64_t run = part.dim(a) * inner;
+      const auto* in = static_cast<const unsigned char*>(source.raw_data());
+      ctx.pool.parallel_for(outer, 16, [&](std::int64_t o0, std::int64_t o1) {
+        for (std::int64_t o = o0; o < o1; ++o) {
+          std::memcpy(out + static_cast<std::size_t>(o * total * inner + offset * inner) * element,
+                      in + static_cast<std::size_t>(o * run) * element,
+                      static_cast<std::size_t>(run) * element);
+        }
+      });
+    }
     offset += part.dim(a);
   }
   return y;
@@ -131,6 +151,10 @@ Expected<Tensor> pad(const OpContext& ctx, const Tensor& x, int axis, std::int64
                 ctx.device.empty(x.dtype(), x.shape().with_dim(a, x.dim(a) + before + after),
                                  ctx.output_tag));
   if (planning(ctx) || y.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::pad(*vk, x, y, a, before, value));
+    return y;
+  }
   std::int64_t outer = 1;
   for (int i = 0; i < a; ++i) outer *= x.dim(i);
   std::int64_t inner = 1;

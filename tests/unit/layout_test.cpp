@@ -1,6 +1,7 @@
 // contiguous, transpose, slice, concat, pad, cast and embedding.
 #include "ops/layout.h"
 #include "core/dtype.h"
+#include "device/planning/planning_device.h"
 #include "test_support.h"
 
 namespace acefit {
@@ -57,6 +58,174 @@ TEST_P(LayoutTest, SliceConcatPad) {
   testing::expect_close(testing::download(testing::unwrap(ops::pad(ctx(), a, 0, 0, 1, -1.0f))),
                         {0, 1, 2, 3, -1, -1}, 0, 0, "pad value");
   EXPECT_FALSE(ops::pad(ctx(), a, 0, -1, 0).ok());
+}
+
+// Raw bytes of a tensor of any dtype.
+template <typename T>
+std::vector<T> download_as(const Tensor& t) {
+  std::vector<T> values(static_cast<std::size_t>(t.numel()));
+  const Status status = t.device()->copy_to_host(values.data(), t.raw_data(), t.nbytes());
+  if (!status.ok()) throw std::runtime_error(status.to_string());
+  return values;
+}
+
+// The element of `view` at flat (row-major) index i, read from `base` by strides.
+template <typename T>
+T element_of_view(const std::vector<T>& base, const Tensor& view, std::int64_t i) {
+  std::int64_t offset = view.offset();
+  for (int axis = view.rank() - 1; axis >= 0; --axis) {
+    offset += (i % view.dim(axis)) * view.stride(axis);
+    i /= view.dim(axis);
+  }
+  return base[static_cast<std::size_t>(offset)];
+}
+
+// contiguous of a transposed and narrowed view, checked element by element.
+template <typename T>
+void expect_contiguous_matches(const ops::OpContext& ctx, const std::vector<T>& values,
+                               const Tensor& base, const Tensor& view, const std::string& what) {
+  ASSERT_EQ(base.offset(), 0);
+  Tensor c = testing::unwrap(ops::contiguous(ctx, view));
+  EXPECT_TRUE(c.is_contiguous());
+  EXPECT_EQ(c.shape(), view.shape());
+  const std::vector<T> got = download_as<T>(c);
+  std::int64_t bad = 0;
+  for (std::int64_t i = 0; i < view.numel(); ++i) {
+    if (got[static_cast<std::size_t>(i)] != element_of_view(values, view, i)) ++bad;
+  }
+  EXPECT_EQ(bad, 0) << what;
+}
+
+TEST_P(LayoutTest, ContiguousOfTransposedNarrowedViewsInEveryElementSize) {
+  const Shape shape{3, 5, 7, 9};
+  const auto n = static_cast<std::size_t>(shape.numel());
+  auto view_of = [&](const Tensor& base) {
+    Tensor v = testing::unwrap(base.transpose(1, 3));  // [3, 9, 7, 5]
+    v = testing::unwrap(v.narrow(1, 2, 6));            // [3, 6, 7, 5]
+    v = testing::unwrap(v.narrow(3, 1, 3));            // [3, 6, 7, 3]
+    return testing::unwrap(v.transpose(0, 2));         // [7, 6, 3, 3]
+  };
+  std::vector<std::uint16_t> bf16(n);
+  std::vector<std::int64_t> i64(n);
+  std::vector<std::int8_t> i8(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    bf16[i] = f32_to_bf16(static_cast<float>(i) * 0.25f);
+    i64[i] = (static_cast<std::int64_t>(i) << 33) - static_cast<std::int64_t>(i) * 7;
+    i8[i] = static_cast<std::int8_t>(i * 37);
+  }
+  Tensor tb = testing::upload_bytes(*device_, bf16.data(), DType::bf16, shape);
+  Tensor tl = testing::upload_bytes(*device_, i64.data(), DType::i64, shape);
+  Tensor t8 = testing::upload_bytes(*device_, i8.data(), DType::i8, shape);
+  expect_contiguous_matches(ctx(), bf16, tb, view_of(tb), "bf16");
+  expect_contiguous_matches(ctx(), i64, tl, view_of(tl), "i64");
+  expect_contiguous_matches(ctx(), i8, t8, view_of(t8), "i8");
+  // Every dim strided (nothing merges): rank 8, 8-byte elements.
+  const Shape rank8{2, 3, 2, 3, 2, 2, 3, 2};
+  std::vector<std::int64_t> big(static_cast<std::size_t>(rank8.numel()));
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = -static_cast<std::int64_t>(i) * 1000003;
+  Tensor t = testing::upload_bytes(*device_, big.data(), DType::i64, rank8);
+  Tensor v = testing::unwrap(testing::unwrap(t.transpose(0, 7)).transpose(2, 5));
+  v = testing::unwrap(v.narrow(6, 1, 2));
+  expect_contiguous_matches(ctx(), big, t, v, "rank-8 i64");
+  // A one-element view.
+  expect_contiguous_matches(ctx(), i64, tl, testing::unwrap(view_of(tl).narrow(0, 4, 1)),
+                            "i64 narrowed");
+  EXPECT_EQ(testing::unwrap(ops::contiguous(ctx(), testing::unwrap(tl.narrow(2, 3, 0)))).numel(),
+            0);
+}
+
+TEST_P(LayoutTest, ConcatThreePartsAlongFirstAndLastAxis) {
+  // Parts [2, 3, 4], [2, 3, 1] and a transposed view [2, 3, 5] (from [2, 5, 3]).
+  const auto a = testing::random_floats(24, 1), b = testing::random_floats(6, 2),
+             c = testing::random_floats(30, 3);
+  Tensor ta = up(a, Shape{2, 3, 4}), tb = up(b, Shape{2, 3, 1});
+  Tensor tc = testing::unwrap(up(c, Shape{2, 5, 3}).transpose(1, 2));
+  Tensor last = testing::unwrap(ops::concat(ctx(), {ta, tb, tc}, -1));
+  EXPECT_EQ(last.shape(), (Shape{2, 3, 10}));
+  std::vector<double> ref;
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      for (int k = 0; k < 4; ++k) ref.push_back(a[static_cast<std::size_t>((i * 3 + j) * 4 + k)]);
+      ref.push_back(b[static_cast<std::size_t>(i * 3 + j)]);
+      for (int k = 0; k < 5; ++k) ref.push_back(c[static_cast<std::size_t>((i * 5 + k) * 3 + j)]);
+    }
+  }
+  testing::expect_close(testing::download(last), ref, 0, 0, "concat along the last axis");
+
+  // Along axis 0: [1, 3, 10], [2, 3, 10] (the result above) and [3, 3, 10].
+  const auto d = testing::random_floats(30, 4), e = testing::random_floats(90, 5);
+  Tensor first = testing::unwrap(
+      ops::concat(ctx(), {up(d, Shape{1, 3, 10}), last, up(e, Shape{3, 3, 10})}, 0));
+  EXPECT_EQ(first.shape(), (Shape{6, 3, 10}));
+  std::vector<double> ref0(d.begin(), d.end());
+  ref0.insert(ref0.end(), ref.begin(), ref.end());
+  ref0.insert(ref0.end(), e.begin(), e.end());
+  testing::expect_close(testing::download(first), ref0, 0, 0, "concat along the first axis");
+
+  // i64 along the middle axis, one part empty.
+  const std::vector<std::int64_t> p{1, 2, 3, 4}, q{-5, -6}, none{};
+  Tensor joined = testing::unwrap(
+      ops::concat(ctx(),
+                  {testing::upload_bytes(*device_, p.data(), DType::i64, Shape{2, 2}),
+                   testing::upload_bytes(*device_, none.data(), DType::i64, Shape{2, 0}),
+                   testing::upload_bytes(*device_, q.data(), DType::i64, Shape{2, 1})},
+                  1));
+  EXPECT_EQ(download_as<std::int64_t>(joined), (std::vector<std::int64_t>{1, 2, -5, 3, 4, -6}));
+}
+
+TEST_P(LayoutTest, PadEveryElementSize) {
+  const std::vector<std::uint16_t> h{1, 2, 3, 4, 5, 6};
+  Tensor hb = testing::upload_bytes(*device_, h.data(), DType::bf16, Shape{3, 2});
+  EXPECT_EQ(download_as<std::uint16_t>(testing::unwrap(ops::pad(ctx(), hb, 1, 2, 1))),
+            (std::vector<std::uint16_t>{0, 0, 1, 2, 0, 0, 0, 3, 4, 0, 0, 0, 5, 6, 0}));
+  const std::vector<std::int64_t> l{-1, 1LL << 40};
+  Tensor tl = testing::upload_bytes(*device_, l.data(), DType::i64, Shape{2});
+  EXPECT_EQ(download_as<std::int64_t>(testing::unwrap(ops::pad(ctx(), tl, 0, 1, 2))),
+            (std::vector<std::int64_t>{0, -1, 1LL << 40, 0, 0}));
+  const std::vector<std::int8_t> b{-3, 4, 5, -6};
+  Tensor t8 = testing::upload_bytes(*device_, b.data(), DType::i8, Shape{2, 1, 2});
+  EXPECT_EQ(download_as<std::int8_t>(testing::unwrap(ops::pad(ctx(), t8, 1, 1, 0))),
+            (std::vector<std::int8_t>{0, 0, -3, 4, 0, 0, 5, -6}));
+  // f32 with a value, a long axis (several workgroups), -0 pads as +0 like the CPU.
+  const auto x = testing::random_floats(3 * 700, 6);
+  Tensor y = testing::unwrap(ops::pad(ctx(), up(x, Shape{3, 700}), 1, 5, 300, 2.5f));
+  std::vector<double> ref;
+  for (int r = 0; r < 3; ++r) {
+    for (int t = 0; t < 1005; ++t)
+      ref.push_back(t >= 5 && t < 705 ? x[static_cast<std::size_t>(r * 700 + t - 5)] : 2.5);
+  }
+  testing::expect_close(testing::download(y), ref, 0, 0, "pad f32 with a value");
+  const std::vector<float> zero_pad =
+      testing::download(testing::unwrap(ops::pad(ctx(), up({1, 2}, Shape{2}), 0, 1, 0, -0.0f)));
+  EXPECT_GT(1.0f / zero_pad[0], 0.0f);  // +0
+}
+
+// What a run of `body` adds to the device's peak, overall and in workspace.
+template <typename Body>
+std::pair<std::uint64_t, std::uint64_t> layout_peak_of(Device& device, Body body) {
+  device.budget().reset_peaks();
+  const std::uint64_t used = device.budget().used_bytes();
+  const std::uint64_t workspace = device.budget().current_bytes(MemoryTag::workspace);
+  body(ops::OpContext{device, testing::test_pool()});
+  return {device.budget().peak_bytes() - used,
+          device.budget().peak_bytes(MemoryTag::workspace) - workspace};
+}
+
+// The planning device of a device sees exactly what a concat allocates: on
+// the host a workspace for each non-contiguous part, on vulkan none.
+TEST_P(LayoutTest, ConcatPlansWhatItAllocates) {
+  auto body = [](const ops::OpContext& c) {
+    Tensor a = testing::unwrap(c.device.empty(DType::f32, Shape{4, 6}, MemoryTag::activations));
+    Tensor b = testing::unwrap(c.device.empty(DType::f32, Shape{6, 4}, MemoryTag::activations));
+    Tensor bt = testing::unwrap(b.transpose(0, 1));
+    Tensor y = testing::unwrap(ops::concat(c, {a, bt, a, bt}, 1));
+    EXPECT_EQ(y.shape(), (Shape{4, 24}));
+  };
+  auto planner = make_planning_device(*device_);
+  const auto planned = layout_peak_of(*planner, body);
+  const auto measured = layout_peak_of(*device_, body);
+  EXPECT_EQ(planned, measured);
+  EXPECT_EQ(measured.second > 0, device_->kind() != DeviceKind::vulkan);
 }
 
 TEST_P(LayoutTest, CastRoundTrips) {
