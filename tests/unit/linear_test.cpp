@@ -1,6 +1,8 @@
 // linear (f32, bf16, int8 weights), quantize_int8 and matmul against naive
 // double-precision references.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/dtype.h"
 #include "ops/layout.h"
@@ -177,6 +179,187 @@ TEST_P(LinearTest, MatmulBatchedTransposedAndShared) {
   testing::expect_close(testing::download(ys), ref_s, 1e-5, 1e-5, "matmul with a shared b");
   EXPECT_FALSE(ops::matmul(ctx(), up(as, Shape{b, m, k}), up(bs, Shape{b, n, k})).ok());
   EXPECT_FALSE(ops::matmul(ctx(), up(as, Shape{b, m, k}), up(bs, Shape{1, b * k, n})).ok());
+}
+
+// Sizes around the GPU kernels' edges: tiles of 64 (not multiples, one
+// partial tile, several per dim), K slices of 16, K past 1000, the few-row
+// kernel (M <= 4, 4 columns a workgroup) and just past it.
+TEST_P(LinearTest, TileEdgesMatchNaive) {
+  for (const GemmCase c : {GemmCase{65, 130, 17},
+                           {70, 63, 1031},
+                           {1, 7, 1500},
+                           {4, 13, 129},
+                           {5, 67, 33},
+                           {2, 1, 3},
+                           {128, 64, 16},
+                           {3, 5, 0}}) {
+    const auto xs = testing::random_floats(c.m * c.k, 30),
+               ws = testing::random_floats(c.n * c.k, 31), bs = testing::random_floats(c.n, 32);
+    Tensor y = testing::unwrap(
+        ops::linear(ctx(), up(xs, Shape{c.m, c.k}), up(ws, Shape{c.n, c.k}), up(bs, Shape{c.n})));
+    const double tol = 1e-5 * std::sqrt(static_cast<double>(c.k) + 1);
+    testing::expect_close(testing::download(y), naive_linear(xs, ws, &bs, c.m, c.n, c.k), tol, 1e-4,
+                          "f32 linear " + std::to_string(c.m) + "x" + std::to_string(c.n) + "x" +
+                              std::to_string(c.k));
+  }
+}
+
+TEST_P(LinearTest, ManyRowsWithoutBias) {
+  const std::int64_t m = 3 * 150, n = 40, k = 24;
+  const auto xs = testing::random_floats(m * k, 33), ws = testing::random_floats(n * k, 34);
+  Tensor y = testing::unwrap(ops::linear(ctx(), up(xs, Shape{3, 150, k}), up(ws, Shape{n, k})));
+  EXPECT_EQ(y.shape(), (Shape{3, 150, n}));
+  testing::expect_close(testing::download(y), naive_linear(xs, ws, nullptr, m, n, k), 1e-5, 1e-5,
+                        "many rows");
+}
+
+TEST_P(LinearTest, NarrowWeightsAtOddK) {
+  for (const GemmCase c : {GemmCase{1, 9, 1001}, {9, 70, 33}, {3, 5, 7}, {66, 3, 129}}) {
+    const auto xs = testing::random_floats(c.m * c.k, 35),
+               ws = testing::random_floats(c.n * c.k, 36, 0.1f),
+               bs = testing::random_floats(c.n, 37);
+    std::vector<std::uint16_t> narrow(ws.size());
+    std::vector<float> rounded(ws.size());
+    for (std::size_t i = 0; i < ws.size(); ++i) {
+      narrow[i] = f32_to_bf16(ws[i]);
+      rounded[i] = bf16_to_f32(narrow[i]);
+    }
+    Tensor w = testing::upload_bytes(*device_, narrow.data(), DType::bf16, Shape{c.n, c.k});
+    const double tol = 1e-5 * std::sqrt(static_cast<double>(c.k));
+    Tensor y = testing::unwrap(ops::linear(ctx(), up(xs, Shape{c.m, c.k}), w, up(bs, Shape{c.n})));
+    testing::expect_close(testing::download(y), naive_linear(xs, rounded, &bs, c.m, c.n, c.k), tol,
+                          1e-4, "bf16 linear at odd K");
+
+    auto [q, scale] = testing::unwrap(ops::quantize_int8(ctx(), up(ws, Shape{c.n, c.k})));
+    std::vector<std::int8_t> qs(static_cast<std::size_t>(q.numel()));
+    ASSERT_TRUE(device_->copy_to_host(qs.data(), q.raw_data(), q.nbytes()).ok());
+    const auto ss = testing::download(scale);
+    std::vector<float> dequant(ws.size());
+    for (std::size_t i = 0; i < ws.size(); ++i)
+      dequant[i] = static_cast<float>(qs[i]) * ss[i / static_cast<std::size_t>(c.k)];
+    Tensor yq = testing::unwrap(ops::linear(ctx(), up(xs, Shape{c.m, c.k}), q, {}, scale));
+    testing::expect_close(testing::download(yq), naive_linear(xs, dequant, nullptr, c.m, c.n, c.k),
+                          tol, 1e-4, "int8 linear at odd K");
+  }
+}
+
+// What quantize_int8 must give, computed as the CPU does.
+void expect_quantized(const std::vector<float>& ws, std::int64_t rows, std::int64_t cols,
+                      const std::vector<std::int8_t>& qs, const std::vector<float>& ss) {
+  int mismatches = 0;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float peak = 0.0f;
+    for (std::int64_t j = 0; j < cols; ++j)
+      peak = std::max(peak, std::fabs(ws[static_cast<std::size_t>(r * cols + j)]));
+    const float s = peak > 0.0f ? peak / 127.0f : 1.0f;
+    const float inv = 1.0f / s;
+    std::uint32_t got_bits = 0, want_bits = 0;
+    std::memcpy(&got_bits, &ss[static_cast<std::size_t>(r)], 4);
+    std::memcpy(&want_bits, &s, 4);
+    if (got_bits != want_bits && ++mismatches <= 5)
+      ADD_FAILURE() << "scale[" << r << "] = " << ss[static_cast<std::size_t>(r)] << ", want " << s;
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const std::size_t i = static_cast<std::size_t>(r * cols + j);
+      const float v = std::clamp(std::nearbyint(ws[i] * inv), -127.0f, 127.0f);
+      if (qs[i] != static_cast<std::int8_t>(v) && ++mismatches <= 5)
+        ADD_FAILURE() << "q[" << r << ", " << j << "] = " << int{qs[i]} << ", want " << v;
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
+// quantize_int8 gives the same bits on every device, from f32 and bf16: the
+// scale is max|row| / 127 correctly rounded, q rounds half to even, a zero
+// row keeps scale 1; rows longer than a workgroup, scales across binades.
+TEST_P(LinearTest, QuantizeIsBitExact) {
+  const std::int64_t rows = 300, cols = 613;
+  auto ws = testing::random_floats(static_cast<std::size_t>(rows * cols), 40);
+  for (std::int64_t j = 0; j < cols; ++j) ws[static_cast<std::size_t>(5 * cols + j)] = 0.0f;
+  // Row 6 has scale 1: its values x.5 are ties, rounded to even.
+  for (std::int64_t j = 0; j < cols; ++j) {
+    ws[static_cast<std::size_t>(6 * cols + j)] = static_cast<float>(j % 254) - 127.0f + 0.5f;
+  }
+  ws[static_cast<std::size_t>(6 * cols)] = -127.0f;
+  for (std::int64_t r = 7; r < rows; ++r) {
+    const float f = std::ldexp(1.0f, static_cast<int>(r % 60) - 30);
+    for (std::int64_t j = 0; j < cols; ++j) ws[static_cast<std::size_t>(r * cols + j)] *= f;
+  }
+  std::vector<std::uint16_t> narrow(ws.size());
+  std::vector<float> rounded(ws.size());
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    narrow[i] = f32_to_bf16(ws[i]);
+    rounded[i] = bf16_to_f32(narrow[i]);
+  }
+  for (const bool bf16 : {false, true}) {
+    SCOPED_TRACE(bf16 ? "bf16" : "f32");
+    const Tensor w =
+        bf16 ? testing::upload_bytes(*device_, narrow.data(), DType::bf16, Shape{rows, cols})
+             : up(ws, Shape{rows, cols});
+    auto [q, scale] = testing::unwrap(ops::quantize_int8(ctx(), w));
+    std::vector<std::int8_t> qs(static_cast<std::size_t>(q.numel()));
+    ASSERT_TRUE(device_->copy_to_host(qs.data(), q.raw_data(), q.nbytes()).ok());
+    const auto ss = testing::download(scale);
+    expect_quantized(bf16 ? rounded : ws, rows, cols, qs, ss);
+    EXPECT_EQ(ss[5], 1.0f);
+    EXPECT_EQ(qs[static_cast<std::size_t>(6 * cols + 1)], -126);  // -125.5 -> -126
+    EXPECT_EQ(qs[static_cast<std::size_t>(6 * cols + 2)], -124);  // -124.5 -> -124
+  }
+}
+
+// More rows than one grid dimension holds workgroups (65535).
+TEST_P(LinearTest, QuantizesManyShortRows) {
+  const std::int64_t rows = 66000, cols = 3;
+  const auto ws = testing::random_floats(static_cast<std::size_t>(rows * cols), 43);
+  auto [q, scale] = testing::unwrap(ops::quantize_int8(ctx(), up(ws, Shape{rows, cols})));
+  std::vector<std::int8_t> qs(static_cast<std::size_t>(q.numel()));
+  ASSERT_TRUE(device_->copy_to_host(qs.data(), q.raw_data(), q.nbytes()).ok());
+  expect_quantized(ws, rows, cols, qs, testing::download(scale));
+}
+
+// matmul past one tile in every dim, batched with a shared 2-D b, b plain and
+// transposed, and with few rows (the few-row kernel reads b transposed).
+TEST_P(LinearTest, MatmulTilesAndSharedB) {
+  for (const GemmCase c : {GemmCase{70, 66, 37}, {2, 9, 130}, {1, 65, 17}}) {
+    const std::int64_t z = 3;
+    const auto as = testing::random_floats(z * c.m * c.k, 41),
+               bs = testing::random_floats(z * c.k * c.n, 42);
+    std::vector<double> ref(static_cast<std::size_t>(z * c.m * c.n)), ref_t(ref.size()),
+        ref_s(ref.size()), ref_st(ref.size());
+    for (std::int64_t b = 0; b < z; ++b) {
+      for (std::int64_t i = 0; i < c.m; ++i) {
+        for (std::int64_t j = 0; j < c.n; ++j) {
+          double s = 0, st = 0, ss = 0, sst = 0;
+          for (std::int64_t p = 0; p < c.k; ++p) {
+            const double a = as[static_cast<std::size_t>((b * c.m + i) * c.k + p)];
+            s += a * bs[static_cast<std::size_t>((b * c.k + p) * c.n + j)];
+            st += a * bs[static_cast<std::size_t>((b * c.n + j) * c.k + p)];
+            ss += a * bs[static_cast<std::size_t>(p * c.n + j)];
+            sst += a * bs[static_cast<std::size_t>(j * c.k + p)];
+          }
+          const auto o = static_cast<std::size_t>((b * c.m + i) * c.n + j);
+          ref[o] = s;
+          ref_t[o] = st;
+          ref_s[o] = ss;
+          ref_st[o] = sst;
+        }
+      }
+    }
+    const Tensor a = up(as, Shape{z, c.m, c.k});
+    const std::vector<float> first(bs.begin(), bs.begin() + c.k * c.n);
+    const double tol = 1e-5 * std::sqrt(static_cast<double>(c.k));
+    testing::expect_close(
+        testing::download(testing::unwrap(ops::matmul(ctx(), a, up(bs, Shape{z, c.k, c.n})))), ref,
+        tol, 1e-4, "batched matmul");
+    testing::expect_close(
+        testing::download(testing::unwrap(ops::matmul(ctx(), a, up(bs, Shape{z, c.n, c.k}), true))),
+        ref_t, tol, 1e-4, "batched matmul, b transposed");
+    testing::expect_close(
+        testing::download(testing::unwrap(ops::matmul(ctx(), a, up(first, Shape{c.k, c.n})))),
+        ref_s, tol, 1e-4, "matmul, shared b");
+    testing::expect_close(
+        testing::download(testing::unwrap(ops::matmul(ctx(), a, up(first, Shape{c.n, c.k}), true))),
+        ref_st, tol, 1e-4, "matmul, shared b transposed");
+  }
 }
 
 }  // namespace
