@@ -5,8 +5,10 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "device/vulkan/vulkan_device.h"
 #include "ops/layout.h"
 #include "ops/linear.h"
+#include "ops/vulkan/linear_kernels.h"
 #include "test_support.h"
 
 namespace acefit {
@@ -360,6 +362,130 @@ TEST_P(LinearTest, MatmulTilesAndSharedB) {
         testing::download(testing::unwrap(ops::matmul(ctx(), a, up(first, Shape{c.n, c.k}), true))),
         ref_st, tol, 1e-4, "matmul, shared b transposed");
   }
+}
+
+// The kernels other devices get, run on this one through the launchers:
+// y = x W^T + b for W f32, bf16 and int8 (values and scales made on the
+// host), and a batched matmul, with `options` choosing tiles and paths.
+class LinearVulkanTest : public DeviceTest {
+ protected:
+  void SetUp() override {
+    DeviceTest::SetUp();
+    if (device_ && as_vulkan(*device_) == nullptr) GTEST_SKIP() << "vulkan only";
+  }
+
+  VulkanLimits limits() { return as_vulkan(*device_)->limits(); }
+
+  void check_linear(const ops::vulkan::LinearOptions& options, GemmCase c, DType dtype,
+                    const std::string& what) {
+    SCOPED_TRACE(what + " " + std::to_string(c.m) + "x" + std::to_string(c.n) + "x" +
+                 std::to_string(c.k) + " " + std::string(dtype_name(dtype)));
+    const auto xs = testing::random_floats(c.m * c.k, 50),
+               ws = testing::random_floats(c.n * c.k, 51), bs = testing::random_floats(c.n, 52);
+    std::vector<float> values(ws.size());
+    Tensor w, scale;
+    if (dtype == DType::bf16) {
+      std::vector<std::uint16_t> narrow(ws.size());
+      for (std::size_t i = 0; i < ws.size(); ++i) {
+        narrow[i] = f32_to_bf16(ws[i]);
+        values[i] = bf16_to_f32(narrow[i]);
+      }
+      w = testing::upload_bytes(*device_, narrow.data(), DType::bf16, Shape{c.n, c.k});
+    } else if (dtype == DType::i8) {
+      std::vector<std::int8_t> q(ws.size());
+      std::vector<float> ss(static_cast<std::size_t>(c.n));
+      for (std::size_t r = 0; r < ss.size(); ++r) ss[r] = 0.01f * static_cast<float>(r + 1);
+      for (std::size_t i = 0; i < ws.size(); ++i) {
+        q[i] = static_cast<std::int8_t>(static_cast<int>(i * 37 % 255) - 127);
+        values[i] = static_cast<float>(q[i]) * ss[i / static_cast<std::size_t>(c.k)];
+      }
+      w = testing::upload_bytes(*device_, q.data(), DType::i8, Shape{c.n, c.k});
+      scale = up(ss, Shape{c.n});
+    } else {
+      values = ws;
+      w = up(ws, Shape{c.n, c.k});
+    }
+    Tensor y = testing::unwrap(device_->empty(DType::f32, Shape{c.m, c.n}, MemoryTag::io));
+    ASSERT_TRUE(ops::vulkan::linear(*as_vulkan(*device_), up(xs, Shape{c.m, c.k}), w,
+                                    up(bs, Shape{c.n}), scale, y, options)
+                    .ok());
+    const double tol = 1e-4 * std::sqrt(static_cast<double>(c.k) + 1);
+    testing::expect_close(testing::download(y), naive_linear(xs, values, &bs, c.m, c.n, c.k), tol,
+                          1e-4, what);
+  }
+
+  // a [z, m, k] times b [z, k, n] (shared [k, n] with shared_b).
+  void check_matmul(const ops::vulkan::LinearOptions& options, std::int64_t z, GemmCase c,
+                    bool shared_b, const std::string& what) {
+    SCOPED_TRACE(what);
+    const auto as = testing::random_floats(z * c.m * c.k, 53),
+               bs = testing::random_floats((shared_b ? 1 : z) * c.k * c.n, 54);
+    std::vector<double> ref(static_cast<std::size_t>(z * c.m * c.n));
+    for (std::int64_t b = 0; b < z; ++b) {
+      const std::int64_t bz = shared_b ? 0 : b;
+      for (std::int64_t i = 0; i < c.m; ++i) {
+        for (std::int64_t j = 0; j < c.n; ++j) {
+          double s = 0;
+          for (std::int64_t p = 0; p < c.k; ++p) {
+            s += static_cast<double>(as[static_cast<std::size_t>((b * c.m + i) * c.k + p)]) *
+                 bs[static_cast<std::size_t>((bz * c.k + p) * c.n + j)];
+          }
+          ref[static_cast<std::size_t>((b * c.m + i) * c.n + j)] = s;
+        }
+      }
+    }
+    Tensor y = testing::unwrap(device_->empty(DType::f32, Shape{z, c.m, c.n}, MemoryTag::io));
+    const Tensor b = shared_b ? up(bs, Shape{c.k, c.n}) : up(bs, Shape{z, c.k, c.n});
+    ASSERT_TRUE(
+        ops::vulkan::matmul(*as_vulkan(*device_), up(as, Shape{z, c.m, c.k}), b, false, y, options)
+            .ok());
+    testing::expect_close(testing::download(y), ref, 1e-4, 1e-4, what);
+  }
+};
+ACEFIT_DEVICE_TEST_SUITE(LinearVulkanTest);
+
+// Devices with fewer invocations or less shared memory get smaller tiles
+// (32x32 of 64 invocations, 16x16, 8x8 of 16) and a narrower few-row kernel
+// (32 invocations).
+TEST_P(LinearVulkanTest, SmallerTiles) {
+  for (const auto& [invocations, shared_bytes] :
+       {std::pair{64u, 16384u}, std::pair{64u, 2048u}, std::pair{16u, 1024u}}) {
+    ops::vulkan::LinearOptions options;
+    options.limits = limits();
+    options.limits->max_workgroup_invocations = invocations;
+    options.limits->shared_memory_bytes = shared_bytes;
+    const std::string what = std::to_string(invocations) + " invocations, " +
+                             std::to_string(shared_bytes) + " shared bytes";
+    check_linear(options, {37, 35, 19}, DType::f32, what);
+    if (shared_bytes == 2048) check_linear(options, {3, 6, 41}, DType::bf16, what);
+  }
+}
+
+// The few-row kernel's partial sums through shared memory (no subgroup
+// arithmetic), and few rows through the tiled kernel.
+TEST_P(LinearVulkanTest, FewRowPaths) {
+  ops::vulkan::LinearOptions shared;
+  shared.limits = limits();
+  shared.limits->subgroup_arithmetic = false;
+  ops::vulkan::LinearOptions tiled;
+  tiled.few_row_kernel = false;
+  for (const DType dtype : {DType::f32, DType::bf16, DType::i8}) {
+    check_linear(shared, {3, 9, 300}, dtype, "shared-memory sums");
+    check_linear(tiled, {2, 9, 300}, dtype, "tiled");
+  }
+  check_linear(shared, {1, 5, 1}, DType::f32, "shared-memory sums");
+}
+
+// Grids past the limits are split: rows over several dispatches, batch
+// items over several (and one item at a time when its rows are split).
+TEST_P(LinearVulkanTest, GridsSplitPastTheLimits) {
+  ops::vulkan::LinearOptions options;
+  options.limits = limits();
+  options.limits->max_workgroup_count = {65535, 2, 2};  // 64-row tiles: 128 rows a dispatch
+  check_linear(options, {150, 20, 9}, DType::f32, "rows split");
+  check_linear(options, {150, 7, 33}, DType::i8, "rows split");
+  check_matmul(options, 5, {10, 6, 7}, false, "batches split");
+  check_matmul(options, 3, {130, 6, 7}, true, "batches and rows split");
 }
 
 }  // namespace

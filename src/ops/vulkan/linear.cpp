@@ -1,5 +1,6 @@
 // Launchers of the linear-algebra kernels: matmul.comp (tiled GEMM),
-// matmul_gemv.comp (a few rows against a weight) and quantize_int8.comp.
+// matmul_gemv{,_subgroup}.comp (a few rows against a weight) and
+// quantize_int8.comp.
 // Tile and workgroup sizes are specialization constants picked here from
 // the device's limits.
 #include <algorithm>
@@ -94,21 +95,23 @@ LinearGemmPush linear_push(const LinearGemmJob& job, std::int64_t z0, std::int64
 
 // Records the product, split into several dispatches where the grid would
 // pass the device's group-count limits (rows in y, batch items in z).
-Status linear_run(VulkanDevice& device, const LinearGemmJob& job) {
+Status linear_run(VulkanDevice& device, const LinearGemmJob& job, const LinearOptions& options) {
   if (job.batch == 0 || job.m == 0 || job.n == 0) return {};
-  const VulkanLimits& limits = device.limits();
+  const VulkanLimits& limits = options.limits ? *options.limits : device.limits();
   const std::int64_t max_y = limits.max_workgroup_count[1];
   const std::int64_t max_z = limits.max_workgroup_count[2];
   const std::uint32_t b_type = linear_b_type(job.b_dtype);
 
   const std::uint32_t gemv_threads = linear_gemv_threads(limits);
   const std::int64_t gemv_groups = (job.n + kLinearGemvCols - 1) / kLinearGemvCols;
-  if (job.trans_b && job.m <= kLinearGemvRows && gemv_threads != 0 &&
+  if (options.few_row_kernel && job.trans_b && job.m <= kLinearGemvRows && gemv_threads != 0 &&
       gemv_groups <= limits.max_workgroup_count[0]) {
     const std::uint32_t constants[] = {gemv_threads, kLinearGemvCols, kLinearGemvRows, b_type};
+    const ShaderCode& gemv =
+        limits.subgroup_arithmetic ? shaders::matmul_gemv_subgroup : shaders::matmul_gemv;
     for (std::int64_t z0 = 0; z0 < job.batch; z0 += max_z) {
       const std::int64_t zs = std::min(max_z, job.batch - z0);
-      ACEFIT_TRY(device.dispatch(shaders::matmul_gemv, linear_push(job, z0, 0, job.m),
+      ACEFIT_TRY(device.dispatch(gemv, linear_push(job, z0, 0, job.m),
                                  {u32(gemv_groups), 1, u32(zs)}, constants));
     }
     return {};
@@ -123,14 +126,11 @@ Status linear_run(VulkanDevice& device, const LinearGemmJob& job) {
   const std::uint32_t constants[] = {
       tile.wg_x, tile.wg_y, tile.rm, tile.rn, tile.bk, b_type, job.trans_b ? 1u : 0u};
   const std::int64_t rows_per_dispatch = max_y * tile.bm();
-  // Row chunks are only possible with one batch item (rows of different
-  // items are not adjacent); batches are chunked in z.
-  if (job.batch > 1 && job.m > rows_per_dispatch) {
-    return unsupported(std::string(job.op) + " on vulkan: " + std::to_string(job.m) +
-                       " rows per batch item need more workgroups than the device allows");
-  }
-  for (std::int64_t z0 = 0; z0 < job.batch; z0 += max_z) {
-    const std::int64_t zs = std::min(max_z, job.batch - z0);
+  // Batch items go in z, max_z a dispatch; where one item's rows need
+  // several dispatches, each item is dispatched on its own.
+  const std::int64_t z_step = job.m > rows_per_dispatch ? 1 : max_z;
+  for (std::int64_t z0 = 0; z0 < job.batch; z0 += z_step) {
+    const std::int64_t zs = std::min(z_step, job.batch - z0);
     for (std::int64_t m0 = 0; m0 < job.m; m0 += rows_per_dispatch) {
       const std::int64_t rows = std::min(rows_per_dispatch, job.m - m0);
       const std::int64_t groups_y = (rows + tile.bm() - 1) / tile.bm();
@@ -144,7 +144,7 @@ Status linear_run(VulkanDevice& device, const LinearGemmJob& job) {
 }  // namespace
 
 Status linear(VulkanDevice& device, const Tensor& x, const Tensor& weight, const Tensor& bias,
-              const Tensor& weight_scale, Tensor& y) {
+              const Tensor& weight_scale, Tensor& y, const LinearOptions& options) {
   ACEFIT_TRY(check_u32("linear", "x element count", x.numel()));
   ACEFIT_TRY(check_u32("linear", "weight element count", weight.numel()));
   ACEFIT_TRY(check_u32("linear", "output element count", y.numel()));
@@ -159,10 +159,11 @@ Status linear(VulkanDevice& device, const Tensor& x, const Tensor& weight, const
   job.n = weight.dim(0);
   job.k = weight.dim(1);
   job.m = job.n == 0 ? 0 : y.numel() / job.n;
-  return linear_run(device, job);
+  return linear_run(device, job, options);
 }
 
-Status matmul(VulkanDevice& device, const Tensor& a, const Tensor& b, bool transpose_b, Tensor& y) {
+Status matmul(VulkanDevice& device, const Tensor& a, const Tensor& b, bool transpose_b, Tensor& y,
+              const LinearOptions& options) {
   ACEFIT_TRY(check_u32("matmul", "a element count", a.numel()));
   ACEFIT_TRY(check_u32("matmul", "b element count", b.numel()));
   ACEFIT_TRY(check_u32("matmul", "output element count", y.numel()));
@@ -179,7 +180,7 @@ Status matmul(VulkanDevice& device, const Tensor& a, const Tensor& b, bool trans
   job.a_batch = job.m * job.k;
   job.b_batch = b.rank() == 2 ? 0 : job.k * job.n;
   job.y_batch = job.m * job.n;
-  return linear_run(device, job);
+  return linear_run(device, job, options);
 }
 
 Status quantize_int8(VulkanDevice& device, const Tensor& weight, Tensor& q, Tensor& scale) {
