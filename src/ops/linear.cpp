@@ -55,13 +55,15 @@ Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& wei
   std::int64_t m_rows = 1;
   for (int i = 0; i < x.rank() - 1; ++i) m_rows *= x.dim(i);
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape().with_dim(-1, n), ctx.output_tag));
-  VulkanDevice* vk = as_vulkan(ctx.device);
-  Tensor work;  // the CPU widens narrow weights block by block; the GPU as it reads them
-  if (weight.dtype() != DType::f32 && k > 0 && vk == nullptr) {
+  // The CPU widens narrow weights a block of rows at a time into `work`; the
+  // vulkan kernels widen them as they read, but take the same workspace so
+  // that a plan made on the planning device holds on every device.
+  Tensor work;
+  if (weight.dtype() != DType::f32 && k > 0) {
     ACEFIT_ASSIGN(work, workspace_floats(ctx, cpu::linear_block_rows(n, k) * k));
   }
   if (planning(ctx)) return y;
-  if (vk != nullptr) {
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
     ACEFIT_TRY(vulkan::linear(*vk, x, weight, bias, weight_scale, y));
     return y;
   }
@@ -91,10 +93,16 @@ Expected<std::pair<Tensor, Tensor>> quantize_int8(const OpContext& ctx, const Te
   ACEFIT_TRY(check_rank(op, "weight", weight, 2, 2));
   ACEFIT_TRY(check_kernel_device(ctx, op));
   VulkanDevice* vk = as_vulkan(ctx.device);
-  Tensor source = weight;  // the GPU kernel reads bf16 itself
-  if (weight.dtype() != DType::f32 && vk == nullptr) {
-    ACEFIT_ASSIGN(source,
-                  cast(OpContext{ctx.device, ctx.pool, MemoryTag::workspace}, weight, DType::f32));
+  // The CPU quantizes an f32 copy of a bf16 weight; the vulkan kernel reads
+  // bf16 itself but takes the same workspace (plans hold on every device).
+  Tensor source = weight;
+  if (weight.dtype() != DType::f32) {
+    const OpContext work_ctx{ctx.device, ctx.pool, MemoryTag::workspace};
+    if (vk != nullptr) {
+      ACEFIT_ASSIGN(source, workspace_floats(work_ctx, weight.numel()));
+    } else {
+      ACEFIT_ASSIGN(source, cast(work_ctx, weight, DType::f32));
+    }
   }
   ACEFIT_ASSIGN(Tensor q, ctx.device.empty(DType::i8, weight.shape(), MemoryTag::weights));
   ACEFIT_ASSIGN(Tensor scale,

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "device/planning/planning_device.h"
 #include "device/vulkan/vulkan_device.h"
 #include "ops/layout.h"
 #include "ops/linear.h"
@@ -362,6 +363,30 @@ TEST_P(LinearTest, MatmulTilesAndSharedB) {
         testing::download(testing::unwrap(ops::matmul(ctx(), a, up(first, Shape{c.n, c.k}), true))),
         ref_st, tol, 1e-4, "matmul, shared b transposed");
   }
+}
+
+// A plan made on the planning device holds on every device: the narrow-weight
+// linear and the bf16 quantization reserve the same memory everywhere.
+TEST_P(LinearTest, PlanningAllocatesWhatTheRunAllocates) {
+  const std::int64_t m = 3, n = 10, k = 20;
+  std::vector<std::uint16_t> narrow(static_cast<std::size_t>(n * k));
+  const auto ws = testing::random_floats(narrow.size(), 60);
+  for (std::size_t i = 0; i < narrow.size(); ++i) narrow[i] = f32_to_bf16(ws[i]);
+  auto run = [&](Device& device) {
+    Tensor x = testing::upload(device, testing::random_floats(m * k, 61), Shape{m, k});
+    Tensor w = testing::upload_bytes(device, narrow.data(), DType::bf16, Shape{n, k});
+    device.budget().reset_peaks();
+    const BudgetStats before = device.budget().stats();
+    const ops::OpContext ctx{device, testing::test_pool()};
+    Tensor y = testing::unwrap(ops::linear(ctx, x, w));
+    auto [q, scale] = testing::unwrap(ops::quantize_int8(ctx, w));
+    Tensor yq = testing::unwrap(ops::linear(ctx, x, q, {}, scale));
+    const BudgetStats after = device.budget().stats();
+    return std::pair{after.reservations - before.reservations,
+                     after.peak_bytes - before.used_bytes};
+  };
+  auto planner = make_planning_device(*device_);
+  EXPECT_EQ(run(*planner), run(*device_));
 }
 
 // The kernels other devices get, run on this one through the launchers:
