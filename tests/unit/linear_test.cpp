@@ -184,9 +184,10 @@ TEST_P(LinearTest, MatmulBatchedTransposedAndShared) {
   EXPECT_FALSE(ops::matmul(ctx(), up(as, Shape{b, m, k}), up(bs, Shape{1, b * k, n})).ok());
 }
 
-// Sizes around the GPU kernels' edges: tiles of 64 (not multiples, one
-// partial tile, several per dim), K slices of 16, K past 1000, the few-row
-// kernel (M <= 4, 4 columns a workgroup) and just past it.
+// Sizes around the GPU kernels' edges: tiles of 64, and of 128 for large
+// products (not multiples, one partial tile, several per dim), K slices of
+// 8 and 16, K past 1000, the few-row kernel (M <= 4, 4 columns a workgroup)
+// and just past it.
 TEST_P(LinearTest, TileEdgesMatchNaive) {
   for (const GemmCase c : {GemmCase{65, 130, 17},
                            {70, 63, 1031},
@@ -195,7 +196,8 @@ TEST_P(LinearTest, TileEdgesMatchNaive) {
                            {5, 67, 33},
                            {2, 1, 3},
                            {128, 64, 16},
-                           {3, 5, 0}}) {
+                           {3, 5, 0},
+                           {600, 1030, 9}}) {
     const auto xs = testing::random_floats(c.m * c.k, 30),
                ws = testing::random_floats(c.n * c.k, 31), bs = testing::random_floats(c.n, 32);
     Tensor y = testing::unwrap(
@@ -322,7 +324,7 @@ TEST_P(LinearTest, QuantizesManyShortRows) {
 // matmul past one tile in every dim, batched with a shared 2-D b, b plain and
 // transposed, and with few rows (the few-row kernel reads b transposed).
 TEST_P(LinearTest, MatmulTilesAndSharedB) {
-  for (const GemmCase c : {GemmCase{70, 66, 37}, {2, 9, 130}, {1, 65, 17}}) {
+  for (const GemmCase c : {GemmCase{70, 66, 37}, {2, 9, 130}, {1, 65, 17}, {260, 520, 5}}) {
     const std::int64_t z = 3;
     const auto as = testing::random_floats(z * c.m * c.k, 41),
                bs = testing::random_floats(z * c.k * c.n, 42);
@@ -470,11 +472,11 @@ class LinearVulkanTest : public DeviceTest {
 ACEFIT_DEVICE_TEST_SUITE(LinearVulkanTest);
 
 // Devices with fewer invocations or less shared memory get smaller tiles
-// (32x32 of 64 invocations, 16x16, 8x8 of 16) and a narrower few-row kernel
+// (32x32 or 16x16 of 64 invocations, 8x8 of 16) and a narrower few-row kernel
 // (32 invocations).
 TEST_P(LinearVulkanTest, SmallerTiles) {
   for (const auto& [invocations, shared_bytes] :
-       {std::pair{64u, 16384u}, std::pair{64u, 2048u}, std::pair{16u, 1024u}}) {
+       {std::pair{64u, 8192u}, std::pair{64u, 2048u}, std::pair{16u, 1024u}}) {
     ops::vulkan::LinearOptions options;
     options.limits = limits();
     options.limits->max_workgroup_invocations = invocations;

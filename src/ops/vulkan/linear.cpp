@@ -5,6 +5,7 @@
 // the device's limits.
 #include <algorithm>
 #include <cstdint>
+#include <span>
 
 #include "ops/vulkan/launch.h"
 #include "ops/vulkan/linear_kernels.h"
@@ -39,12 +40,23 @@ struct LinearTile {
   std::uint32_t shared_bytes() const { return bk * (bm() + 1 + bn() + 1) * 4; }
 };
 
-// 64x64 tiles of 256 invocations (4x4 each), or smaller ones where the
-// device has fewer invocations or less shared memory.
-LinearTile linear_pick_tile(const VulkanLimits& limits) {
+// 128x128 tiles of 256 invocations (8x8 outputs each) for products with
+// enough of them to fill a large GPU, else 64x64 tiles of 64 invocations
+// (8x8 each); smaller ones where the device has fewer invocations or less
+// shared memory than these take.
+constexpr std::int64_t kLinearLargeTileGroups = 32;
+
+LinearTile linear_pick_tile(const VulkanLimits& limits, std::int64_t batch, std::int64_t m,
+                            std::int64_t n) {
+  constexpr LinearTile large{16, 16, 8, 8, 8};
   constexpr LinearTile candidates[] = {
-      {16, 16, 4, 4, 16}, {8, 8, 4, 4, 16}, {8, 8, 2, 2, 8}, {4, 4, 2, 2, 4}};
-  for (const LinearTile& tile : candidates) {
+      large, {8, 8, 8, 8, 16}, {8, 8, 4, 4, 16}, {8, 8, 2, 2, 8}, {4, 4, 2, 2, 4}};
+  const auto tiles = [](std::int64_t count, std::uint32_t tile) {
+    return (count + tile - 1) / tile;
+  };
+  const bool large_fits =
+      batch * tiles(m, large.bm()) * tiles(n, large.bn()) >= kLinearLargeTileGroups;
+  for (const LinearTile& tile : std::span(candidates).subspan(large_fits ? 0 : 1)) {
     if (tile.wg_x * tile.wg_y <= limits.max_workgroup_invocations &&
         tile.shared_bytes() <= limits.shared_memory_bytes) {
       return tile;
@@ -117,7 +129,7 @@ Status linear_run(VulkanDevice& device, const LinearGemmJob& job, const LinearOp
     return {};
   }
 
-  const LinearTile tile = linear_pick_tile(limits);
+  const LinearTile tile = linear_pick_tile(limits, job.batch, job.m, job.n);
   const std::int64_t groups_x = (job.n + tile.bn() - 1) / tile.bn();
   if (groups_x > limits.max_workgroup_count[0]) {
     return unsupported(std::string(job.op) + " on vulkan: " + std::to_string(job.n) +
