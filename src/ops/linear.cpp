@@ -6,6 +6,7 @@
 #include "ops/cpu/cpu_kernels.h"
 #include "ops/layout.h"
 #include "ops/validate.h"
+#include "ops/vulkan/linear_kernels.h"
 
 namespace acefit::ops {
 
@@ -54,11 +55,18 @@ Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& wei
   std::int64_t m_rows = 1;
   for (int i = 0; i < x.rank() - 1; ++i) m_rows *= x.dim(i);
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape().with_dim(-1, n), ctx.output_tag));
+  // The CPU widens narrow weights a block of rows at a time into `work`; the
+  // vulkan kernels widen them as they read, but take the same workspace so
+  // that a plan made on the planning device holds on every device.
   Tensor work;
   if (weight.dtype() != DType::f32 && k > 0) {
     ACEFIT_ASSIGN(work, workspace_floats(ctx, cpu::linear_block_rows(n, k) * k));
   }
   if (planning(ctx)) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::linear(*vk, x, weight, bias, weight_scale, y));
+    return y;
+  }
   const float* b = bias.defined() ? bias.data<float>() : nullptr;
   switch (weight.dtype()) {
     case DType::f32:
@@ -84,15 +92,24 @@ Expected<std::pair<Tensor, Tensor>> quantize_int8(const OpContext& ctx, const Te
   ACEFIT_TRY(check_dtype(op, "weight", weight, {DType::f32, DType::bf16}));
   ACEFIT_TRY(check_rank(op, "weight", weight, 2, 2));
   ACEFIT_TRY(check_kernel_device(ctx, op));
+  VulkanDevice* vk = as_vulkan(ctx.device);
+  // The CPU quantizes an f32 copy of a bf16 weight; the vulkan kernel reads
+  // bf16 itself but takes the same workspace (plans hold on every device).
   Tensor source = weight;
   if (weight.dtype() != DType::f32) {
-    ACEFIT_ASSIGN(source,
-                  cast(OpContext{ctx.device, ctx.pool, MemoryTag::workspace}, weight, DType::f32));
+    const OpContext work_ctx{ctx.device, ctx.pool, MemoryTag::workspace};
+    if (vk != nullptr) {
+      ACEFIT_ASSIGN(source, workspace_floats(work_ctx, weight.numel()));
+    } else {
+      ACEFIT_ASSIGN(source, cast(work_ctx, weight, DType::f32));
+    }
   }
   ACEFIT_ASSIGN(Tensor q, ctx.device.empty(DType::i8, weight.shape(), MemoryTag::weights));
   ACEFIT_ASSIGN(Tensor scale,
                 ctx.device.empty(DType::f32, Shape{weight.dim(0)}, MemoryTag::weights));
-  if (!planning(ctx)) {
+  if (vk != nullptr) {
+    ACEFIT_TRY(vulkan::quantize_int8(*vk, weight, q, scale));
+  } else if (!planning(ctx)) {
     cpu::quantize_rows_i8(ctx.pool, source.data<float>(), q.data<std::int8_t>(),
                           scale.data<float>(), weight.dim(0), weight.dim(1));
   }
@@ -127,6 +144,10 @@ Expected<Tensor> matmul(const OpContext& ctx, const Tensor& a, const Tensor& b, 
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, a.shape().with_dim(-1, n), ctx.output_tag));
   if (planning(ctx)) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::matmul(*vk, a, b, transpose_b, y));
+    return y;
+  }
   std::int64_t batch_count = 1;
   for (int i = 0; i < a.rank() - 2; ++i) batch_count *= a.dim(i);
   for (std::int64_t i = 0; i < batch_count; ++i) {
