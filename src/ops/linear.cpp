@@ -56,10 +56,11 @@ Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& wei
   for (int i = 0; i < x.rank() - 1; ++i) m_rows *= x.dim(i);
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape().with_dim(-1, n), ctx.output_tag));
   // The CPU widens narrow weights a block of rows at a time into `work`; the
-  // vulkan kernels widen them as they read, but take the same workspace so
-  // that a plan made on the planning device holds on every device.
+  // vulkan kernels widen them as they read and take none. The planning device
+  // of a vulkan device has its kind, so plans still equal runs.
+  const bool on_vulkan = ctx.device.kind() == DeviceKind::vulkan;
   Tensor work;
-  if (weight.dtype() != DType::f32 && k > 0) {
+  if (weight.dtype() != DType::f32 && k > 0 && !on_vulkan) {
     ACEFIT_ASSIGN(work, workspace_floats(ctx, cpu::linear_block_rows(n, k) * k));
   }
   if (planning(ctx)) return y;
@@ -94,15 +95,12 @@ Expected<std::pair<Tensor, Tensor>> quantize_int8(const OpContext& ctx, const Te
   ACEFIT_TRY(check_kernel_device(ctx, op));
   VulkanDevice* vk = as_vulkan(ctx.device);
   // The CPU quantizes an f32 copy of a bf16 weight; the vulkan kernel reads
-  // bf16 itself but takes the same workspace (plans hold on every device).
+  // bf16 itself and takes no copy (nor does its planning device, which has
+  // the vulkan kind).
   Tensor source = weight;
-  if (weight.dtype() != DType::f32) {
+  if (weight.dtype() != DType::f32 && ctx.device.kind() != DeviceKind::vulkan) {
     const OpContext work_ctx{ctx.device, ctx.pool, MemoryTag::workspace};
-    if (vk != nullptr) {
-      ACEFIT_ASSIGN(source, workspace_floats(work_ctx, weight.numel()));
-    } else {
-      ACEFIT_ASSIGN(source, cast(work_ctx, weight, DType::f32));
-    }
+    ACEFIT_ASSIGN(source, cast(work_ctx, weight, DType::f32));
   }
   ACEFIT_ASSIGN(Tensor q, ctx.device.empty(DType::i8, weight.shape(), MemoryTag::weights));
   ACEFIT_ASSIGN(Tensor scale,
