@@ -8,6 +8,7 @@
 #include "ops/elementwise.h"
 #include "ops/modulation.h"
 #include "ops/norm.h"
+#include "ops/vulkan/vulkan_kernels.h"
 #include "test_support.h"
 
 namespace acefit {
@@ -213,7 +214,9 @@ TEST_P(PointwiseTest, GeluExactOverWideRange) {
 }
 
 // Row kernels with rows longer than one workgroup, and more rows than a grid
-// dimension holds (65535).
+// dimension holds (65535). On vulkan both reduction paths run: subgroup
+// arithmetic (where the device has it) through the op, the shared-memory
+// tree through the launcher.
 TEST_P(PointwiseTest, RowKernelsLongAndManyRows) {
   for (const auto& [rows, cols] :
        std::vector<std::pair<std::int64_t, std::int64_t>>{{3, 3000}, {70000, 3}, {2, 257}}) {
@@ -236,11 +239,18 @@ TEST_P(PointwiseTest, RowKernelsLongAndManyRows) {
     }
     const std::string what = std::to_string(rows) + " x " + std::to_string(cols);
     Tensor tx = up(x, Shape{rows, cols});
-    testing::expect_close(
-        testing::download(testing::unwrap(ops::rms_norm(ctx(), tx, up(w, Shape{cols}), 1e-6f))),
-        norm, 1e-5, 1e-5, "rms_norm " + what);
+    Tensor tw = up(w, Shape{cols});
+    testing::expect_close(testing::download(testing::unwrap(ops::rms_norm(ctx(), tx, tw, 1e-6f))),
+                          norm, 1e-5, 1e-5, "rms_norm " + what);
     testing::expect_close(testing::download(testing::unwrap(ops::softmax(ctx(), tx))), soft, 1e-7,
                           1e-5, "softmax " + what);
+    if (VulkanDevice* vk = as_vulkan(*device_)) {
+      Tensor y = testing::unwrap(device_->empty(DType::f32, tx.shape(), MemoryTag::activations));
+      ASSERT_TRUE(ops::vulkan::rms_norm(*vk, tx, tw, 1e-6f, y, true).ok());
+      testing::expect_close(testing::download(y), norm, 1e-5, 1e-5, "shared rms_norm " + what);
+      ASSERT_TRUE(ops::vulkan::softmax(*vk, tx, y, true).ok());
+      testing::expect_close(testing::download(y), soft, 1e-7, 1e-5, "shared softmax " + what);
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-// RMSNorm (rms_norm.comp: one workgroup per row, f32 tree reduction) and
+// RMSNorm (rms_norm.comp / rms_norm_subgroup.comp: one workgroup per row,
+// f32 reduction by a shared-memory tree or subgroup arithmetic) and
 // rotate-half RoPE (rope.comp: one invocation per token and frequency).
 #include <cmath>
 
@@ -9,7 +10,8 @@
 
 namespace acefit::ops::vulkan {
 
-Status rms_norm(VulkanDevice& device, const Tensor& x, const Tensor& weight, float eps, Tensor& y) {
+Status rms_norm(VulkanDevice& device, const Tensor& x, const Tensor& weight, float eps, Tensor& y,
+                bool shared_reductions) {
   ACEFIT_TRY(check_u32("rms_norm", "element count", x.numel()));
   const std::int64_t cols = x.dim(-1);
   const std::int64_t rows = x.numel() / cols;
@@ -25,7 +27,9 @@ Status rms_norm(VulkanDevice& device, const Tensor& x, const Tensor& weight, flo
          weight.defined() ? 1u : 0u,
          eps};
   const std::uint32_t constants[] = {row_workgroup(device, cols)};
-  return device.dispatch(shaders::rms_norm, push, row_grid(device, rows), constants);
+  return device.dispatch(
+      row_subgroups(device, shared_reductions) ? shaders::rms_norm_subgroup : shaders::rms_norm,
+      push, row_grid(device, rows), constants);
 }
 
 Status rope(VulkanDevice& device, const Tensor& x, float theta, std::int64_t offset, Tensor& y) {

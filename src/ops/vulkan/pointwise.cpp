@@ -32,7 +32,7 @@ Status swiglu(VulkanDevice& device, const Tensor& gate, const Tensor& up, Tensor
                          constants);
 }
 
-Status softmax(VulkanDevice& device, const Tensor& x, Tensor& y) {
+Status softmax(VulkanDevice& device, const Tensor& x, Tensor& y, bool shared_reductions) {
   ACEFIT_TRY(check_u32("softmax", "element count", x.numel()));
   const std::int64_t cols = x.dim(-1);
   const std::int64_t rows = x.numel() / cols;
@@ -41,7 +41,9 @@ Status softmax(VulkanDevice& device, const Tensor& x, Tensor& y) {
     std::uint32_t rows, cols;
   } push{device.address(x), device.address(y), u32(rows), u32(cols)};
   const std::uint32_t constants[] = {row_workgroup(device, cols)};
-  return device.dispatch(shaders::softmax, push, row_grid(device, rows), constants);
+  return device.dispatch(
+      row_subgroups(device, shared_reductions) ? shaders::softmax_subgroup : shaders::softmax, push,
+      row_grid(device, rows), constants);
 }
 
 }  // namespace acefit::ops::vulkan

@@ -22,6 +22,11 @@ inline std::uint32_t row_workgroup(const VulkanDevice& device, std::int64_t cols
   return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(wanted, narrowest, widest));
 }
 
+// Whether a row kernel reduces by subgroup arithmetic (its _subgroup shader).
+inline bool row_subgroups(const VulkanDevice& device, bool shared_reductions) {
+  return device.limits().subgroup_arithmetic && !shared_reductions;
+}
+
 // One workgroup per row.
 inline std::array<std::uint32_t, 3> row_grid(const VulkanDevice& device, std::int64_t rows) {
   return grid_1d(device, static_cast<std::uint64_t>(rows), 1);

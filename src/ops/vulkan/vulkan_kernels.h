@@ -24,12 +24,15 @@ enum class Activation : std::uint32_t { silu = 0, gelu = 1, gelu_tanh = 2 };
 Status activation(VulkanDevice& device, Activation kind, const Tensor& x, Tensor& y);
 // y = silu(gate) * up.
 Status swiglu(VulkanDevice& device, const Tensor& gate, const Tensor& up, Tensor& y);
-// Softmax over the last dim of x [rows, cols] (any leading shape).
-Status softmax(VulkanDevice& device, const Tensor& x, Tensor& y);
+// Softmax over the last dim of x [rows, cols] (any leading shape). Row
+// reductions use subgroup arithmetic where the device has it, unless
+// shared_reductions (tests run both paths).
+Status softmax(VulkanDevice& device, const Tensor& x, Tensor& y, bool shared_reductions = false);
 
 // ---- normalisation and position (norm.cpp) --------------------------------
-// x [..., C], weight [C] or undefined.
-Status rms_norm(VulkanDevice& device, const Tensor& x, const Tensor& weight, float eps, Tensor& y);
+// x [..., C], weight [C] or undefined. shared_reductions: as for softmax.
+Status rms_norm(VulkanDevice& device, const Tensor& x, const Tensor& weight, float eps, Tensor& y,
+                bool shared_reductions = false);
 // x [B, S, H, D], rotate-half, positions offset .. offset + S - 1.
 Status rope(VulkanDevice& device, const Tensor& x, float theta, std::int64_t offset, Tensor& y);
 

@@ -1,10 +1,38 @@
 // Workgroup-wide sum and max for row kernels (one workgroup per row): each
-// invocation brings its partial value, a shared-memory tree combines them
-// pairwise (log2(WG) levels: a stable, balanced summation). The includer
-// declares `layout(constant_id = 0) const uint WG` (a power of two) and uses
-// it as local_size_x. Every invocation of the workgroup must call these.
+// invocation brings its partial value; without ROW_SUBGROUP a shared-memory
+// tree combines them pairwise (log2(WG) levels: a stable, balanced
+// summation); with it each subgroup reduces its values (subgroupAdd/Max) and
+// the per-subgroup results are combined in order. The includer declares
+// `layout(constant_id = 0) const uint WG` (a power of two) and uses it as
+// local_size_x. Every invocation of the workgroup must call these.
 
 shared float reduce_scratch[WG];
+
+#ifdef ROW_SUBGROUP
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+
+float workgroup_sum(float v) {
+  v = subgroupAdd(v);
+  if (subgroupElect()) reduce_scratch[gl_SubgroupID] = v;
+  barrier();
+  float total = reduce_scratch[0];
+  for (uint s = 1; s < gl_NumSubgroups; ++s) total += reduce_scratch[s];
+  barrier();  // the scratch is reused by the next reduction
+  return total;
+}
+
+float workgroup_max(float v) {
+  v = subgroupMax(v);
+  if (subgroupElect()) reduce_scratch[gl_SubgroupID] = v;
+  barrier();
+  float total = reduce_scratch[0];
+  for (uint s = 1; s < gl_NumSubgroups; ++s) total = max(total, reduce_scratch[s]);
+  barrier();
+  return total;
+}
+
+#else
 
 float workgroup_sum(float v) {
   const uint lane = gl_LocalInvocationID.x;
@@ -32,6 +60,8 @@ float workgroup_max(float v) {
   barrier();
   return total;
 }
+
+#endif
 
 // The row this workgroup handles: rows spread over a 2-D grid (grid_1d with
 // one row per group) so there may be more than 65535 of them.
