@@ -34,10 +34,12 @@ Status embedding(VulkanDevice& device, const Tensor& table, const Tensor& ids, T
   ACEFIT_TRY(check_u32(op, "output element count", y.numel()));
   ACEFIT_TRY(check_u32(op, "table element count", table.numel()));
   const std::int64_t count = ids.numel();
-  // status and negative ids as u32 need both below 2^31.
-  constexpr std::int64_t kMaxI32 = 0x7fffffff;
-  if (count > kMaxI32) ACEFIT_TRY(check_u32(op, "id count", count * 2));
-  if (table.dim(0) > kMaxI32) ACEFIT_TRY(check_u32(op, "table rows", table.dim(0) * 2));
+  // The status word is an i32 and a negative i32 id must read as a u32 past
+  // the table: both need counts below 2^31.
+  if (count > 0x7fffffff || table.dim(0) > 0x7fffffff) {
+    return unsupported("embedding on vulkan: " + std::to_string(count) + " ids or " +
+                       std::to_string(table.dim(0)) + " table rows do not fit 31 bits");
+  }
   const std::uint32_t words = ids.dtype() == DType::i64 ? 2u : 1u;
   {
     struct Push {
