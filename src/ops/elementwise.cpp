@@ -49,7 +49,7 @@ Expected<Tensor> add(const OpContext& ctx, const Tensor& a, const Tensor& b) {
 }
 
 Expected<Tensor> mul(const OpContext& ctx, const Tensor& a, const Tensor& b) {
-  return binary(ctx, "mul", a, b, cpu::mul, nullptr);
+  return binary(ctx, "mul", a, b, cpu::mul, vulkan::mul);
 }
 
 Expected<Tensor> scale(const OpContext& ctx, const Tensor& x, float factor) {
@@ -57,7 +57,12 @@ Expected<Tensor> scale(const OpContext& ctx, const Tensor& x, float factor) {
   ACEFIT_TRY(check_dtype("scale", "x", x, {DType::f32}));
   ACEFIT_TRY(check_kernel_device(ctx, "scale"));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
-  if (!planning(ctx)) cpu::scale(ctx.pool, x.data<float>(), factor, y.data<float>(), x.numel());
+  if (planning(ctx) || x.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::scale(*vk, x, factor, y));
+  } else {
+    cpu::scale(ctx.pool, x.data<float>(), factor, y.data<float>(), x.numel());
+  }
   return y;
 }
 

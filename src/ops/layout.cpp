@@ -6,6 +6,7 @@
 #include "ops/cpu/cpu_kernels.h"
 #include "ops/validate.h"
 #include "ops/vulkan/layout_kernels.h"
+#include "ops/vulkan/vulkan_kernels.h"
 
 namespace acefit::ops {
 
@@ -190,6 +191,14 @@ Expected<Tensor> cast(const OpContext& ctx, const Tensor& x, DType to) {
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(to, x.shape(), ctx.output_tag));
   if (planning(ctx) || y.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    if (x.dtype() == to) {
+      ACEFIT_TRY(ctx.device.copy_on_device(y.raw_data(), x.raw_data(), x.nbytes()));
+    } else {
+      ACEFIT_TRY(vulkan::cast(*vk, x, y));
+    }
+    return y;
+  }
   if (x.dtype() == to) {
     std::memcpy(y.raw_data(), x.raw_data(), x.nbytes());
     return y;
@@ -231,8 +240,32 @@ Expected<Tensor> embedding(const OpContext& ctx, const Tensor& table, const Tens
   Shape shape = ids.shape();
   shape.push_back(width);
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, shape, ctx.output_tag));
-  if (planning(ctx)) return y;
   const std::int64_t count = ids.numel();
+  // On vulkan the ids stay on the device: a one-word status tensor receives
+  // the index of the first bad id (allocated on a planning device too, so
+  // planned == measured).
+  Tensor status;
+  if (ctx.device.kind() == DeviceKind::vulkan) {
+    ACEFIT_ASSIGN(status, ctx.device.empty(DType::i32, Shape{1}, MemoryTag::workspace));
+  }
+  if (planning(ctx)) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    std::int64_t bad = count;
+    ACEFIT_TRY(vulkan::embedding(*vk, table, ids, status, y, bad));
+    if (bad >= 0 && bad < count) {
+      const std::size_t element = dtype_size(ids.dtype());
+      std::int64_t id = 0;
+      std::int32_t id32 = 0;
+      ACEFIT_TRY(ctx.device.copy_to_host(
+          ids.dtype() == DType::i32 ? static_cast<void*>(&id32) : static_cast<void*>(&id),
+          static_cast<const std::byte*>(ids.raw_data()) + static_cast<std::size_t>(bad) * element,
+          element));
+      if (ids.dtype() == DType::i32) id = id32;
+      return fail(op, "id " + std::to_string(id) + " at index " + std::to_string(bad) +
+                          " is outside the table of " + std::to_string(vocab) + " rows");
+    }
+    return y;
+  }
   auto id_at = [&](std::int64_t i) -> std::int64_t {
     return ids.dtype() == DType::i32 ? ids.data<std::int32_t>()[i] : ids.data<std::int64_t>()[i];
   };

@@ -2,6 +2,7 @@
 
 #include "ops/cpu/cpu_kernels.h"
 #include "ops/validate.h"
+#include "ops/vulkan/vulkan_kernels.h"
 
 namespace acefit::ops {
 
@@ -41,7 +42,10 @@ Expected<Tensor> modulate(const OpContext& ctx, const Tensor& x, const Tensor& s
   }
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
-  if (!planning(ctx) && x.numel() > 0) {
+  if (planning(ctx) || x.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::modulate(*vk, x, shift, scale, y));
+  } else {
     cpu::modulate(ctx.pool, x.data<float>(), shift.data<float>(), scale.data<float>(),
                   y.data<float>(), x.dim(0), x.dim(1), x.dim(2));
   }
@@ -61,7 +65,10 @@ Expected<Tensor> gated_add(const OpContext& ctx, const Tensor& x, const Tensor& 
   ACEFIT_TRY(check_item_vector(op, "gate", gate, x));
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
-  if (!planning(ctx) && x.numel() > 0) {
+  if (planning(ctx) || x.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::gated_add(*vk, x, update, gate, y));
+  } else {
     cpu::gated_add(ctx.pool, x.data<float>(), update.data<float>(), gate.data<float>(),
                    y.data<float>(), x.dim(0), x.dim(1), x.dim(2));
   }

@@ -4,6 +4,7 @@
 
 #include "ops/cpu/cpu_kernels.h"
 #include "ops/validate.h"
+#include "ops/vulkan/vulkan_kernels.h"
 
 namespace acefit::ops {
 
@@ -23,7 +24,11 @@ Expected<Tensor> rms_norm(const OpContext& ctx, const Tensor& x, const Tensor& w
   if (cols == 0) return fail(op, "x " + x.describe() + " has an empty last dim");
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
-  if (planning(ctx)) return y;
+  if (planning(ctx) || x.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::rms_norm(*vk, x, weight, eps, y));
+    return y;
+  }
   cpu::rms_norm(ctx.pool, x.data<float>(), weight.defined() ? weight.data<float>() : nullptr,
                 y.data<float>(), x.numel() / cols, cols, eps);
   return y;
@@ -40,7 +45,11 @@ Expected<Tensor> rope(const OpContext& ctx, const Tensor& x, float theta,
   if (position_offset < 0) return fail(op, "position_offset must be >= 0");
   ACEFIT_TRY(check_kernel_device(ctx, op));
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape(), ctx.output_tag));
-  if (planning(ctx)) return y;
+  if (planning(ctx) || x.numel() == 0) return y;
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    ACEFIT_TRY(vulkan::rope(*vk, x, theta, position_offset, y));
+    return y;
+  }
   cpu::rope(ctx.pool, x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.dim(2), x.dim(3),
             theta, position_offset);
   return y;

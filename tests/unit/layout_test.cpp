@@ -1,5 +1,10 @@
 // contiguous, transpose, slice, concat, pad, cast and embedding.
 #include "ops/layout.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include "core/dtype.h"
 #include "device/planning/planning_device.h"
 #include "test_support.h"
@@ -280,6 +285,204 @@ TEST_P(LayoutTest, EmbeddingLookup) {
                    ctx(), t, testing::upload_bytes(*device_, negative.data(), DType::i32, Shape{1}))
                    .ok());
   EXPECT_FALSE(ops::embedding(ctx(), t, up({1.0f}, Shape{1})).ok());
+}
+
+}  // namespace
+}  // namespace acefit
+
+namespace acefit {
+namespace {
+
+std::uint32_t layout_float_bits(float v) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  return bits;
+}
+
+float layout_bits_float(std::uint32_t bits) {
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
+// A tensor's raw 16- or 32-bit words.
+template <typename Word>
+std::vector<Word> download_words(const Tensor& t) {
+  std::vector<Word> out(static_cast<std::size_t>(t.numel()));
+  EXPECT_EQ(t.nbytes(), out.size() * sizeof(Word));
+  const Status status = t.device()->copy_to_host(out.data(), t.raw_data(), t.nbytes());
+  if (!status.ok()) throw std::runtime_error(status.to_string());
+  return out;
+}
+
+// Every f16 and bf16 bit pattern widens to the f32 the host gives; f32
+// specials (inf, NaN, subnormals, f16 subnormal range, ties, overflow) and a
+// sweep over the f32 bit patterns narrow bit for bit as the host does.
+TEST_P(LayoutTest, CastSpecialValuesBitExact) {
+  std::vector<std::uint16_t> all(65536);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i);
+  for (DType narrow : {DType::f16, DType::bf16}) {
+    const std::string name(dtype_name(narrow));
+    Tensor t = testing::upload_bytes(*device_, all.data(), narrow, Shape{65536});
+    const auto wide =
+        download_words<std::uint32_t>(testing::unwrap(ops::cast(ctx(), t, DType::f32)));
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const float expected = narrow == DType::f16 ? f16_to_f32(all[i]) : bf16_to_f32(all[i]);
+      const bool same = std::isnan(expected) ? std::isnan(layout_bits_float(wide[i]))
+                                             : wide[i] == layout_float_bits(expected);
+      if (!same && bad++ < 5) ADD_FAILURE() << name << " -> f32 of 0x" << std::hex << all[i];
+    }
+    EXPECT_EQ(bad, 0u) << name << " -> f32";
+    // Between the two 16-bit types (through f32, as the host does).
+    const DType other = narrow == DType::f16 ? DType::bf16 : DType::f16;
+    const auto crossed = download_words<std::uint16_t>(testing::unwrap(ops::cast(ctx(), t, other)));
+    bad = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      const float v = narrow == DType::f16 ? f16_to_f32(all[i]) : bf16_to_f32(all[i]);
+      if (std::isnan(v)) continue;  // the host's bulk widening may quiet a NaN
+      const std::uint16_t expected = other == DType::f16 ? f32_to_f16(v) : f32_to_bf16(v);
+      if (crossed[i] != expected && bad++ < 5)
+        ADD_FAILURE() << name << " -> " << dtype_name(other) << " of 0x" << std::hex << all[i];
+    }
+    EXPECT_EQ(bad, 0u) << name << " -> " << dtype_name(other);
+  }
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               INFINITY,
+                               -INFINITY,
+                               NAN,
+                               -NAN,
+                               layout_bits_float(0x7f800001u),  // signalling NaN
+                               1e-40f,
+                               -1e-40f,
+                               1.4e-45f,  // f32 subnormals
+                               3.4028235e38f,
+                               -3.4028235e38f,
+                               65504.0f,
+                               65519.0f,
+                               65520.0f,
+                               -65520.0f,
+                               6.1035156e-5f,
+                               6.0e-5f,
+                               5.9604645e-8f,
+                               2.9802322e-8f,  // 2^-25: tie between 0 and 2^-24
+                               4.4703484e-8f,  // 3 * 2^-26: rounds up to 2^-24
+                               8.940697e-8f,   // 1.5 * 2^-24: tie, to even (2^-23)
+                               1.0f + 1.0f / 256,
+                               1.0f + 3.0f / 256,  // bf16 ties
+                               1.0f + 1.0f / 2048,
+                               1.0f + 3.0f / 2048,  // f16 ties
+                               -1.0f - 1.0f / 2048,
+                               1.0009766f,
+                               3.14159265f};
+  for (std::uint64_t bits = 0; bits < (1ull << 32); bits += 4093) {
+    values.push_back(layout_bits_float(static_cast<std::uint32_t>(bits)));
+  }
+  Tensor x = testing::upload_bytes(*device_, values.data(), DType::f32,
+                                   Shape{static_cast<std::int64_t>(values.size())});
+  for (DType narrow : {DType::f16, DType::bf16}) {
+    const auto got = download_words<std::uint16_t>(testing::unwrap(ops::cast(ctx(), x, narrow)));
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const std::uint16_t expected =
+          narrow == DType::f16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
+      if (got[i] != expected && bad++ < 5) {
+        ADD_FAILURE() << "f32 0x" << std::hex << layout_float_bits(values[i]) << " -> "
+                      << dtype_name(narrow) << " gave 0x" << got[i] << ", expected 0x" << expected;
+      }
+    }
+    EXPECT_EQ(bad, 0u) << "f32 -> " << dtype_name(narrow);
+  }
+  // Same dtype: a copy.
+  const auto same = download_words<std::uint32_t>(testing::unwrap(ops::cast(ctx(), x, DType::f32)));
+  EXPECT_TRUE(std::equal(same.begin(), same.end(), download_words<std::uint32_t>(x).begin()));
+}
+
+// More ids than one workgroup checks, bad ids past the first workgroup,
+// i64 ids whose low word alone would look valid, and an odd-width bf16 table.
+TEST_P(LayoutTest, EmbeddingManyIdsAndBadIds) {
+  const std::int64_t vocab = 37, width = 5;
+  const auto table = testing::random_floats(vocab * width, 17);
+  std::vector<std::int32_t> ids(1000);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>((i * 7) % 37);
+  std::vector<double> ref, ref_bf16;
+  for (std::int32_t id : ids) {
+    for (std::int64_t j = 0; j < width; ++j) {
+      ref.push_back(table[static_cast<std::size_t>(id * width + j)]);
+      ref_bf16.push_back(bf16_to_f32(f32_to_bf16(table[static_cast<std::size_t>(id * width + j)])));
+    }
+  }
+  Tensor t = up(table, Shape{vocab, width});
+  Tensor tb = testing::unwrap(ops::cast(ctx(), t, DType::bf16));
+  Tensor ids32 = testing::upload_bytes(*device_, ids.data(), DType::i32, Shape{10, 100});
+  Tensor e = testing::unwrap(ops::embedding(ctx(), t, ids32));
+  EXPECT_EQ(e.shape(), (Shape{10, 100, width}));
+  testing::expect_close(testing::download(e), ref, 0, 0, "embedding of 1000 ids");
+  testing::expect_close(testing::download(testing::unwrap(ops::embedding(ctx(), tb, ids32))),
+                        ref_bf16, 0, 0, "embedding of 1000 ids, bf16 table");
+
+  auto bad_ids = ids;
+  bad_ids[900] = -5;
+  bad_ids[700] = 37;
+  const Status first =
+      ops::embedding(ctx(), t,
+                     testing::upload_bytes(*device_, bad_ids.data(), DType::i32, Shape{1000}))
+          .status();
+  EXPECT_EQ(first.code(), ErrorCode::invalid_argument);
+  EXPECT_NE(first.message().find("id 37 at index 700"), std::string::npos) << first.message();
+
+  std::vector<std::int64_t> ids64(ids.begin(), ids.end());
+  ids64[513] = (std::int64_t{1} << 32) + 3;  // low word 3: valid if only it were read
+  const Status wide =
+      ops::embedding(ctx(), t,
+                     testing::upload_bytes(*device_, ids64.data(), DType::i64, Shape{1000}))
+          .status();
+  EXPECT_EQ(wide.code(), ErrorCode::invalid_argument);
+  EXPECT_NE(wide.message().find("id 4294967299 at index 513"), std::string::npos) << wide.message();
+  ids64[513] = -1;
+  const Status negative =
+      ops::embedding(ctx(), t,
+                     testing::upload_bytes(*device_, ids64.data(), DType::i64, Shape{1000}))
+          .status();
+  EXPECT_NE(negative.message().find("id -1 at index 513"), std::string::npos) << negative.message();
+  ids64[513] = 36;
+  testing::expect_close(
+      testing::download(testing::unwrap(ops::embedding(
+          ctx(), t, testing::upload_bytes(*device_, ids64.data(), DType::i64, Shape{1000})))),
+      [&] {
+        auto r = ref;
+        for (std::int64_t j = 0; j < width; ++j)
+          r[static_cast<std::size_t>(513 * width + j)] =
+              table[static_cast<std::size_t>(36 * width + j)];
+        return r;
+      }(),
+      0, 0, "embedding i64");
+}
+
+// The planning device sees the same allocations as the device (on vulkan,
+// embedding's status word too).
+TEST_P(LayoutTest, EmbeddingPlannedEqualsMeasured) {
+  auto planner = make_planning_device(*device_);
+  std::uint64_t peaks[2] = {0, 0};
+  const std::vector<std::int32_t> ids = {1, 2, 3, 4, 5, 6, 7};
+  for (int planned = 0; planned < 2; ++planned) {
+    Device& device = planned ? *planner : *device_;
+    Tensor table = testing::unwrap(device.empty(DType::f32, Shape{9, 4}, MemoryTag::weights));
+    Tensor id_tensor = testing::unwrap(device.empty(DType::i32, Shape{7}, MemoryTag::io));
+    if (!planned) {
+      ASSERT_TRUE(device.copy_from_host(id_tensor.raw_data(), ids.data(), 28).ok());
+      const std::vector<float> zeros(36);
+      ASSERT_TRUE(device.copy_from_host(table.raw_data(), zeros.data(), 144).ok());
+    }
+    device.budget().reset_peaks();
+    const std::uint64_t base = device.budget().used_bytes();
+    Tensor y = testing::unwrap(
+        ops::embedding(ops::OpContext{device, testing::test_pool()}, table, id_tensor));
+    peaks[planned] = device.budget().peak_bytes() - base;
+  }
+  EXPECT_EQ(peaks[1], peaks[0]);
+  EXPECT_GT(peaks[0], 0u);
 }
 
 }  // namespace
