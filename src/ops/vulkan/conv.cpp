@@ -117,8 +117,41 @@ Expected<std::array<std::uint32_t, 3>> conv_row_grid(const VulkanDevice& device,
 
 }  // namespace
 
+// Up to this many output channels conv1d runs conv1d_direct.comp: a tile of
+// the implicit GEMM would be mostly empty rows, and its staging through
+// shared memory costs more than the few multiplies per output it shares.
+constexpr std::int64_t kDirectConvChannels = 8;
+
 Status conv1d(VulkanDevice& device, const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
               std::int64_t stride, std::int64_t padding, std::int64_t dilation) {
+  const std::int64_t reach = y.dim(2) * stride + w.dim(2) * dilation + padding + x.dim(2);
+  if (y.dim(1) <= kDirectConvChannels && reach <= std::numeric_limits<std::int32_t>::max()) {
+    ACEFIT_TRY(check_u32("conv1d", "output element count", y.numel()));
+    ACEFIT_TRY(check_u32("conv1d", "x element count", x.numel()));
+    ACEFIT_TRY(check_u32("conv1d", "weight element count", w.numel()));
+    struct Push {
+      std::uint64_t x, w, bias, y;
+      std::uint32_t in_channels, out_channels, in_length, out_length;
+      std::uint32_t kernel, stride, padding, dilation, has_bias, count;
+    } push{device.address(x),
+           device.address(w),
+           bias.defined() ? device.address(bias) : 0,
+           device.address(y),
+           u32(x.dim(1)),
+           u32(y.dim(1)),
+           u32(x.dim(2)),
+           u32(y.dim(2)),
+           u32(w.dim(2)),
+           u32(stride),
+           u32(padding),
+           u32(dilation),
+           bias.defined() ? 1u : 0u,
+           u32(y.numel())};
+    const std::uint32_t workgroup = workgroup_1d(device);
+    const std::uint32_t constants[] = {workgroup};
+    return device.dispatch(shaders::conv1d_direct, push, grid_1d(device, y.numel(), workgroup),
+                           constants);
+  }
   return conv_launch(device, "conv1d", shaders::conv1d, x, w, bias, y, stride, padding, dilation,
                      1);
 }
