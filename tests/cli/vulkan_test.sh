@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The vulkan device from the command line: devices lists it, generate runs
-# the tiny demo checkpoints on it (the same device peak as planned, audio
+# the self-check and the tiny demo checkpoints on it (the same device peak as planned, audio
 # close to the sim device's run of the same request: sim, like every GPU
 # device, keeps the DiT's matrices in bf16, the CPU in f32), and a device
 # index that does
@@ -35,6 +35,10 @@ if [ -z "$device" ]; then
   echo "no Vulkan device matches '$want': skipped"; exit 0
 fi
 echo "device: $device"
+
+# The self-check (every op family, planned peak == measured) on it.
+"$acefit" selfcheck --device "$device" >"$work/selfcheck.txt" 2>&1 \
+  || fail "selfcheck --device $device: $(tail -5 "$work/selfcheck.txt")"
 
 "$acefit" make-demo-checkpoints "$work/ckpt" --no-lm >/dev/null 2>"$work/mk.log" \
   || fail "make-demo-checkpoints: $(cat "$work/mk.log")"

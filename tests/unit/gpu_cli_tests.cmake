@@ -121,7 +121,7 @@ add_test(NAME cli.check_gpu.fake_amd_16gb
   COMMAND sh -c "env ${ACEFIT_PROBES_OFF} ACEFIT_ROCM_SMI_LIBRARY=\"$1\" ACEFIT_FAKE_ROCM_SMI='devices=1;name0=Radeon RX 7900 XTX;total0=17163091968;free0=16000000000' \"$0\" check-gpu"
           $<TARGET_FILE:acefit> $<TARGET_FILE:fake_rocm_smi>)
 set_tests_properties(cli.check_gpu.fake_amd_16gb PROPERTIES LABELS cli
-  PASS_REGULAR_EXPRESSION "GPU 0: AMD Radeon RX 7900 XTX \\(rocm-smi\\).*Total memory: 16368.0 MiB.*tier6a \\(16-20GB\\).*HSA_OVERRIDE_GFX_VERSION=11.0.0.*no compute backend for AMD Radeon RX 7900 XTX")
+  PASS_REGULAR_EXPRESSION "GPU 0: AMD Radeon RX 7900 XTX \\(rocm-smi\\).*Total memory: 16368.0 MiB.*tier6a \\(16-20GB\\).*HSA_OVERRIDE_GFX_VERSION=11.0.0.*(no usable Vulkan GPU|no GPU backend) for AMD Radeon RX 7900 XTX")
 add_test(NAME cli.check_gpu.fake_unknown_memory
   COMMAND sh -c "env ${ACEFIT_PROBES_OFF} ACEFIT_NVML_LIBRARY=\"$1\" ACEFIT_FAKE_NVML='devices=1;name0=Mystery GPU;total0=0;free0=0' \"$0\" check-gpu --json"
           $<TARGET_FILE:acefit> $<TARGET_FILE:fake_nvml>)

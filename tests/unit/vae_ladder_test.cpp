@@ -698,5 +698,45 @@ TEST_F(VaeLadderTest, OtherErrorsAreReturnedAsTheyAre) {
             small_sim->budget().current_bytes(MemoryTag::weights));
 }
 
+// The ladder on the vulkan device: a Budget cap (as MAX_CUDA_VRAM sets
+// one) with room for chunk 128 but not 256 makes the decode from 512 run
+// out of memory twice, halve the chunk twice and give sim's chunk-128
+// audio; the plan made for vulkan is exact there too.
+TEST_F(VaeLadderTest, HalvesTheChunkOnTheVulkanDevice) {
+  auto vk = testing::device_or_skip("vulkan");
+  if (!vk) GTEST_SKIP() << "no vulkan device";
+  auto cpu = make_cpu_device();
+  auto probe = make_sim_device(kLadderGiB);
+  const std::int64_t frames = 160;
+  const std::vector<float> z = latents(1, frames, 21);
+  const std::vector<float> at128 = tiled(load(*probe, micro_dir()), z, 0, frames, 128);
+  const VaeDecodePeaks plan =
+      testing::unwrap(plan_vae_decode_peaks(config(micro_dir()), *vk, frames, 64, kLevel1));
+  ASSERT_LT(peak_at(plan, 128).peak_bytes, peak_at(plan, 256).peak_bytes);
+  const std::uint64_t cap = vk->budget().cap_bytes();
+  const std::uint64_t limit = plan.weight_bytes + peak_at(plan, 128).peak_bytes;
+  ASSERT_EQ(vk->budget().used_bytes(), 0u);
+  vk->budget().set_cap_bytes(limit);
+  {
+    const OobleckDecoder decoder = load(*vk, micro_dir());
+    vk->budget().reset_peaks();
+    const auto outcome = adaptive_vae_decode(decoder, ctx(*vk), *cpu, testing::test_pool(), z, 1,
+                                             frames, start(512, kLevel1));
+    vk->budget().set_cap_bytes(cap);
+    ASSERT_TRUE(outcome.ok()) << outcome.status().to_string();
+    EXPECT_EQ(outcome->chunk, 128);
+    EXPECT_EQ(outcome->level, kLevel1);
+    EXPECT_EQ(outcome->retries, 2);
+    for (const std::string& line : outcome->log) std::cout << "[ log      ] " << line << "\n";
+    EXPECT_EQ(vk->budget().peak_bytes(), limit);  // the plan is exact on vulkan
+    const double diff = max_abs_diff(outcome->audio.data, at128), scale = max_abs(at128);
+    std::cout << "[ accuracy ] vulkan chunk 128 vs sim chunk 128: max abs difference " << diff
+              << " (max |audio| " << scale << ")\n";
+    EXPECT_LE(diff, kTiledTolerance * scale);
+  }
+  vk->budget().set_cap_bytes(cap);
+  EXPECT_EQ(vk->budget().used_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace acefit

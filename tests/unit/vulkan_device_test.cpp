@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "device/device_selection.h"
 #include "device/vulkan/vulkan_device.h"
 #include "ops/elementwise.h"
 #include "test_support.h"
@@ -194,6 +195,58 @@ TEST(VulkanSelection, AutoNeverPicksACpuImplementation) {
   EXPECT_EQ(preferred_vulkan_device({lavapipe, igpu, dgpu}), 2);
   EXPECT_EQ(preferred_vulkan_device({broken, lavapipe, igpu}), 1);
   EXPECT_EQ(preferred_vulkan_device({broken}), -1);
+}
+
+// auto: a Vulkan GPU when there is one, else the CPU; never lavapipe (here
+// the only Vulkan device) and never the cuda device, which has no kernels.
+TEST(VulkanSelection, AutoOpensAVulkanGpuElseTheCpu) {
+  std::vector<std::string> warnings;
+  const DeviceRequest request = testing::unwrap(device_request_from(
+      [](std::string_view) { return std::optional<std::string>(); }, std::string("auto")));
+  const std::shared_ptr<Device> opened = testing::unwrap(open_device(request, warnings));
+  auto listed = list_vulkan_devices();
+  const int preferred = listed.ok() ? preferred_vulkan_device(listed.value()) : -1;
+  if (preferred < 0) {
+    EXPECT_EQ(opened->kind(), DeviceKind::cpu);
+  } else {
+    EXPECT_EQ(opened->name(), "vulkan:" + std::to_string(preferred));
+  }
+  EXPECT_NE(opened->kind(), DeviceKind::cuda);
+}
+
+TEST(VulkanSelection, DeviceNamesAreParsedStrictly) {
+  const auto none = [](std::string_view) { return std::optional<std::string>(); };
+  for (const char* good : {"vulkan", "vulkan:0", "vulkan:12"}) {
+    const auto request = device_request_from(none, std::string(good));
+    ASSERT_TRUE(request.ok()) << good;
+    EXPECT_EQ(request->choice, DeviceRequest::Choice::vulkan) << good;
+  }
+  EXPECT_EQ(device_request_from(none, std::string("vulkan:12"))->ordinal, 12);
+  for (const char* bad : {"vulkan:", "vulkan:-1", "vulkan:x", "vulkan:1x", "vulkanx", "vulkan0"}) {
+    const auto request = device_request_from(none, std::string(bad));
+    ASSERT_FALSE(request.ok()) << bad;
+    EXPECT_NE(request.status().message().find(bad), std::string::npos)
+        << request.status().message();
+  }
+  // A bad value in the environment is ignored with a warning.
+  const auto from_env = device_request_from([](std::string_view name) {
+    return name == "ACEFIT_DEVICE" ? std::optional<std::string>("vulkan:") : std::nullopt;
+  });
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->choice, DeviceRequest::Choice::automatic);
+  ASSERT_EQ(from_env->warnings.size(), 1u);
+}
+
+// A device index that does not exist is not_found naming it.
+TEST(VulkanSelection, AMissingIndexIsNamed) {
+  auto opened = make_vulkan_device(999);
+  ASSERT_FALSE(opened.ok());
+  if (!vulkan_compiled_in()) {
+    EXPECT_EQ(opened.status().code(), ErrorCode::unsupported);
+    return;
+  }
+  EXPECT_EQ(opened.status().code(), ErrorCode::not_found) << opened.status().to_string();
+  EXPECT_NE(opened.status().message().find("vulkan:999"), std::string::npos);
 }
 
 }  // namespace

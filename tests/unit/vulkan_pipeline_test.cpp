@@ -1,5 +1,6 @@
-// The whole pipeline on the vulkan device (lavapipe in CI): a tiny
-// generate agrees with the CPU; plans equal measured peaks; every cap of a
+// The whole pipeline on the vulkan device (lavapipe in CI): generate gives
+// the CPU's audio and the planned peaks (f32 at batch 2; INT8 with DiT
+// offload and layer streaming); every cap of a
 // sweep completes with the unconstrained audio or is refused before any work;
 // a failure injected at a sample of allocations is absorbed (VAE ladder) or
 // reported; and out of device memory in the VAE decode is absorbed by the
@@ -82,24 +83,6 @@ class VulkanPipelineTest : public ::testing::Test {
   std::uint64_t cap_ = 0;
 };
 
-// Generate end to end on vulkan; the audio matches the CPU's.
-TEST_F(VulkanPipelineTest, GenerateAgreesWithTheCpu) {
-  for (const bool int8 : {false, true}) {
-    const GeneratorOptions o = options(int8 ? OffloadMode::cpu_dit : OffloadMode::none, int8);
-    const GenerationRequest request = vulkan_request(1);
-    const Generator generator = unwrap(Generator::load(o, ops::OpContext{*device_, test_pool()}));
-    const GenerationResult result = unwrap(generator.generate(request));
-    const GenerationResult& reference = cpu_reference(o, request);
-    const double diff = largest_difference(result.audio, reference.audio);
-    const double scale = largest_value(reference.audio);
-    std::cout << "[ accuracy ] " << (int8 ? "int8, cpu_dit offload" : "f32")
-              << ": vulkan vs cpu max abs difference " << diff << " (max |audio| " << scale
-              << ")\n";
-    EXPECT_GT(scale, 0.0);
-    EXPECT_LE(diff, 2e-3 * std::max(1.0, scale));
-  }
-}
-
 struct VulkanPlanCase {
   std::string name;
   OffloadMode offload;
@@ -142,6 +125,17 @@ TEST_P(VulkanPlanEqualsRun, EveryStagePeak) {
   if (c.offload != OffloadMode::none) {
     EXPECT_GT(measured.transfers.to_device_bytes, 0u);
   }
+  // The audio is the CPU's (the same request and options on the cpu device;
+  // streaming, a device-side choice, changes no value).
+  GenerationRequest on_cpu = request;
+  on_cpu.dit_stream_window = 0;
+  const GenerationResult& reference = cpu_reference(o, on_cpu);
+  const double diff = largest_difference(run.audio, reference.audio);
+  const double scale = largest_value(reference.audio);
+  std::cout << "[ accuracy ] " << c.name << ": vulkan vs cpu max abs difference " << diff
+            << " (max |audio| " << scale << ")\n";
+  EXPECT_GT(scale, 0.0);
+  EXPECT_LE(diff, 2e-3 * std::max(1.0, scale));
   // The driver holds what the Budget counts plus the free room of its blocks.
   const VulkanStats stats = as_vulkan(*device_)->stats();
   EXPECT_GE(stats.peak_driver_bytes, measured.peak_device_bytes);
@@ -222,11 +216,11 @@ TEST_F(VulkanPipelineTest, InjectedFailuresAreAbsorbedOrReported) {
   ASSERT_GT(count, 100u);
   const std::uint64_t resident = device_->budget().used_bytes();
   int absorbed = 0, reported = 0;
-  // Eight allocations spread over the run, the last one included: the early
+  // Four allocations spread over the run, the last one included: the early
   // ones fail in the encoders (reported), the late ones in the VAE decode
   // (absorbed). memory_caps_test injects at every allocation on sim.
   std::vector<std::uint64_t> sample;
-  for (std::uint64_t i = 1; i <= 8; ++i) sample.push_back(1 + (count - 1) * i * i / 64);
+  for (const std::uint64_t i : {1, 2, 3, 5}) sample.push_back(1 + (count - 1) * i * i / 25);
   for (const std::uint64_t n : sample) {
     const std::uint64_t failures = device_->budget().stats().failures;
     device_->budget().fail_nth_reservation(n);
