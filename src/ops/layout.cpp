@@ -122,8 +122,8 @@ Expected<Tensor> concat(const OpContext& ctx, const std::vector<Tensor>& parts, 
       ACEFIT_ASSIGN(source,
                     contiguous(OpContext{ctx.device, ctx.pool, MemoryTag::workspace}, part));
     }
-    if (!planning(ctx)) {
-      const std::int64_t run = part.dim(a) * inner;
+    const std::int64_t run = part.dim(a) * inner;
+    if (!planning(ctx) && run > 0) {  // an empty part has no data to copy
       const auto* in = static_cast<const unsigned char*>(source.raw_data());
       ctx.pool.parallel_for(outer, 16, [&](std::int64_t o0, std::int64_t o1) {
         for (std::int64_t o = o0; o < o1; ++o) {
