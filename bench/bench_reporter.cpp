@@ -169,6 +169,7 @@ nlohmann::ordered_json JsonReporter::document() const {
     for (const VulkanRow& row : vulkan_) {
       const auto vulkan = seconds(row.vulkan_name);
       const auto cpu = seconds(row.cpu_name);
+      if (!vulkan && !cpu) continue;  // filtered out
       nlohmann::ordered_json entry = {{"section", row.section},
                                       {"shape", row.shape},
                                       {"variant", row.variant},
