@@ -5,6 +5,7 @@
 //   attention/<shape>/openblas_full       per-head sgemm + softmax + sgemm
 //   tokenizer/encode_qwen3_lyrics         Tokenizer::encode of ~100 KB of lyrics
 #include "bench_cases.h"
+#include "bench_support.h"
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -46,26 +47,6 @@ constexpr int64_t kQHeads = 16;
 constexpr int64_t kKvHeads = 8;
 constexpr int64_t kHeadDim = 128;
 constexpr int64_t kWindow = 128;
-
-Expected<Tensor> random_tensor(const ops::OpContext& ctx, Shape shape, MemoryTag tag,
-                               std::uint64_t seed, float stddev) {
-  ACEFIT_ASSIGN(Tensor t, ctx.device.empty(DType::f32, shape, tag));
-  Rng rng(seed);
-  float* data = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) data[i] = stddev * rng.normal();
-  return t;
-}
-
-// Concatenates parts (GCC 12 warns, falsely, on some `"literal" + std::string`).
-std::string join(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (std::string_view part : parts) out += part;
-  return out;
-}
-
-benchmark::internal::Benchmark* configure(benchmark::internal::Benchmark* b, double min_time) {
-  return b->MinTime(min_time)->UseRealTime()->Unit(benchmark::kMillisecond);
-}
 
 // acefit keeps OpenBLAS single-threaded and splits GEMMs itself (so that
 // results do not depend on the thread count, ops/cpu/blas.h); the reference
@@ -175,16 +156,6 @@ void openblas_attention(ThreadPool& pool, const float* q, const float* k, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s, d, s, 1.0f, scores, s,
                 v + kv * kHeadDim, kv_stride, 0.0f, out + h * kHeadDim, q_stride);
   }
-}
-
-// Keys query p sees under |p - j| <= window, summed over all queries.
-double visible_pairs(int64_t seq, int64_t window) {
-  double pairs = 0;
-  for (int64_t p = 0; p < seq; ++p) {
-    pairs +=
-        static_cast<double>(std::min(seq - 1, p + window) - std::max<int64_t>(0, p - window) + 1);
-  }
-  return pairs;
 }
 
 Status register_attention(const ops::OpContext& ctx, double min_time,

@@ -20,15 +20,8 @@ VulkanListing list_vulkan() {
 }
 
 int running_vulkan_index(const Device& running) {
-  if (running.kind() != DeviceKind::vulkan) return -1;
-  const std::string& name = running.name();  // vulkan:N
-  const auto colon = name.find(':');
-  if (colon == std::string::npos) return -1;
-  try {
-    return std::stoi(name.substr(colon + 1));
-  } catch (const std::exception&) {
-    return -1;
-  }
+  const auto* vulkan = dynamic_cast<const VulkanDevice*>(&running);
+  return vulkan == nullptr ? -1 : vulkan->info().index;
 }
 
 namespace {

@@ -20,7 +20,7 @@ struct VulkanListing {
 
 VulkanListing list_vulkan();
 
-// "vulkan:N" when `running` is that Vulkan device, else -1.
+// N when `running` is the Vulkan device vulkan:N, else -1.
 int running_vulkan_index(const Device& running);
 
 nlohmann::json vulkan_listing_json(const VulkanListing& listing, const Device& running);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
 #include "device/vulkan/vulkan_instance.h"
@@ -56,11 +57,15 @@ struct Submission {
   bool in_flight = false;
 };
 
+// A pipeline per (shader, specialization constants); a fixed array, so that
+// looking one up on every dispatch allocates nothing.
+constexpr std::size_t kMaxSpecializationConstants = 8;
 struct PipelineKey {
-  const std::uint32_t* words;
-  std::vector<std::uint32_t> constants;
+  const std::uint32_t* words = nullptr;
+  std::size_t count = 0;
+  std::array<std::uint32_t, kMaxSpecializationConstants> constants{};
   bool operator<(const PipelineKey& other) const {
-    return std::tie(words, constants) < std::tie(other.words, other.constants);
+    return std::tie(words, count, constants) < std::tie(other.words, other.count, other.constants);
   }
 };
 
@@ -383,7 +388,8 @@ Status VulkanDeviceImpl::after_command() {
 
 Expected<VkPipeline> VulkanDeviceImpl::pipeline(const ShaderCode& shader,
                                                 std::span<const std::uint32_t> constants) {
-  PipelineKey key{shader.words, {constants.begin(), constants.end()}};
+  PipelineKey key{shader.words, constants.size(), {}};
+  std::copy(constants.begin(), constants.end(), key.constants.begin());
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
   VkShaderModule& module = modules_[shader.words];
   if (module == VK_NULL_HANDLE) {
@@ -422,18 +428,22 @@ Expected<VkPipeline> VulkanDeviceImpl::pipeline(const ShaderCode& shader,
 Status VulkanDeviceImpl::dispatch(const ShaderCode& shader, std::span<const std::byte> push,
                                   std::array<std::uint32_t, 3> groups,
                                   std::span<const std::uint32_t> constants) {
-  const std::string what = name() + ": kernel " + std::string(shader.name);
+  auto refuse = [&](const std::string& why) {
+    return invalid_argument(name() + ": kernel " + std::string(shader.name) + ": " + why);
+  };
   if (push.size() > limits().push_constant_bytes || push.size() % 4 != 0) {
-    return invalid_argument(what + ": " + std::to_string(push.size()) +
-                            " bytes of push constants (at most " +
-                            std::to_string(limits().push_constant_bytes) + ", a multiple of 4)");
+    return refuse(std::to_string(push.size()) + " bytes of push constants (at most " +
+                  std::to_string(limits().push_constant_bytes) + ", a multiple of 4)");
+  }
+  if (constants.size() > kMaxSpecializationConstants) {
+    return refuse(std::to_string(constants.size()) + " specialization constants (at most " +
+                  std::to_string(kMaxSpecializationConstants) + ")");
   }
   for (int i = 0; i < 3; ++i) {
     if (groups[i] == 0 || groups[i] > limits().max_workgroup_count[i]) {
-      return invalid_argument(what + ": " + std::to_string(groups[i]) +
-                              " workgroups in dimension " + std::to_string(i) +
-                              " (the device allows 1.." +
-                              std::to_string(limits().max_workgroup_count[i]) + ")");
+      return refuse(std::to_string(groups[i]) + " workgroups in dimension " + std::to_string(i) +
+                    " (the device allows 1.." + std::to_string(limits().max_workgroup_count[i]) +
+                    ")");
     }
   }
   std::lock_guard<std::mutex> lock(mutex_);
