@@ -140,6 +140,7 @@ Expected<Generator> Generator::load(const GeneratorOptions& options, const ops::
   g.host_ = make_host_for(ctx.device);
   g.offload_ = g.host_.get() == g.device_ ? OffloadMode::none : options.offload;
   g.max_auto_vae_chunk_frames_ = options.max_auto_vae_chunk_frames;
+  g.matrix_dtype_ = options.matrix_dtype;
   if (options.preset && !ctx.device.planning())
     return Status(ErrorCode::invalid_argument,
                   "a preset has shapes but no weights: it can only be planned, not run");
@@ -194,6 +195,7 @@ Expected<Generator> Generator::load(const GeneratorOptions& options, const ops::
   ACEFIT_ASSIGN(models::DitDecoder dit,
                 models::DitDecoder::load(*sources.dit, dit_ctx, g.dit_config_, dit_dtype));
   g.dit_.emplace(std::move(dit));
+  g.dit_loader_ = std::make_shared<const models::WeightLoader>(std::move(*sources.dit));
   report(progress, "load", 3, parts);
 
   g.silence_.assign(
@@ -261,8 +263,31 @@ Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
     return bad_request("the VAE chunk must be >= 1 frame (0: auto)");
   if (request.vae_overlap_frames < 0) return bad_request("the VAE overlap must be >= 0 frames");
   const std::int64_t hop = vae_config_.hop_samples();
+  // Audio codes (one list for every item, or one per item) set the length.
+  const std::vector<std::vector<std::int64_t>>& codes = request.audio_codes;
+  const bool has_codes = !codes.empty();
+  if (has_codes) {
+    if (codes.size() != 1 && codes.size() != static_cast<std::size_t>(request.batch))
+      return bad_request("audio codes: " + std::to_string(codes.size()) + " lists for a batch of " +
+                         std::to_string(request.batch) + " (give one list, or one per item)");
+    for (std::size_t b = 0; b < codes.size(); ++b) {
+      if (codes[b].empty())
+        return bad_request("audio codes: list " + std::to_string(b) + " is empty");
+      if (codes[b].size() != codes.front().size())
+        return bad_request("audio codes: every list needs the same length");
+      for (std::size_t i = 0; i < codes[b].size(); ++i) {
+        if (codes[b][i] < 0 || codes[b][i] >= kAudioCodeCount)
+          return bad_request("audio code " + std::to_string(codes[b][i]) + " at position " +
+                             std::to_string(i) + " is outside 0..63999");
+      }
+    }
+  }
+  const std::int64_t code_frames =
+      has_codes ? static_cast<std::int64_t>(codes.front().size()) * dit_config_.pool_window_size
+                : 0;
   const std::int64_t frames =
-      latent_frames_for_duration(request.duration_s, hop, vae_config_.sampling_rate);
+      has_codes ? std::max<std::int64_t>(128, code_frames)
+                : latent_frames_for_duration(request.duration_s, hop, vae_config_.sampling_rate);
   if (frames > kSilenceLatentFrames)
     return bad_request("duration " + std::to_string(request.duration_s) +
                        " s is longer than the 600 s the model supports");
@@ -287,8 +312,10 @@ Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
     metas.bpm = request.bpm;
     metas.time_signature = request.time_signature;
     metas.keyscale = request.keyscale;
-    metas.duration_s = request.duration_s;
-    ACEFIT_ASSIGN(const std::string instruction, task_instruction(Task::text2music));
+    metas.duration_s = has_codes ? result.duration_s : request.duration_s;
+    // A text2music request with audio codes is a cover (6.4).
+    ACEFIT_ASSIGN(const std::string instruction,
+                  task_instruction(has_codes ? Task::cover : Task::text2music));
     ACEFIT_ASSIGN(const std::string caption_text,
                   caption_prompt(instruction, request.caption, metas));
     ACEFIT_ASSIGN(const std::string lyric_text, lyric_prompt(request.language, request.lyrics));
@@ -357,6 +384,14 @@ Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
 
   Stopwatch total;
   RunRecord& record = result.record;
+  if (has_codes) {
+    std::vector<std::vector<std::int64_t>> item_codes = codes;
+    if (item_codes.size() == 1 && request.batch > 1)
+      item_codes.assign(static_cast<std::size_t>(request.batch), codes.front());
+    report(progress, "codes", 0, 1);
+    ACEFIT_ASSIGN(plan.context_src, code_hints(item_codes, frames, &record));
+    report(progress, "codes", 1, 1);
+  }
   report(progress, "encode", 0, 1);
   std::vector<float> latents;
   {

@@ -82,6 +82,12 @@ struct GenerationRequest {
   // (its `enabled` is ignored).
   std::optional<bool> dcw_enabled;
   DcwOptions dcw;
+  // Audio codes (FSQ indices 0..63999, acestep-model.md 8, 9): per batch
+  // item, or one list shared by every item; empty: none. With codes the
+  // length is 5 frames a code (at least 128 frames, the duration is then
+  // ignored), the item is a cover (6.4) and its context holds the
+  // detokenized 25 Hz hints.
+  std::vector<std::vector<std::int64_t>> audio_codes;
   // VAE decode: 0 = the largest chunk whose planned peak fits the free
   // budget; n = n latent frames (ACESTEP_VAE_DECODE_CHUNK_SIZE).
   std::int64_t vae_chunk_frames = 0;
@@ -137,6 +143,9 @@ class Generator {
     DcwOptions dcw;            // after every step, with the guided v (off by default)
     // Noise the SDE adds after step i (i < steps - 1), [B, T, 64].
     std::function<Expected<std::vector<float>>(int step)> sde_noise;
+    // The context's source latents per item, [B, T, 64] (the detokenized
+    // hints of audio codes); empty: the silence latent.
+    std::vector<float> context_src;
     // Called with the state after each step.
     std::function<void(int step, const std::vector<float>& x)> on_step;
   };
@@ -146,6 +155,14 @@ class Generator {
                                       std::int64_t frames, const SamplingPlan& plan,
                                       const ProgressFn& progress = {}, RunRecord* record = nullptr,
                                       int stream_window = 0) const;
+
+  // Audio codes -> 25 Hz hints [B, frames, 64] (host): FSQ values,
+  // project_out and the detokenizer (8.2, 8.3), cropped to `frames` or
+  // padded with silence frames. codes: one list per item (all the same
+  // length). The detokenizer is read from the DiT checkpoint for this stage
+  // and dropped after it.
+  Expected<std::vector<float>> code_hints(const std::vector<std::vector<std::int64_t>>& codes,
+                                          std::int64_t frames, RunRecord* record = nullptr) const;
 
   // latents [B, T, 64] (host) -> audio [B, 2, hop T] (host), not normalised.
   // chunk_frames 0 picks the chunk from the free budget (budget_bytes 0: the
@@ -197,6 +214,8 @@ class Generator {
   VaeConfig vae_config_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   double tokenizer_load_s_ = 0;
+  DType matrix_dtype_ = DType::bf16;
+  std::shared_ptr<const models::WeightLoader> dit_loader_;  // the detokenizer's source
   std::optional<models::TextEncoder> text_encoder_;
   std::optional<models::ConditionEncoder> condition_encoder_;
   std::optional<models::DitDecoder> dit_;

@@ -134,14 +134,22 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
     dit.emplace(std::move(whole));
   }
 
-  // Context: [silence frames 0..T-1 | chunk mask of ones] per item.
+  // Context: [source latents (silence, or code hints) | chunk mask of ones] per item.
   std::vector<float> context_values;
+  if (!plan.context_src.empty() &&
+      static_cast<std::int64_t>(plan.context_src.size()) != shape.element_count())
+    return bad_request("the context has " + std::to_string(plan.context_src.size()) +
+                       " values, expected " + std::to_string(shape.element_count()));
   if (!planning) {
-    const std::vector<float> src = silence_frames(frames, 1);
+    const std::vector<float> silence = silence_frames(frames, 1);
     context_values.reserve(static_cast<std::size_t>(runs * batch * frames * 2 * channels));
     for (std::int64_t b = 0; b < runs * batch; ++b) {
+      // Source latents: the item's hints (the CFG twin's are its item's), else silence.
+      const float* src = plan.context_src.empty()
+                             ? silence.data()
+                             : plan.context_src.data() + (b % batch) * frames * channels;
       for (std::int64_t t = 0; t < frames; ++t) {
-        const auto* row = src.data() + t * channels;
+        const auto* row = src + t * channels;
         context_values.insert(context_values.end(), row, row + channels);
         context_values.insert(context_values.end(), static_cast<std::size_t>(channels), 1.0f);
       }

@@ -38,6 +38,8 @@ struct VaeDecodeReport {
 
 struct GenerationTimings {
   double load_s = 0;  // filled by the caller that timed load()
+  double lm_s = 0;    // both LM phases
+  double detokenizer_s = 0;
   double text_encoding_s = 0;
   double condition_encoding_s = 0;
   std::vector<double> dit_steps_s;
@@ -45,10 +47,31 @@ struct GenerationTimings {
   double total_s = 0;  // encode + diffusion + decode
 };
 
+// One phase of the 5 Hz LM (CoT or codes).
+struct LmPhaseReport {
+  std::string name;                // "cot" or "codes"
+  int sequences = 0;               // CFG twins included
+  std::int64_t prompt_tokens = 0;  // of the conditional sequence
+  std::int64_t new_tokens = 0;     // generated per sequence (the longest)
+  double seconds = 0;
+  double tokens_per_s() const {
+    return seconds > 0 ? static_cast<double>(new_tokens) / seconds : 0;
+  }
+};
+
+struct LmReport {
+  bool ran = false;
+  std::string model;    // folder name
+  std::string backend;  // "vllm" or "pt"
+  std::vector<LmPhaseReport> phases;
+  std::uint64_t kv_reserved_bytes = 0;  // the most the KV cache held
+};
+
 struct RunRecord {
   GenerationTimings timings;
   std::vector<StageMemory> stages;
   VaeDecodeReport vae;
+  LmReport lm;
   std::uint64_t peak_device_bytes = 0;  // over the whole run, resident weights included
   std::array<std::uint64_t, kMemoryTagCount> peak_device_by_tag{};
   std::uint64_t peak_host_bytes = 0;

@@ -12,6 +12,7 @@
 #include "core/timer.h"
 #include "io/checkpoint/checkpoint_layout.h"
 #include "io/text/text_input.h"
+#include "pipeline/audio_codes.h"
 #include "pipeline/prompt.h"
 #include "runtime.h"
 
@@ -185,11 +186,32 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
   add_dcw_scaler("--dcw-high-scaler", args.dcw_options.high_scaler,
                  "DCW double mode's high-band strength, -1 to 1: (1 - t) * high scaler "
                  "[default: 0.02]");
+  auto* codes = keep_text(command.add_option(
+      "--audio-codes", args.audio_codes_text,
+      "Audio codes that steer the DiT (a cover of them): the LM's <|audio_code_N|> tokens, or "
+      "integers 0..63999 separated by commas or spaces; 5 latent frames (0.2 s) a code, the "
+      "duration follows from them [default: none]"));
+  auto* codes_file = keep_text(command.add_option("--audio-codes-file", args.audio_codes_file,
+                                                  "Read --audio-codes from this file"));
+  codes->excludes(codes_file);
   command.add_flag("--f32-weights", args.f32_weights,
                    "Keep projection matrices in f32 instead of bf16 (twice the memory)");
 }
 
 Status prepare_request_args(RequestArgs& args, bool caption_required) {
+  if (!args.audio_codes_file.empty()) {
+    ACEFIT_ASSIGN(
+        args.audio_codes_text,
+        read_bounded_text_file(args.audio_codes_file, kMaxAudioCodeBytes, "--audio-codes-file"));
+  }
+  if (!args.audio_codes_text.empty()) {
+    auto codes = parse_audio_codes(args.audio_codes_text);
+    if (!codes.ok())
+      return Status(ErrorCode::invalid_argument,
+                    (args.audio_codes_file.empty() ? "--audio-codes: " : "--audio-codes-file: ") +
+                        codes.status().message());
+    args.audio_codes = std::move(*codes);
+  }
   if (!args.caption_file.empty()) {
     ACEFIT_ASSIGN(args.caption,
                   read_bounded_text_file(args.caption_file, kMaxCaptionBytes, "--caption-file"));
@@ -266,6 +288,7 @@ Expected<GenerationRequest> build_request(const RequestArgs& args,
   request.method = args.method == "sde" ? InferMethod::sde : InferMethod::ode;
   request.dcw_enabled = args.dcw;
   request.dcw = args.dcw_options;
+  if (!args.audio_codes.empty()) request.audio_codes = {args.audio_codes};
   if (settings.vae_decode_chunk_size.value)
     request.vae_chunk_frames = *settings.vae_decode_chunk_size.value;
   request.vae_on_host = settings.vae_on_cpu.value;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "adapt/settings.h"
 #include "pipeline/generator.h"
@@ -29,6 +30,8 @@ inline constexpr std::uint64_t kMaxSeed = 4294967295ull;
 inline constexpr double kMaxShift = 100.0;
 inline constexpr double kMaxGuidance = 100.0;
 inline constexpr int kMaxSteps = 1000;
+// --audio-codes-file: 3000 codes (600 s) of "<|audio_code_63999|>" are 60 KB.
+inline constexpr std::size_t kMaxAudioCodeBytes = 1 << 20;
 
 struct RequestArgs {
   std::string caption;
@@ -51,6 +54,10 @@ struct RequestArgs {
   std::optional<bool> dcw;
   DcwOptions dcw_options;
   bool f32_weights = false;
+  // --audio-codes / --audio-codes-file: <|audio_code_N|> tokens or integers.
+  std::string audio_codes_text;
+  std::string audio_codes_file;
+  std::vector<std::int64_t> audio_codes;  // parsed by prepare_request_args
 };
 
 // caption_required: generate needs one; plan does not (prompt lengths barely
