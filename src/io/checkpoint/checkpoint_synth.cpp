@@ -75,12 +75,12 @@ Status write_weights(const std::string& path, const std::vector<TensorSpec>& spe
   return write_safetensors(path, entries, {{"format", "pt"}, {"generator", "acefit synthetic"}});
 }
 
-Status write_json(const std::string& path, const nlohmann::ordered_json& json) {
+Status write_json(const std::string& path, const nlohmann::json& json) {
   const std::string text = json.dump(2) + "\n";
   return write_file_atomic(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
 
-nlohmann::ordered_json dit_json(const DitConfig& c) {
+nlohmann::json dit_json(const DitConfig& c) {
   return {{"architectures", {"AceStepConditionGenerationModel"}},
           {"model_type", "acestep"},
           {"hidden_size", c.hidden_size},
@@ -111,8 +111,8 @@ nlohmann::ordered_json dit_json(const DitConfig& c) {
 }
 
 // The XL fields (config.json has them only for the XL models).
-nlohmann::ordered_json dit_json_with_encoder(const DitConfig& c) {
-  nlohmann::ordered_json json = dit_json(c);
+nlohmann::json dit_json_with_encoder(const DitConfig& c) {
+  nlohmann::json json = dit_json(c);
   const auto put = [&json](const char* key, const std::optional<std::int64_t>& value) {
     if (value) json[key] = *value;
   };
@@ -123,7 +123,7 @@ nlohmann::ordered_json dit_json_with_encoder(const DitConfig& c) {
   return json;
 }
 
-nlohmann::ordered_json vae_json(const VaeConfig& c) {
+nlohmann::json vae_json(const VaeConfig& c) {
   return {{"_class_name", "AutoencoderOobleck"},
           {"encoder_hidden_size", c.encoder_hidden_size},
           {"downsampling_ratios", c.downsampling_ratios},
@@ -134,7 +134,7 @@ nlohmann::ordered_json vae_json(const VaeConfig& c) {
           {"sampling_rate", c.sampling_rate}};
 }
 
-nlohmann::ordered_json qwen3_json(const Qwen3Config& c) {
+nlohmann::json qwen3_json(const Qwen3Config& c) {
   return {{"architectures", {"Qwen3ForCausalLM"}},
           {"model_type", "qwen3"},
           {"hidden_size", c.hidden_size},
@@ -310,11 +310,32 @@ Qwen3Config full_lm_config() {
   return c;
 }
 
+// The 5 Hz LM's tokenizer.json lists its 65535 <|audio_code_N|> slots as
+// added tokens with ids 151669 + N (acestep-model.md 14.2): appended to a
+// Qwen3 base tokenizer.json's added_tokens, every other byte's meaning kept.
+Expected<std::string> with_audio_code_tokens(const std::string& text, const std::string& origin) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded() || !json.is_object())
+    return Status(ErrorCode::corrupt, origin + ": invalid JSON");
+  nlohmann::json& added = json["added_tokens"];
+  if (!added.is_array()) added = nlohmann::json::array();
+  for (std::int64_t code = 0; code < kAudioCodeSlotCount; ++code) {
+    added.push_back({{"id", kAudioCodeFirstTokenId + code},
+                     {"content", audio_code_token_text(code)},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", false}});
+  }
+  return json.dump();
+}
+
 // Copies the tokenizer files found in `from` into `to`, tokenizer.json with
 // its post_processor set to `post_processor_json` (the text encoder's and
-// the LM's differ: 18.1).
+// the LM's differ: 18.1) and, for the LM, its audio-code tokens.
 Status copy_tokenizer_files(const std::string& from, const std::string& to,
-                            std::string_view post_processor_json) {
+                            std::string_view post_processor_json, bool audio_codes) {
   int copied = 0;
   for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"}) {
     const fs::path source = fs::path(from) / name;
@@ -325,6 +346,9 @@ Status copy_tokenizer_files(const std::string& from, const std::string& to,
     if (!in.good() && !in.eof()) return Status(ErrorCode::io, source.string() + ": cannot read");
     if (std::string_view(name) == "tokenizer.json") {
       ACEFIT_ASSIGN(bytes, replace_post_processor(bytes, post_processor_json, source.string()));
+      if (audio_codes) {
+        ACEFIT_ASSIGN(bytes, with_audio_code_tokens(bytes, source.string()));
+      }
     }
     ACEFIT_TRY(
         write_file_atomic((fs::path(to) / name).string(),
@@ -386,8 +410,8 @@ Status write_synthetic_checkpoints(const std::string& root,
     ACEFIT_TRY(write_weights(text_dir + "/model.safetensors", expected_qwen3_tensors(text, ""),
                              options.seed + 2));
     if (!options.tokenizer_dir.empty())
-      ACEFIT_TRY(
-          copy_tokenizer_files(options.tokenizer_dir, text_dir, kQwen3EmbeddingPostProcessorJson));
+      ACEFIT_TRY(copy_tokenizer_files(options.tokenizer_dir, text_dir,
+                                      kQwen3EmbeddingPostProcessorJson, false));
   }
   if (options.with_lm) {
     const Qwen3Config lm = full ? full_lm_config() : synthetic_lm_config();
@@ -397,7 +421,8 @@ Status write_synthetic_checkpoints(const std::string& root,
     ACEFIT_TRY(write_weights(lm_dir + "/model.safetensors", expected_qwen3_tensors(lm, "model."),
                              options.seed + 3));
     if (!options.tokenizer_dir.empty())
-      ACEFIT_TRY(copy_tokenizer_files(options.tokenizer_dir, lm_dir, kByteLevelPostProcessorJson));
+      ACEFIT_TRY(
+          copy_tokenizer_files(options.tokenizer_dir, lm_dir, kByteLevelPostProcessorJson, true));
   }
   return Status();
 }
