@@ -520,7 +520,7 @@ Status resolve_limits(const SettingsInput& in, EffectiveSettings& out) {
   const bool with_lm = out.init_lm.value && in.lm_in_pipeline;
   const std::string lm_text = with_lm_text(with_lm);
   std::string basis = tier.name + ", " + lm_text;
-  if (out.init_lm.value && !with_lm) basis += " (generate does not run the LM yet)";
+  if (out.init_lm.value && !with_lm) basis += " (this run does not use the LM)";
   std::string limit_of = "your GPU (" + gib_text(out.gpu_memory_gib.value) + " GiB)";
   if (out.no_gpu_tier) {
     const HostLimits limits = in.host_limits.value_or(HostLimits{});

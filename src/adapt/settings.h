@@ -53,9 +53,8 @@ struct SettingsInput {
   const DotEnv* dotenv = nullptr;                   // may be null
   EnvLookup environment;                            // may be empty
   std::map<std::string, std::string> command_line;  // setting name -> text as typed
-  // Whether the runs load the 5 Hz LM. Only then do the tier's "with LM"
-  // limits and the 4B LM's offload rule apply. acefit's generate has no LM
-  // stage yet, so the CLI passes false.
+  // Whether the runs use the 5 Hz LM (generate --thinking or --cot). Only
+  // then do the tier's "with LM" limits and the 4B LM's offload rule apply.
   bool lm_in_pipeline = true;
   // With no GPU (and no MAX_*_VRAM, no --tier): the limits from the memory
   // plan against the host's RAM. Unset: the guide's global maxima.

@@ -15,6 +15,7 @@
 #include "models/vae/audio_postprocess.h"
 #include "models/vae/tiled_decode.h"
 #include "models/weight_copy.h"
+#include "models/lm/causal_lm.h"
 #include "ops/layout.h"
 #include "pipeline/noise.h"
 #include "pipeline/prompt.h"
@@ -224,8 +225,96 @@ Expected<Generator> Generator::load(const GeneratorOptions& options, const ops::
     g.vae_.emplace(std::move(vae));
   }
   g.vae_config_ = g.vae_->config();
+  ACEFIT_TRY(g.load_lm(options));
   report(progress, "load", parts, parts);
   return g;
+}
+
+Status Generator::load_lm(const GeneratorOptions& options) {
+  if (options.lm_model.empty()) return Status();
+  lm_name_ = options.lm_model;
+  lm_backend_ = options.lm_backend;
+  lm_on_host_ = options.lm_on_host || host_.get() == device_;
+  // vllm keeps the weights resident; pt lets them wait on the host when
+  // the offload mode moves weights at all.
+  lm_offloaded_ = !lm_on_host_ && lm_backend_ == LmBackend::pt && offload_ != OffloadMode::none;
+  Device& lm_home = (lm_on_host_ || lm_offloaded_) ? *host_ : *device_;
+  if (options.preset) {
+    const Qwen3Config config = preset_lm_config(*options.preset, lm_size_class(options.lm_model));
+    const models::WeightLoader loader = models::WeightLoader::planned(
+        "preset:" + std::string(preset_name(*options.preset)) + "/" + options.lm_model,
+        expected_qwen3_tensors(config, "model."));
+    ACEFIT_ASSIGN(models::lm::CausalLm model,
+                  models::lm::CausalLm::load(loader, config, lm_home, options.matrix_dtype));
+    lm_.emplace(std::move(model));
+    // Planning a preset: the Qwen3 tokenizer makes exact prompts.
+    lm_tokenizer_ = options.lm_tokenizer ? options.lm_tokenizer : tokenizer_;
+    return Status();
+  }
+  ACEFIT_ASSIGN(const CheckpointLayout layout, discover_checkpoints(options.checkpoints));
+  const LmFolder* folder = nullptr;
+  std::string names;
+  for (const LmFolder& lm : layout.lms) {
+    if (lm.name == options.lm_model) folder = &lm;
+    names += (names.empty() ? "" : ", ") + lm.name;
+  }
+  if (folder == nullptr)
+    return Status(ErrorCode::not_found,
+                  options.checkpoints + ": no LM folder named " + options.lm_model +
+                      (names.empty() ? " (none found)" : " (found: " + names + ")"));
+  ACEFIT_ASSIGN(models::lm::CausalLm model,
+                models::lm::CausalLm::load(folder->path, lm_home, options.matrix_dtype));
+  lm_.emplace(std::move(model));
+  if (options.lm_tokenizer) {
+    lm_tokenizer_ = options.lm_tokenizer;
+  } else if (std::filesystem::exists(folder->path + "/tokenizer.json") ||
+             std::filesystem::exists(folder->path + "/vocab.json")) {
+    TokenizerOptions tokenizer_options;
+    tokenizer_options.embedding_rows = lm_->vocab_size();
+    ACEFIT_ASSIGN(Tokenizer tokenizer, Tokenizer::load(folder->path, tokenizer_options));
+    lm_tokenizer_ = std::make_shared<const Tokenizer>(std::move(tokenizer));
+  }
+  return Status();
+}
+
+Expected<LmOutcome> Generator::run_lm(const GenerationRequest& request, RunRecord& record,
+                                      const ProgressFn& progress) const {
+  if (!lm_)
+    return bad_request("the request asks for the 5 Hz LM (--thinking or --cot) but no LM is "
+                       "loaded (init_lm off, or no acestep-5Hz-lm-* folder)");
+  if (!lm_tokenizer_ && !device_->planning())
+    return Status(ErrorCode::not_found,
+                  lm_name_ + ": no tokenizer files (tokenizer.json, or vocab.json + merges.txt)");
+  LmInputs inputs;
+  inputs.caption = request.caption;
+  inputs.lyrics = request.lyrics;
+  inputs.language = request.language;
+  inputs.bpm = request.bpm;
+  inputs.keyscale = request.keyscale;
+  inputs.time_signature = request.time_signature;
+  inputs.duration_s = request.duration_s;
+  inputs.batch = request.batch;
+  inputs.seed = request.seed;
+  Device& compute = lm_on_host_ ? *host_ : *device_;
+  Device& home = (lm_on_host_ || lm_offloaded_) ? *host_ : *device_;
+  const ops::OpContext c{compute, *pool_};
+  StageMeter meter("lm", *device_, *host_);
+  Stopwatch watch;
+  record.lm.model = lm_name_;
+  LmOutcome outcome;
+  {
+    ACEFIT_ASSIGN(const auto model,
+                  stage::OnDevice<models::lm::CausalLm>::acquire(*lm_, home, compute));
+    const LmProgressFn phase_progress = [&](std::string_view phase, std::int64_t done,
+                                            std::int64_t total) {
+      report(progress, phase, done, total);
+    };
+    ACEFIT_ASSIGN(outcome, run_lm_stage(*model, lm_tokenizer_.get(), lm_backend_, c, inputs,
+                                        request.lm, record.lm, phase_progress));
+  }
+  record.timings.lm_s = watch.elapsed_s();
+  meter.finish(record);
+  return outcome;
 }
 
 Generator::WeightGroupBytes Generator::weight_bytes() const {
@@ -239,6 +328,7 @@ Generator::WeightGroupBytes Generator::weight_bytes() const {
   dit.collect_layer_weights(0, layer);
   bytes.dit_layer = models::tensor_bytes(layer, granularity);
   bytes.vae = vae_->weight_bytes();
+  if (lm_) bytes.lm = models::weight_bytes(*lm_, granularity);
   return bytes;
 }
 
@@ -252,7 +342,42 @@ std::uint64_t Generator::decision_budget(std::uint64_t budget_bytes) const {
 
 Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
                                                const ProgressFn& progress) const {
+  if (!request.lm.active()) return generate_dit(request, progress, RunRecord());
+  RunRecord record;
+  ACEFIT_ASSIGN(LmOutcome outcome, run_lm(request, record, progress));
+  // The user's metadata stays; the CoT fills the rest (14.5).
+  GenerationRequest next = request;
+  next.lm = LmRequest();
+  const models::lm::CotFields& cot = outcome.cot;
+  if (!next.bpm && cot.bpm) next.bpm = cot.bpm;
+  if (!next.keyscale && cot.keyscale) next.keyscale = cot.keyscale;
+  if (!next.time_signature && cot.time_signature) next.time_signature = cot.time_signature;
+  if (next.language == "unknown" && cot.language) next.language = *cot.language;
+  if (request.lm.use_cot_caption && cot.caption && !cot.caption->empty())
+    next.caption = *cot.caption;
+  if (!request.lm.duration_given) {
+    if (device_->planning())
+      next.duration_s = std::min(request.lm.max_duration_s, 600);
+    else if (cot.duration_s)
+      next.duration_s = *cot.duration_s;
+  }
+  if (!outcome.codes.empty()) next.audio_codes = outcome.codes;
+  ACEFIT_ASSIGN(GenerationResult result, generate_dit(next, progress, std::move(record)));
+  result.lm = std::move(outcome);
+  result.record.timings.total_s += result.record.timings.lm_s;
+  return result;
+}
+
+Expected<GenerationResult> Generator::generate_dit(const GenerationRequest& request,
+                                                   const ProgressFn& progress,
+                                                   RunRecord initial_record) const {
   GenerationResult result;
+  result.record = std::move(initial_record);
+  result.caption = request.caption;
+  result.language = request.language;
+  result.bpm = request.bpm;
+  result.keyscale = request.keyscale;
+  result.time_signature = request.time_signature;
   result.dit = dit_name_;
   result.turbo = turbo_;
   if (request.batch < 1)

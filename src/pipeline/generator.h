@@ -27,7 +27,9 @@
 #include "models/qwen3/text_encoder.h"
 #include "models/vae/host_audio.h"
 #include "models/vae/oobleck_decoder.h"
+#include "models/lm/causal_lm.h"
 #include "pipeline/dcw.h"
+#include "pipeline/lm_stage.h"
 #include "pipeline/run_record.h"
 #include "pipeline/sampler.h"
 #include "pipeline/schedule.h"
@@ -61,6 +63,15 @@ struct GeneratorOptions {
   // The largest VAE chunk an automatic choice may take (the tier table's
   // max_vae_chunk_frames); 0: no cap.
   std::int64_t max_auto_vae_chunk_frames = 0;
+  // The 5 Hz LM (docs/LM.md): its folder name under checkpoints
+  // ("acestep-5Hz-lm-1.7B"; with a preset, the size it names); empty: none
+  // loaded. vllm keeps its weights on the device; pt keeps them on the host
+  // between runs when the offload mode is not none. lm_on_host: the LM
+  // computes on the host (an LM forced onto a device it does not fit).
+  std::string lm_model;
+  LmBackend lm_backend = LmBackend::pt;
+  bool lm_on_host = false;
+  std::shared_ptr<const Tokenizer> lm_tokenizer;  // already loaded (else read from the LM folder)
 };
 
 struct GenerationRequest {
@@ -93,6 +104,8 @@ struct GenerationRequest {
   std::int64_t vae_chunk_frames = 0;
   std::int64_t vae_overlap_frames = 64;
   bool vae_on_host = false;  // ACESTEP_VAE_ON_CPU: straight to the host decode
+  // The 5 Hz LM stage (needs GeneratorOptions::lm_model).
+  LmRequest lm;
   // DiT layer streaming: 0 = the whole DiT on the device for its stage; n =
   // n layers at a time (needs offload cpu+dit, where the DiT waits on the host).
   int dit_stream_window = 0;
@@ -114,6 +127,12 @@ struct GenerationResult {
   DcwOptions dcw;    // as run (enabled or not)
   RunRecord record;  // timings, memory per stage, transfers, the VAE ladder
   std::vector<std::string> warnings;
+  // The LM stage: the CoT (phase 1) and the codes (phase 2, per item).
+  LmOutcome lm;
+  // The metadata the DiT was prompted with (the user's, CoT values filling the rest).
+  std::string caption, language;
+  std::optional<int> bpm;
+  std::optional<std::string> keyscale, time_signature;
 };
 
 // Latent frames for a duration: round(duration, 0.1 s) * 48000 // 1920,
@@ -128,6 +147,13 @@ class Generator {
 
   Expected<GenerationResult> generate(const GenerationRequest& request,
                                       const ProgressFn& progress = {}) const;
+
+  // The LM stage alone (generate() runs it first when request.lm asks).
+  Expected<LmOutcome> run_lm(const GenerationRequest& request, RunRecord& record,
+                             const ProgressFn& progress = {}) const;
+  bool has_lm() const { return lm_.has_value(); }
+  const std::string& lm_name() const { return lm_name_; }
+  std::shared_ptr<const Tokenizer> lm_tokenizer() const { return lm_tokenizer_; }
 
   // ---- stages ----
   // Caption and lyric token ids (one prompt, shared by `batch` items) ->
@@ -181,7 +207,7 @@ class Generator {
   Device& host() const { return *host_; }
   // Weight bytes of each group wherever it lives (after quantization).
   struct WeightGroupBytes {
-    std::uint64_t text_encoder = 0, condition_encoder = 0, dit = 0, dit_layer = 0, vae = 0;
+    std::uint64_t text_encoder = 0, condition_encoder = 0, dit = 0, dit_layer = 0, vae = 0, lm = 0;
   };
   WeightGroupBytes weight_bytes() const;
   int dit_layer_count() const;
@@ -191,6 +217,9 @@ class Generator {
 
  private:
   Generator() = default;
+  Expected<GenerationResult> generate_dit(const GenerationRequest& request,
+                                          const ProgressFn& progress, RunRecord record) const;
+  Status load_lm(const GeneratorOptions& options);
   ops::OpContext ctx() const { return ops::OpContext{*device_, *pool_}; }
   ops::OpContext host_ctx() const { return ops::OpContext{*host_, *pool_}; }
   // The home of an offloadable group: the host when offloaded, else the device.
@@ -216,6 +245,12 @@ class Generator {
   double tokenizer_load_s_ = 0;
   DType matrix_dtype_ = DType::bf16;
   std::shared_ptr<const models::WeightLoader> dit_loader_;  // the detokenizer's source
+  std::optional<models::lm::CausalLm> lm_;
+  std::string lm_name_;
+  LmBackend lm_backend_ = LmBackend::pt;
+  bool lm_on_host_ = false;
+  bool lm_offloaded_ = false;  // its weights wait on the host between runs
+  std::shared_ptr<const Tokenizer> lm_tokenizer_;
   std::optional<models::TextEncoder> text_encoder_;
   std::optional<models::ConditionEncoder> condition_encoder_;
   std::optional<models::DitDecoder> dit_;

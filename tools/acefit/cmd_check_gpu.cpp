@@ -264,7 +264,7 @@ void print_text(const ResolvedContext& context, const std::vector<VariableInEffe
                 tier.max_duration_without_lm_s);
     std::printf("  Max batch: %d with LM, %d without\n", tier.max_batch_with_lm,
                 tier.max_batch_without_lm);
-    std::printf("  In effect (generate does not run the LM yet): %d s, batch %d\n",
+    std::printf("  In effect without the LM (generate --thinking or --cot: with): %d s, batch %d\n",
                 s.max_duration_s.value, s.max_batch.value);
   }
   std::printf("  LM backend: %s (allowed: %s)\n", s.backend.value.c_str(),

@@ -54,7 +54,11 @@ class ProgressBar {
     const auto filled = static_cast<int>(width * done / total);
     std::string bar(static_cast<std::size_t>(filled), '#');
     bar.resize(width, '.');
-    const char* unit = stage == "diffusion" ? "step" : stage == "decode" ? "tile" : "part";
+    const char* unit = stage == "diffusion"  ? "step"
+                       : stage == "decode"   ? "tile"
+                       : stage == "lm_cot"   ? "token"
+                       : stage == "lm_codes" ? "code"
+                                             : "part";
     std::fprintf(stderr, "%s%-9.*s [%s] %s %lld/%lld%s", tty_ ? "\r" : "",
                  static_cast<int>(stage.size()), stage.data(), bar.c_str(), unit,
                  static_cast<long long>(done), static_cast<long long>(total),
@@ -66,6 +70,43 @@ class ProgressBar {
   bool enabled_;
   bool tty_;
 };
+
+nlohmann::json optional_json(const auto& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json();
+}
+
+// The LM stage for --json: the CoT, the code count, per-phase tokens and
+// times, the KV cache and the stage's device peak.
+nlohmann::json lm_json(const GenerationResult& result, const GeneratorOptions& options) {
+  const LmReport& lm = result.record.lm;
+  nlohmann::json out;
+  out["model"] = lm.model;
+  out["backend"] = lm.backend;
+  out["on_host"] = options.lm_on_host;
+  const models::lm::CotFields& cot = result.lm.cot;
+  out["cot_ran"] = result.lm.cot_ran;
+  out["cot"] = {{"bpm", optional_json(cot.bpm)},
+                {"caption", optional_json(cot.caption)},
+                {"duration", optional_json(cot.duration_s)},
+                {"keyscale", optional_json(cot.keyscale)},
+                {"language", optional_json(cot.language)},
+                {"timesignature", optional_json(cot.time_signature)}};
+  out["cot_text"] = result.lm.cot_text;
+  out["codes"] = result.lm.codes.empty() ? 0 : result.lm.codes.front().size();
+  out["phases"] = nlohmann::json::array();
+  for (const LmPhaseReport& phase : lm.phases)
+    out["phases"].push_back({{"name", phase.name},
+                             {"sequences", phase.sequences},
+                             {"prompt_tokens", phase.prompt_tokens},
+                             {"new_tokens", phase.new_tokens},
+                             {"seconds", phase.seconds},
+                             {"tokens_per_s", phase.tokens_per_s()}});
+  out["kv_reserved_bytes"] = lm.kv_reserved_bytes;
+  for (const StageMemory& stage : result.record.stages)
+    if (stage.name == "lm") out["device_peak_bytes"] = stage.device_peak_bytes;
+  out["seconds"] = result.record.timings.lm_s;
+  return out;
+}
 
 int generate_fail(const std::string& message, int code = kExitBadInput) {
   return report_error("generate", message, code);
@@ -84,9 +125,16 @@ int run_generate(const GenerateArgs& given) {
   auto format = pick_format(args.format, args.out);
   if (!format.ok()) return generate_fail(format.status().message());
   TokenizerPreload tokenizer(args.checkpoints, "");
+  args.settings.lm_in_pipeline = args.request.uses_lm();
   auto context = resolve_from_process(args.settings);
   if (!context.ok()) return generate_fail(context.status().message());
   const EffectiveSettings& settings = context->settings;
+  if (args.request.uses_lm() && (!settings.init_lm.value || !settings.lm_model.value))
+    return generate_fail(
+        std::string(args.request.thinking ? "--thinking" : "--cot") +
+        " needs the 5 Hz LM, which is off: " +
+        (settings.init_lm.reason.empty() ? std::string("init_lm is false") : settings.init_lm.reason) +
+        " (--init-llm true --force runs it anyway, on the host when it does not fit the device)");
   auto built = build_request(args.request, settings);
   if (!built.ok()) return generate_fail(built.status().message());
   GenerationRequest request = *built;
@@ -126,6 +174,22 @@ int run_generate(const GenerateArgs& given) {
     return generate_fail(planner.status().to_string(), exit_code_for(planner.status()));
   const std::uint64_t budget = device_budget_bytes(device);
   auto fit = fit_request(*planner, request, budget);
+  // An LM forced onto a tier without LM models runs on the host when the
+  // device cannot hold it with the rest.
+  const bool lm_forced = !options.lm_model.empty() && settings.force.value &&
+                         settings.tier_record != nullptr && settings.tier_record->lm_models.empty();
+  if (lm_forced && !fit.ok() && fit.status().code() == ErrorCode::out_of_memory &&
+      device.kind() != DeviceKind::cpu) {
+    options.lm_on_host = true;
+    options.lm_tokenizer = planner->generator().lm_tokenizer();
+    planner = MemoryPlanner::create(options, device, *context->runtime.pool);
+    if (!planner.ok())
+      return generate_fail(planner.status().to_string(), exit_code_for(planner.status()));
+    fit = fit_request(*planner, request, budget);
+    if (fit.ok())
+      fit->warnings.push_back("the forced LM does not fit " + device.name() +
+                              " with the rest of the run: it runs on the host");
+  }
   if (!fit.ok()) return generate_fail(fit.status().message(), 1);
   const double plan_s = plan_watch.elapsed_s();
   // The settings' warnings once the run is known to start: a failed
@@ -146,6 +210,7 @@ int run_generate(const GenerateArgs& given) {
   }
 
   options.tokenizer = planner->generator().tokenizer();  // read once
+  options.lm_tokenizer = planner->generator().lm_tokenizer();
   Stopwatch load_watch;
   auto generator = Generator::load(options, ctx, progress);
   if (!generator.ok())
@@ -203,6 +268,8 @@ int run_generate(const GenerateArgs& given) {
     out["sample_rate"] = audio.sample_rate;
     out["timings"] = {{"plan_s", plan_s},
                       {"load_s", t.load_s},
+                      {"lm_s", t.lm_s},
+                      {"detokenizer_s", t.detokenizer_s},
                       {"text_encoding_s", t.text_encoding_s},
                       {"condition_encoding_s", t.condition_encoding_s},
                       {"dit_steps_s", t.dit_steps_s},
@@ -238,6 +305,16 @@ int run_generate(const GenerateArgs& given) {
                   {"level", record.vae.level},
                   {"retries", record.vae.retries},
                   {"reason", record.vae.reason}};
+    out["metadata"] = {{"caption", result->caption},
+                       {"language", result->language},
+                       {"bpm", result->bpm ? nlohmann::json(*result->bpm) : nlohmann::json()},
+                       {"keyscale", result->keyscale ? nlohmann::json(*result->keyscale)
+                                                     : nlohmann::json()},
+                       {"timesignature", result->time_signature
+                                             ? nlohmann::json(*result->time_signature)
+                                             : nlohmann::json()},
+                       {"duration_s", result->duration_s}};
+    if (record.lm.ran) out["lm"] = lm_json(*result, options);
     out["peak_device_bytes"] = record.peak_device_bytes;
     out["planned_peak_device_bytes"] = fit->plan.peak_device_bytes;
     out["budget_bytes"] = budget;
@@ -260,6 +337,26 @@ int run_generate(const GenerateArgs& given) {
     return 0;
   }
   for (const auto& path : outputs) std::fprintf(report, "%s\n", path.c_str());
+  if (record.lm.ran) {
+    std::string phases;
+    for (const LmPhaseReport& phase : record.lm.phases) {
+      char text[160];
+      std::snprintf(text, sizeof text, "%s%s %lld tokens x %d in %.2f s (%.1f tokens/s)",
+                    phases.empty() ? "" : " | ", phase.name.c_str(),
+                    static_cast<long long>(phase.new_tokens), phase.sequences, phase.seconds,
+                    phase.tokens_per_s());
+      phases += text;
+    }
+    std::fprintf(stderr, "acefit generate: LM %s (%s%s): %s | KV %s\n", record.lm.model.c_str(),
+                 record.lm.backend.c_str(), options.lm_on_host ? ", on the host" : "",
+                 phases.c_str(), format_bytes(record.lm.kv_reserved_bytes).c_str());
+    if (result->lm.cot_ran)
+      std::fprintf(stderr, "  metadata: bpm %s | key %s | time signature %s | language %s | caption %s\n",
+                   result->bpm ? std::to_string(*result->bpm).c_str() : "-",
+                   result->keyscale.value_or("-").c_str(),
+                   result->time_signature.value_or("-").c_str(), result->language.c_str(),
+                   result->caption.c_str());
+  }
   std::fprintf(stderr,
                "acefit generate: %.2f s of 48 kHz stereo x %lld on %s (%s, %d steps)\n"
                "  load %.2f s | text encoding %.3f s | conditions %.3f s | diffusion %.3f s "
@@ -302,7 +399,8 @@ void add_generate_command(CLI::App& app, int& exit_code) {
                     "Refuse to replace existing output files (checked before any work)");
   command->add_flag("--json", args->json,
                     "Print {\"outputs\", \"duration_s\", \"sample_rate\", \"timings\", "
-                    "\"settings\", \"vae\", \"peak_device_bytes\", "
+                    "\"settings\", \"vae\", \"metadata\", \"lm\" (with --thinking or --cot), "
+                    "\"peak_device_bytes\", "
                     "\"planned_peak_device_bytes\", \"offload\", \"stages\", \"warnings\"} on "
                     "stdout");
   add_setting_flags(*command, args->settings);

@@ -194,6 +194,51 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
   auto* codes_file = keep_text(command.add_option("--audio-codes-file", args.audio_codes_file,
                                                   "Read --audio-codes from this file"));
   codes->excludes(codes_file);
+  command.add_flag("--thinking", args.thinking,
+                   "Run the 5 Hz LM: its chain of thought fills the metadata you left open "
+                   "(bpm, caption, duration, key, language, time signature), then it writes "
+                   "duration x 5 audio codes that steer the DiT (needs an LM: init_lm)");
+  command.add_flag("--cot", args.cot,
+                   "Run only the LM's chain of thought: metadata you left open is filled, no "
+                   "audio codes");
+  command.add_flag("--no-cot-caption", args.no_cot_caption,
+                   "The chain of thought writes no caption: the DiT keeps yours");
+  command.add_flag("--no-cot-language", args.no_cot_language,
+                   "The chain of thought writes no language");
+  keep_text(command.add_option("--lm-negative-prompt", args.lm_negative_prompt,
+                               "The LM's unconditional caption for CFG (\"NO USER INPUT\": none)")
+                ->capture_default_str());
+  // lo_open: the lower end itself is refused.
+  const auto add_lm_number = [&command](const char* flag, float& target, double lo, double hi,
+                                        bool lo_open, const char* expected, const char* help) {
+    command.add_option_function<std::string>(
+        flag,
+        [flag, &target, lo, hi, lo_open, expected](const std::string& text) {
+          const auto v = parse_finite(text, lo, hi);
+          if (!v || (lo_open && *v <= lo)) refuse(flag, text, expected);
+          target = static_cast<float>(*v);
+        },
+        help);
+  };
+  add_lm_number("--lm-temperature", args.lm_temperature, 0.0, 10.0, false,
+                "expected a number 0 to 10", "LM sampling temperature, 0 (argmax) to 10 [default: 0.85]");
+  add_lm_number("--lm-cfg-scale", args.lm_cfg_scale, 0.0, 100.0, false,
+                "expected a number 0 to 100",
+                "LM classifier-free guidance in the codes phase, 0 to 100 (<= 1: off) "
+                "[default: 2.0]");
+  add_lm_number("--lm-top-p", args.lm_top_p, 0.0, 1.0, true, "expected a number > 0 and <= 1",
+                "LM nucleus sampling, > 0 to 1 (1: off) [default: 0.9]");
+  add_lm_number("--lm-repetition-penalty", args.lm_repetition_penalty, 0.0, 10.0, true,
+                "expected a number > 0 and <= 10",
+                "LM repetition penalty, > 0 to 10 (1: off) [default: 1.0]");
+  command.add_option_function<std::string>(
+      "--lm-top-k",
+      [&args](const std::string& text) {
+        const auto v = parse_whole(text, 0, 1000000);
+        if (!v) refuse("--lm-top-k", text, "expected a whole number 0 (off) to 1000000");
+        args.lm_top_k = static_cast<int>(*v);
+      },
+      "LM top-k sampling, 0 (off) to 1000000 [default: 0]");
   command.add_flag("--f32-weights", args.f32_weights,
                    "Keep projection matrices in f32 instead of bf16 (twice the memory)");
 }
@@ -289,6 +334,20 @@ Expected<GenerationRequest> build_request(const RequestArgs& args,
   request.dcw_enabled = args.dcw;
   request.dcw = args.dcw_options;
   if (!args.audio_codes.empty()) request.audio_codes = {args.audio_codes};
+  if (args.uses_lm() && !args.audio_codes.empty())
+    return invalid_argument("--audio-codes and --thinking/--cot were both given (codes skip the LM)");
+  request.lm.thinking = args.thinking;
+  request.lm.cot = args.cot;
+  request.lm.use_cot_caption = !args.no_cot_caption;
+  request.lm.use_cot_language = !args.no_cot_language;
+  request.lm.negative_prompt = args.lm_negative_prompt;
+  request.lm.sampling.temperature = args.lm_temperature;
+  request.lm.sampling.cfg_scale = args.lm_cfg_scale;
+  request.lm.sampling.top_k = args.lm_top_k;
+  request.lm.sampling.top_p = args.lm_top_p;
+  request.lm.sampling.repetition_penalty = args.lm_repetition_penalty;
+  request.lm.max_duration_s = settings.lm_max_duration_s.value;
+  request.lm.duration_given = settings.duration_s.value.has_value();
   if (settings.vae_decode_chunk_size.value)
     request.vae_chunk_frames = *settings.vae_decode_chunk_size.value;
   request.vae_on_host = settings.vae_on_cpu.value;
@@ -311,6 +370,11 @@ GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSetti
   if (!checkpoints.empty() && (settings.config_path.source != SettingSource::built_in ||
                                std::filesystem::is_directory(checkpoints + "/" + wanted, error)))
     options.dit = wanted;
+  // The LM, when the run uses it: the tier's (or the chosen) model and backend.
+  if (args.uses_lm() && settings.init_lm.value && settings.lm_model.value) {
+    options.lm_model = *settings.lm_model.value;
+    options.lm_backend = parse_lm_backend(settings.backend.value).value_or(LmBackend::pt);
+  }
   return options;
 }
 

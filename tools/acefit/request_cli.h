@@ -58,6 +58,19 @@ struct RequestArgs {
   std::string audio_codes_text;
   std::string audio_codes_file;
   std::vector<std::int64_t> audio_codes;  // parsed by prepare_request_args
+  // The 5 Hz LM (docs/LM.md): --thinking (CoT, then audio codes), --cot
+  // (CoT metadata only) and its sampling.
+  bool thinking = false;
+  bool cot = false;
+  bool no_cot_caption = false;
+  bool no_cot_language = false;
+  std::string lm_negative_prompt = "NO USER INPUT";
+  float lm_temperature = 0.85f;
+  float lm_cfg_scale = 2.0f;
+  int lm_top_k = 0;
+  float lm_top_p = 0.9f;
+  float lm_repetition_penalty = 1.0f;
+  bool uses_lm() const { return thinking || cot; }
 };
 
 // caption_required: generate needs one; plan does not (prompt lengths barely

@@ -126,7 +126,7 @@ Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {
   input.dotenv = &context.dotenv;
   input.environment = environment;
   input.command_line = flags.values;
-  input.lm_in_pipeline = false;  // generate has no LM stage yet
+  input.lm_in_pipeline = flags.lm_in_pipeline;
   ACEFIT_ASSIGN(context.settings, resolve_settings(input));
   if (context.settings.no_gpu_tier) {
     // CPU, no GPU tier: the limits from the plan against the available RAM.

@@ -20,6 +20,9 @@ namespace acefit::cli {
 struct SettingFlags {
   std::map<std::string, std::string> values;  // setting -> text, for the flags given
   std::optional<std::string> tier_table_path;
+  // The run uses the 5 Hz LM (--thinking, --cot): the tier's "with LM"
+  // limits and LM rules apply.
+  bool lm_in_pipeline = false;
 };
 
 void add_setting_flags(CLI::App& command, SettingFlags& flags);

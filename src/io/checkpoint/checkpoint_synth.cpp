@@ -310,6 +310,21 @@ Qwen3Config full_lm_config() {
   return c;
 }
 
+// acestep-5Hz-lm-1.7B and -4B: the Qwen3-1.7B / Qwen3-4B dims (14.1).
+Qwen3Config full_lm_config_of(const std::string& size_class) {
+  Qwen3Config c = full_lm_config();
+  if (size_class == "1.7B") {
+    c.hidden_size = 2048;
+    c.intermediate_size = 6144;
+  } else if (size_class == "4B") {
+    c.hidden_size = 2560;
+    c.intermediate_size = 9728;
+    c.num_hidden_layers = 36;
+    c.num_attention_heads = 32;
+  }
+  return c;
+}
+
 // The 5 Hz LM's tokenizer.json lists its 65535 <|audio_code_N|> slots as
 // added tokens with ids 151669 + N (acestep-model.md 14.2): appended to a
 // Qwen3 base tokenizer.json's added_tokens, every other byte's meaning kept.
@@ -362,6 +377,10 @@ Status copy_tokenizer_files(const std::string& from, const std::string& to,
 }
 
 }  // namespace
+
+Qwen3Config preset_lm_config(SyntheticPreset preset, const std::string& size_class) {
+  return preset_full_size(preset) ? full_lm_config_of(size_class) : synthetic_lm_config();
+}
 
 Status check_tokenizer_dir(const std::string& tokenizer_dir) {
   const fs::path file = fs::path(tokenizer_dir) / "tokenizer.json";

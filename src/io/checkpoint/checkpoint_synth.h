@@ -48,6 +48,9 @@ DitConfig xl_dit_config();
 DitConfig preset_dit_config(SyntheticPreset preset);
 VaeConfig preset_vae_config(SyntheticPreset preset);
 Qwen3Config preset_text_encoder_config(SyntheticPreset preset);
+// The 5 Hz LM of a size class ("0.6B", "1.7B", "4B"; acestep-model.md 14.1):
+// the shipped dims in the full presets, the small LM in the tiny ones.
+Qwen3Config preset_lm_config(SyntheticPreset preset, const std::string& size_class);
 
 struct SyntheticCheckpointOptions {
   SyntheticPreset preset = SyntheticPreset::tiny;
