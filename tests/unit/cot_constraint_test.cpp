@@ -343,48 +343,59 @@ TEST_F(CotConstraintTest, BpmBoundariesAreReachableAndBeyondIsNot) {
 }
 
 TEST_F(CotConstraintTest, NumericValueEndsWhenNewlineBeatsEveryDigit) {
+  const std::int32_t newline = id_of("\n");
+  const auto digit = [&](char c) { return id_of(std::string(1, c)); };
+  std::vector<float> logits(static_cast<std::size_t>(kEndThinkTokenId), 0.0f);
+  const auto score = [&](std::initializer_list<std::pair<std::int32_t, float>> scores) {
+    std::fill(logits.begin(), logits.end(), 0.0f);
+    for (const auto& [id, value] : scores) logits[static_cast<std::size_t>(id)] = value;
+    return logits;
+  };
+
+  // bpm "1" is no bpm yet: the newline is masked however likely it is.
   CotConstraint fsm = make(given_but({"bpm"}));
   skip_forced(fsm);
-  ASSERT_TRUE(fsm.accept(id_of("1")).ok());
-  const std::int32_t newline = id_of("\n");
-  std::vector<float> logits(static_cast<std::size_t>(fsm.token_limit()), 0.0f);
-  // "1" is not a bpm: the newline is masked however likely it is.
-  logits[static_cast<std::size_t>(newline)] = 50.0f;
-  auto open = allowed(fsm, logits);
-  EXPECT_EQ(open.size(), 10u);  // 10..19 / 100..199 go on with any digit
+  ASSERT_TRUE(fsm.accept(digit('1')).ok());
+  auto open = allowed(fsm, score({{newline, 50.0f}}));
+  EXPECT_EQ(open.size(), 10u);  // 10..19 lead to 100..199
   EXPECT_EQ(std::count(open.begin(), open.end(), newline), 0);
+  EXPECT_FALSE(fsm.accept(newline).ok());
 
-  ASSERT_TRUE(fsm.accept(id_of("2")).ok());  // 12: too slow, but 120..129 follow
+  // bpm "30" is complete and 300 may follow: the logits decide.
+  fsm = make(given_but({"bpm"}));
+  skip_forced(fsm);
+  ASSERT_TRUE(fsm.accept(digit('3')).ok());
+  ASSERT_TRUE(fsm.accept(digit('0')).ok());
   EXPECT_FALSE(fsm.forced_token().has_value());
-  std::fill(logits.begin(), logits.end(), 0.0f);
-  logits[static_cast<std::size_t>(id_of("7"))] = 4.0f;
-  logits[static_cast<std::size_t>(newline)] = 3.0f;
-  open = allowed(fsm, logits);  // a digit beats the newline: digits only
+  EXPECT_EQ(allowed(fsm, score({{digit('0'), 4.0f}, {newline, 5.0f}})),
+            std::vector<std::int32_t>{newline});
+  EXPECT_EQ(allowed(fsm, score({{digit('0'), 5.0f}, {newline, 4.0f}})),
+            std::vector<std::int32_t>{digit('0')});
+  // A tie is no win: the digit stays.
+  EXPECT_EQ(allowed(fsm, score({{digit('0'), 5.0f}, {newline, 5.0f}})),
+            std::vector<std::int32_t>{digit('0')});
+  ASSERT_TRUE(fsm.accept(newline).ok());
+  EXPECT_EQ(fsm.values().bpm, 30);
+
+  // duration "45" (limit 600) is complete and 450..459 may follow.
+  CotConstraint duration = make(given_but({"duration"}));
+  skip_forced(duration);
+  ASSERT_TRUE(duration.accept(digit('4')).ok());
+  ASSERT_TRUE(duration.accept(digit('5')).ok());
+  EXPECT_EQ(allowed(duration, score({{newline, 3.0f}, {digit('7'), 2.0f}, {digit('9'), 2.5f}})),
+            std::vector<std::int32_t>{newline});
+  open = allowed(duration, score({{newline, 3.0f}, {digit('9'), 3.5f}}));
   EXPECT_EQ(open.size(), 10u);
   EXPECT_EQ(std::count(open.begin(), open.end(), newline), 0);
-
-  ASSERT_TRUE(fsm.accept(id_of("0")).ok());  // 120: complete, 1200 is not
-  EXPECT_EQ(fsm.forced_token(), id_of("\n"));
-
-  CotConstraint other = make(given_but({"bpm"}));
-  skip_forced(other);
-  ASSERT_TRUE(other.accept(id_of("4")).ok());
-  ASSERT_TRUE(other.accept(id_of("5")).ok());  // 45: complete, 450 is not a bpm
-  EXPECT_EQ(other.forced_token(), id_of("\n"));
-  CotConstraint other2 = make(given_but({"bpm"}));
-  skip_forced(other2);
-  ASSERT_TRUE(other2.accept(id_of("2")).ok());
-  ASSERT_TRUE(other2.accept(id_of("5")).ok());  // 25 < 30 but 250..259 follow
-  std::fill(logits.begin(), logits.end(), 0.0f);
-  logits[static_cast<std::size_t>(newline)] = 9.0f;
-  open = allowed(other2, logits);
-  EXPECT_EQ(open.size(), 10u);
-  EXPECT_EQ(std::count(open.begin(), open.end(), newline), 0);
-  ASSERT_TRUE(other2.accept(id_of("0")).ok());  // 250 complete; newline beats the digits
-  open = allowed(other2, logits);
-  EXPECT_EQ(open, std::vector<std::int32_t>{newline});
-  ASSERT_TRUE(other2.accept(newline).ok());
-  EXPECT_EQ(other2.values().bpm, 250);
+  // With a 240 s limit no digit can follow "45": the newline is forced.
+  CotConstraintOptions short_tier = given_but({"duration"});
+  short_tier.max_duration_s = 240;
+  CotConstraint capped = make(short_tier);
+  skip_forced(capped);
+  ASSERT_TRUE(capped.accept(digit('4')).ok());
+  ASSERT_TRUE(capped.accept(digit('5')).ok());
+  EXPECT_EQ(capped.forced_token(), newline);
+  EXPECT_FALSE(capped.accept(digit('0')).ok());
 }
 
 TEST_F(CotConstraintTest, DurationFollowsTheTierLimit) {
