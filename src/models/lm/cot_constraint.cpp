@@ -106,30 +106,6 @@ std::string join_lines(std::string_view text) {
   return out;
 }
 
-// White space runs (newlines included) become one space; ends trimmed.
-std::string collapse_space(std::string_view text) {
-  std::string out;
-  bool pending_space = false;
-  for (char c : text) {
-    if (is_space_byte(c)) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out += ' ';
-    pending_space = false;
-    out += c;
-  }
-  return out;
-}
-
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::optional<int> parse_int(std::string_view text) {
   int value = 0;
   const char* end = text.data() + text.size();
@@ -137,16 +113,6 @@ std::optional<int> parse_int(std::string_view text) {
   if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
   return value;
 }
-
-constexpr std::array<std::string_view, 51> kLanguages = {
-    "ar", "az", "bg", "bn", "ca", "cs", "da", "de", "el", "en",  "es", "fa",     "fi",
-    "fr", "he", "hi", "hr", "ht", "hu", "id", "is", "it", "ja",  "ko", "la",     "lt",
-    "ms", "ne", "nl", "no", "pa", "pl", "pt", "ro", "ru", "sa",  "sk", "sr",     "sv",
-    "sw", "ta", "te", "th", "tl", "tr", "uk", "ur", "vi", "yue", "zh", "unknown"};
-constexpr std::array<std::string_view, 7> kNotes = {"A", "B", "C", "D", "E", "F", "G"};
-constexpr std::array<std::string_view, 5> kAccidentals = {"", "#", "b", "\u266F", "\u266D"};
-constexpr std::array<std::string_view, 2> kModes = {"major", "minor"};
-constexpr std::array<std::string_view, 4> kTimeSignatures = {"2", "3", "4", "6"};
 
 std::string_view field_name(Field field) {
   switch (field) {
@@ -249,61 +215,6 @@ struct CotConstraint::Tables {
   bool is_text(std::int32_t id) const { return id >= 0 && id < text_end; }
 };
 
-// ---- user values ----
-
-Expected<std::string> normalize_keyscale(std::string_view text) {
-  using namespace cot_internal;
-  const std::string value = collapse_space(text);
-  const std::size_t space = value.find(' ');
-  const auto error = [&] {
-    return invalid_argument("keyscale \"" + std::string(text) +
-                            "\" is not a key: expected a note A-G, an optional accidental "
-                            "(#, b, \u266F, \u266D), a space and major or minor, e.g. "
-                            "\"F# minor\"");
-  };
-  if (space == std::string::npos || space == 0) return error();
-  std::string note = value.substr(0, 1);
-  if (note[0] >= 'a' && note[0] <= 'g') note[0] = static_cast<char>(note[0] - 'a' + 'A');
-  const std::string accidental = value.substr(1, space - 1);
-  const std::string mode = lower_ascii(value.substr(space + 1));
-  if (std::find(kNotes.begin(), kNotes.end(), note) == kNotes.end() ||
-      std::find(kAccidentals.begin(), kAccidentals.end(), accidental) == kAccidentals.end() ||
-      std::find(kModes.begin(), kModes.end(), mode) == kModes.end()) {
-    return error();
-  }
-  return note + accidental + " " + mode;
-}
-
-Expected<std::string> normalize_language(std::string_view text) {
-  using namespace cot_internal;
-  const std::string value = lower_ascii(trim(text));
-  if (std::find(kLanguages.begin(), kLanguages.end(), value) == kLanguages.end()) {
-    std::string known;
-    for (std::string_view code : kLanguages)
-      known += (known.empty() ? "" : " ") + std::string(code);
-    return invalid_argument("language \"" + std::string(text) + "\" is not one of: " + known);
-  }
-  return value;
-}
-
-Expected<std::string> normalize_time_signature(std::string_view text) {
-  using namespace cot_internal;
-  const std::string value = trim(text);
-  const std::size_t slash = value.find('/');
-  const std::string numerator = value.substr(0, slash);
-  bool ok =
-      std::find(kTimeSignatures.begin(), kTimeSignatures.end(), numerator) != kTimeSignatures.end();
-  if (ok && slash != std::string::npos) {
-    const std::string denominator = value.substr(slash + 1);
-    ok = denominator == "2" || denominator == "4" || denominator == "8";
-  }
-  if (!ok) {
-    return invalid_argument("timesignature \"" + std::string(text) +
-                            "\" is not 2, 3, 4 or 6 (or 2/4, 3/4, 4/4, 6/8)");
-  }
-  return numerator;
-}
-
 // ---- building ----
 
 namespace cot_internal {
@@ -345,18 +256,6 @@ std::vector<std::string> number_strings(int first, int last) {
   return out;
 }
 
-std::vector<std::string> keyscale_strings() {
-  std::vector<std::string> out;
-  for (std::string_view note : kNotes) {
-    for (std::string_view accidental : kAccidentals) {
-      for (std::string_view mode : kModes) {
-        out.push_back(std::string(note) + std::string(accidental) + " " + std::string(mode));
-      }
-    }
-  }
-  return out;
-}
-
 Status check_options(const CotConstraintOptions& options) {
   if (options.min_duration_s < 1 || options.max_duration_s < options.min_duration_s ||
       options.max_duration_s > kCotDurationMax) {
@@ -394,7 +293,7 @@ Expected<std::optional<std::string>> user_value(const CotConstraintOptions& opti
     case Field::genres: {
       const auto& given = field == Field::caption ? user.caption : user.genres;
       if (!given) return std::optional<std::string>();
-      std::string value = collapse_space(*given);
+      std::string value = collapse_white_space(*given);
       if (value.empty()) return invalid_argument(std::string(field_name(field)) + " is empty");
       return std::optional<std::string>(std::move(value));
     }
@@ -507,13 +406,13 @@ Expected<CotConstraint> CotConstraint::create(const Tokenizer& tokenizer,
         values = number_strings(options.min_duration_s, options.max_duration_s);
         break;
       case Field::keyscale:
-        values = keyscale_strings();
+        values = cot_keyscales();
         break;
       case Field::language:
-        values.assign(kLanguages.begin(), kLanguages.end());
+        for (std::string_view code : cot_language_codes()) values.emplace_back(code);
         break;
       case Field::timesignature:
-        values.assign(kTimeSignatures.begin(), kTimeSignatures.end());
+        for (std::string_view value : cot_time_signatures()) values.emplace_back(value);
         break;
       default:
         break;
@@ -567,17 +466,14 @@ bool CotConstraint::done() const {
 }
 
 std::int32_t CotConstraint::token_limit() const {
-  using namespace cot_internal;
   return tables_->limit;
 }
 
 std::int32_t CotConstraint::eos_token() const {
-  using namespace cot_internal;
   return tables_->eos;
 }
 
 CotFields CotConstraint::values() const {
-  using namespace cot_internal;
   return values_;
 }
 

@@ -28,6 +28,7 @@
 #include "core/status.h"
 #include "io/tokenizer/tokenizer.h"
 #include "models/lm/cot_fields.h"
+#include "models/lm/cot_values.h"
 
 namespace acefit::models::lm {
 
@@ -46,18 +47,6 @@ struct CotConstraintOptions {
   int max_duration_s = kCotDurationMax;  // the tier's max_duration_with_lm
   int max_caption_tokens = kCotCaptionTokensDefault;
 };
-
-// A user's keyscale in the CoT's form ("f# Minor" -> "F# minor"): note A-G,
-// an optional accidental (#, b, ♯, ♭), one space, major or minor.
-// invalid_argument naming "keyscale" otherwise.
-Expected<std::string> normalize_keyscale(std::string_view text);
-// A user's language code ("EN" -> "en"): one of acestep-model.md 14.4's
-// codes or "unknown". invalid_argument naming "language" otherwise.
-Expected<std::string> normalize_language(std::string_view text);
-// A user's time signature as the CoT writes it: "4" or "4/4" -> "4";
-// numerator 2, 3, 4 or 6 (over 2, 4 or 8). invalid_argument naming
-// "timesignature" otherwise.
-Expected<std::string> normalize_time_signature(std::string_view text);
 
 class CotConstraint {
  public:
