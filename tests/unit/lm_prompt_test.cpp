@@ -17,7 +17,7 @@
 namespace acefit::models::lm {
 namespace {
 
-struct PromptCase {
+struct LmPromptCase {
   std::string name;
   bool codes_phase = false;
   bool conditional = true;
@@ -27,16 +27,16 @@ struct PromptCase {
   std::vector<std::int32_t> ids;
 };
 
-std::vector<PromptCase> load_prompt_cases() {
+std::vector<LmPromptCase> load_lm_prompt_cases() {
   const nlohmann::json cots = testing::load_lm_reference("cot_yaml_expected.json");
   std::map<std::string, CotFields> cot_by_name;
   for (const auto& c : cots["cases"]) {
     cot_by_name[c["name"].get<std::string>()] = testing::lm_cot_fields_from_json(c["fields"]);
   }
-  std::vector<PromptCase> cases;
+  std::vector<LmPromptCase> cases;
   const nlohmann::json prompts = testing::load_lm_reference("prompt_expected.json");
   for (const auto& c : prompts["cases"]) {
-    PromptCase out;
+    LmPromptCase out;
     out.name = c["name"].get<std::string>();
     out.codes_phase = c["phase"].get<std::string>() == "codes";
     out.conditional = c["conditional"].get<bool>();
@@ -52,9 +52,9 @@ std::vector<PromptCase> load_prompt_cases() {
 }
 
 TEST(LmPromptText, MatchesTheChatTemplate) {
-  const std::vector<PromptCase> cases = load_prompt_cases();
+  const std::vector<LmPromptCase> cases = load_lm_prompt_cases();
   ASSERT_GE(cases.size(), 28u);
-  for (const PromptCase& c : cases) {
+  for (const LmPromptCase& c : cases) {
     SCOPED_TRACE(c.name);
     const std::string text = c.codes_phase ? codes_prompt_text(c.input, c.cot, c.conditional)
                                            : cot_prompt_text(c.input, c.conditional);
@@ -104,9 +104,9 @@ TEST(LmPromptText, MeaningfulNegativePrompt) {
 TEST(LmPromptIds, MatchTheNodeTokenizer) {
   const Tokenizer* tokenizer = testing::qwen3_tokenizer();
   ASSERT_NE(tokenizer, nullptr);
-  const std::vector<PromptCase> cases = load_prompt_cases();
+  const std::vector<LmPromptCase> cases = load_lm_prompt_cases();
   ASSERT_GE(cases.size(), 28u);
-  for (const PromptCase& c : cases) {
+  for (const LmPromptCase& c : cases) {
     SCOPED_TRACE(c.name);
     auto ids = c.codes_phase ? codes_prompt_ids(*tokenizer, c.input, c.cot, c.conditional)
                              : cot_prompt_ids(*tokenizer, c.input, c.conditional);

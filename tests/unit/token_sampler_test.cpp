@@ -16,7 +16,7 @@
 namespace acefit::models::lm {
 namespace {
 
-constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kSamplerTestInf = std::numeric_limits<float>::infinity();
 
 std::vector<float> sampler_random_logits(std::size_t n, std::uint64_t seed, float scale = 4.0f) {
   Rng rng(seed);
@@ -26,19 +26,19 @@ std::vector<float> sampler_random_logits(std::size_t n, std::uint64_t seed, floa
 }
 
 // Naive top-k: sort a copy descending, the k-th value is the bar.
-std::vector<float> naive_top_k(std::vector<float> logits, int k) {
+std::vector<float> sampler_naive_top_k(std::vector<float> logits, int k) {
   std::vector<float> sorted = logits;
   std::sort(sorted.begin(), sorted.end(), [](float a, float b) { return a > b; });
   const float bar = sorted[static_cast<std::size_t>(k - 1)];
   for (float& l : logits) {
-    if (l < bar) l = -kInf;
+    if (l < bar) l = -kSamplerTestInf;
   }
   return logits;
 }
 
 // Naive top-p: full sort, softmax, walk down keeping tokens while the mass
 // above them is still <= p.
-std::vector<float> naive_top_p(std::vector<float> logits, float p) {
+std::vector<float> sampler_naive_top_p(std::vector<float> logits, float p) {
   std::vector<std::size_t> order(logits.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(),
@@ -46,7 +46,7 @@ std::vector<float> naive_top_p(std::vector<float> logits, float p) {
   double max_logit = logits[order[0]];
   double total = 0.0;
   for (const float l : logits) total += std::exp(double(l) - max_logit);
-  std::vector<float> out(logits.size(), -kInf);
+  std::vector<float> out(logits.size(), -kSamplerTestInf);
   double above = 0.0;
   for (const std::size_t i : order) {
     if (above > p) break;
@@ -56,8 +56,8 @@ std::vector<float> naive_top_p(std::vector<float> logits, float p) {
   return out;
 }
 
-std::vector<double> softmax(const std::vector<float>& logits, double temperature) {
-  double max_logit = -kInf;
+std::vector<double> sampler_softmax(const std::vector<float>& logits, double temperature) {
+  double max_logit = -kSamplerTestInf;
   for (const float l : logits) max_logit = std::max(max_logit, double(l) / temperature);
   std::vector<double> p(logits.size());
   double total = 0.0;
@@ -93,7 +93,7 @@ TEST(TokenSampler, InvalidOptionsNameTheOption) {
   };
   bad.push_back({with([&](SamplerOptions& o) { o.temperature = nan; }), "temperature"});
   bad.push_back({with([](SamplerOptions& o) { o.temperature = -0.1f; }), "temperature"});
-  bad.push_back({with([](SamplerOptions& o) { o.temperature = kInf; }), "temperature"});
+  bad.push_back({with([](SamplerOptions& o) { o.temperature = kSamplerTestInf; }), "temperature"});
   bad.push_back({with([&](SamplerOptions& o) { o.cfg_scale = nan; }), "cfg_scale"});
   bad.push_back({with([](SamplerOptions& o) { o.cfg_scale = -1.0f; }), "cfg_scale"});
   bad.push_back({with([](SamplerOptions& o) { o.top_p = 0.0f; }), "top_p"});
@@ -126,18 +126,18 @@ TEST(TokenSampler, InvalidOptionsNameTheOption) {
 TEST(TokenSampler, CfgCombinesInFp32) {
   std::vector<float> cond = sampler_random_logits(257, 1);
   const std::vector<float> uncond = sampler_random_logits(257, 2);
-  cond[3] = -kInf;
+  cond[3] = -kSamplerTestInf;
   std::vector<float> expected(cond.size());
   for (std::size_t i = 0; i < cond.size(); ++i)
     expected[i] = (1 - 2.5f) * uncond[i] + 2.5f * cond[i];
-  expected[3] = -kInf;
+  expected[3] = -kSamplerTestInf;
   std::vector<float> uncond_masked = uncond;
-  uncond_masked[7] = -kInf;
-  expected[7] = -kInf;
+  uncond_masked[7] = -kSamplerTestInf;
+  expected[7] = -kSamplerTestInf;
   ASSERT_TRUE(apply_cfg(cond, uncond_masked, 2.5f).ok());
   for (std::size_t i = 0; i < cond.size(); ++i) {
-    if (expected[i] == -kInf) {
-      EXPECT_EQ(cond[i], -kInf) << i;
+    if (expected[i] == -kSamplerTestInf) {
+      EXPECT_EQ(cond[i], -kSamplerTestInf) << i;
     } else {
       EXPECT_NEAR(cond[i], expected[i], 1e-4f) << i;
     }
@@ -148,7 +148,7 @@ TEST(TokenSampler, CfgCombinesInFp32) {
 
 TEST(TokenSampler, RepetitionPenaltyOverAPartialIdRange) {
   // Logits of tokens 1000..1009.
-  const std::vector<float> original = {2.0f, -2.0f, 0.0f, 4.0f, -kInf,
+  const std::vector<float> original = {2.0f, -2.0f, 0.0f, 4.0f, -kSamplerTestInf,
                                        1.0f, -1.0f, 3.0f, 5.0f, 6.0f};
   const std::vector<std::int32_t> seen = {1001, 1000, 1001, 999, 1010, 1003, 1004, 1002, 5, 1001};
   std::vector<float> logits = original;
@@ -172,25 +172,29 @@ TEST(TokenSampler, TopKMatchesASortBasedVersion) {
   for (const int k : {1, 2, 7, 50, 299}) {
     SCOPED_TRACE(k);
     std::vector<float> logits = sampler_random_logits(300, 10 + k);
-    const std::vector<float> expected = naive_top_k(logits, k);
+    const std::vector<float> expected = sampler_naive_top_k(logits, k);
     apply_top_k(logits, k);
     EXPECT_EQ(logits, expected);
-    EXPECT_EQ(std::count_if(logits.begin(), logits.end(), [](float l) { return l > -kInf; }), k);
+    EXPECT_EQ(
+        std::count_if(logits.begin(), logits.end(), [](float l) { return l > -kSamplerTestInf; }),
+        k);
   }
 }
 
 TEST(TokenSampler, TopKKeepsTiesAndIgnoresLargeK) {
   std::vector<float> logits = {1.0f, 3.0f, 2.0f, 2.0f, 2.0f, 0.0f};
   apply_top_k(logits, 2);
-  EXPECT_EQ(logits, (std::vector<float>{-kInf, 3.0f, 2.0f, 2.0f, 2.0f, -kInf}));
+  EXPECT_EQ(logits,
+            (std::vector<float>{-kSamplerTestInf, 3.0f, 2.0f, 2.0f, 2.0f, -kSamplerTestInf}));
   std::vector<float> all = {1.0f, 2.0f};
   apply_top_k(all, 5);
   apply_top_k(all, 0);
   EXPECT_EQ(all, (std::vector<float>{1.0f, 2.0f}));
   // -inf entries count like any other value (torch.topk).
-  std::vector<float> masked = {-kInf, 1.0f, -kInf, -kInf};
+  std::vector<float> masked = {-kSamplerTestInf, 1.0f, -kSamplerTestInf, -kSamplerTestInf};
   apply_top_k(masked, 2);
-  EXPECT_EQ(masked, (std::vector<float>{-kInf, 1.0f, -kInf, -kInf}));
+  EXPECT_EQ(masked,
+            (std::vector<float>{-kSamplerTestInf, 1.0f, -kSamplerTestInf, -kSamplerTestInf}));
 }
 
 TEST(TokenSampler, TopPMatchesAStraightforwardLoop) {
@@ -199,8 +203,8 @@ TEST(TokenSampler, TopPMatchesAStraightforwardLoop) {
       SCOPED_TRACE(std::to_string(p) + " scale " + std::to_string(scale));
       // 3000 tokens, a third masked: exercises the widening partial sort.
       std::vector<float> logits = sampler_random_logits(3000, 77, scale);
-      for (std::size_t i = 0; i < logits.size(); i += 3) logits[i] = -kInf;
-      const std::vector<float> expected = naive_top_p(logits, p);
+      for (std::size_t i = 0; i < logits.size(); i += 3) logits[i] = -kSamplerTestInf;
+      const std::vector<float> expected = sampler_naive_top_p(logits, p);
       apply_top_p(logits, p);
       EXPECT_EQ(logits, expected);
     }
@@ -215,26 +219,26 @@ TEST(TokenSampler, TopPEdgeCases) {
   // The top token always stays, even when it alone is above p.
   std::vector<float> peaked = {0.0f, 10.0f, 1.0f};
   apply_top_p(peaked, 0.01f);
-  EXPECT_EQ(peaked, (std::vector<float>{-kInf, 10.0f, -kInf}));
+  EXPECT_EQ(peaked, (std::vector<float>{-kSamplerTestInf, 10.0f, -kSamplerTestInf}));
   // One finite logit.
-  std::vector<float> one = {-kInf, -kInf, 2.0f};
+  std::vector<float> one = {-kSamplerTestInf, -kSamplerTestInf, 2.0f};
   apply_top_p(one, 0.5f);
-  EXPECT_EQ(one, (std::vector<float>{-kInf, -kInf, 2.0f}));
+  EXPECT_EQ(one, (std::vector<float>{-kSamplerTestInf, -kSamplerTestInf, 2.0f}));
   // All equal: 0.25 each; the third token has 0.5 above it (not > 0.5).
   std::vector<float> equal(4, 1.5f);
   apply_top_p(equal, 0.5f);
-  EXPECT_EQ(equal, (std::vector<float>{1.5f, 1.5f, 1.5f, -kInf}));
+  EXPECT_EQ(equal, (std::vector<float>{1.5f, 1.5f, 1.5f, -kSamplerTestInf}));
   // All -inf: left alone (sampling reports it).
-  std::vector<float> none(3, -kInf);
+  std::vector<float> none(3, -kSamplerTestInf);
   apply_top_p(none, 0.5f);
-  EXPECT_EQ(none, std::vector<float>(3, -kInf));
+  EXPECT_EQ(none, std::vector<float>(3, -kSamplerTestInf));
 }
 
 TEST(TokenSampler, GreedyAndErrors) {
   Rng rng(5);
-  const std::vector<float> logits = {1.0f, 4.0f, -kInf, 4.0f};
+  const std::vector<float> logits = {1.0f, 4.0f, -kSamplerTestInf, 4.0f};
   EXPECT_EQ(*sample_index(logits, 0.0f, rng), 1);  // the first largest
-  const std::vector<float> none(4, -kInf);
+  const std::vector<float> none(4, -kSamplerTestInf);
   const auto all_masked = sample_index(none, 0.85f, rng, 151669);
   ASSERT_FALSE(all_masked.ok());
   EXPECT_EQ(all_masked.status().code(), ErrorCode::invalid_argument);
@@ -242,15 +246,16 @@ TEST(TokenSampler, GreedyAndErrors) {
   EXPECT_FALSE(sample_index(none, 0.0f, rng).ok());
   const std::vector<float> with_nan = {1.0f, std::numeric_limits<float>::quiet_NaN()};
   EXPECT_FALSE(sample_index(with_nan, 1.0f, rng).ok());
-  const std::vector<float> with_inf = {1.0f, kInf};
+  const std::vector<float> with_inf = {1.0f, kSamplerTestInf};
   EXPECT_FALSE(sample_index(with_inf, 1.0f, rng).ok());
 }
 
 TEST(TokenSampler, DrawsFollowTheSoftmax) {
-  const std::vector<float> logits = {1.0f, -kInf, 2.5f, 0.0f, -kInf, 1.7f, -3.0f};
+  const std::vector<float> logits = {1.0f, -kSamplerTestInf, 2.5f, 0.0f, -kSamplerTestInf, 1.7f,
+                                     -3.0f};
   for (const float temperature : {1.0f, 0.6f}) {
     SCOPED_TRACE(temperature);
-    const std::vector<double> p = softmax(logits, temperature);
+    const std::vector<double> p = sampler_softmax(logits, temperature);
     Rng rng(20261207);
     constexpr int kDraws = 100000;
     std::vector<int> counts(logits.size(), 0);
@@ -300,7 +305,7 @@ TEST(TokenSampler, SampleNextRunsTheStepsInOrder) {
     // By hand.
     std::vector<float> expected = cond;
     ASSERT_TRUE(apply_cfg(expected, uncond, 1.5f).ok());
-    for (std::size_t i = 0; i < expected.size(); i += 2) expected[i] = -kInf;
+    for (std::size_t i = 0; i < expected.size(); i += 2) expected[i] = -kSamplerTestInf;
     apply_repetition_penalty(expected, kFirst, seen, 1.3f);
     apply_top_k(expected, 40);
     apply_top_p(expected, 0.8f);
@@ -311,7 +316,7 @@ TEST(TokenSampler, SampleNextRunsTheStepsInOrder) {
     std::vector<float> seen_by_mask;
     const LogitsMask mask = [&](std::span<float> l) {
       seen_by_mask.assign(l.begin(), l.end());
-      for (std::size_t i = 0; i < l.size(); i += 2) l[i] = -kInf;
+      for (std::size_t i = 0; i < l.size(); i += 2) l[i] = -kSamplerTestInf;
       return Status();
     };
     Rng rng(seed);
@@ -339,7 +344,7 @@ TEST(TokenSampler, SampleNextErrors) {
   EXPECT_EQ(masked.status().message(), "grammar is done");
   // A mask that forbids everything: an error, not a crash.
   const LogitsMask everything = [](std::span<float> l) {
-    std::fill(l.begin(), l.end(), -kInf);
+    std::fill(l.begin(), l.end(), -kSamplerTestInf);
     return Status();
   };
   EXPECT_EQ(sample_next({logits, {}, 0, {}, everything}, no_cfg, rng).status().code(),

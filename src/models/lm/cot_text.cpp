@@ -17,10 +17,10 @@ namespace {
 
 // ---- the YAML scalar emitter (PyYAML's Emitter, block context) ----
 
-constexpr int kBestWidth = 80;   // PyYAML's default width
-constexpr int kValueIndent = 2;  // a top-level mapping value's scalar indent
+constexpr int kYamlBestWidth = 80;   // PyYAML's default width
+constexpr int kYamlValueIndent = 2;  // a top-level mapping value's scalar indent
 
-std::u32string to_code_points(std::string_view text) {
+std::u32string cot_code_points(std::string_view text) {
   std::u32string out;
   out.reserve(text.size());
   std::size_t offset = 0;
@@ -37,34 +37,34 @@ std::u32string to_code_points(std::string_view text) {
   return out;
 }
 
-bool is_break(char32_t ch) {
+bool yaml_is_break(char32_t ch) {
   return ch == U'\n' || ch == U'\x85' || ch == U'\u2028' || ch == U'\u2029';
 }
 
 // '\0', space, tab, '\r' and the breaks: what PyYAML treats as white space
 // around indicators.
-bool is_blank_or_break(char32_t ch) {
-  return ch == U'\0' || ch == U' ' || ch == U'\t' || ch == U'\r' || is_break(ch);
+bool yaml_is_blank_or_break(char32_t ch) {
+  return ch == U'\0' || ch == U' ' || ch == U'\t' || ch == U'\r' || yaml_is_break(ch);
 }
 
-bool is_printable_ascii(char32_t ch) {
+bool yaml_is_printable_ascii(char32_t ch) {
   return ch >= 0x20 && ch <= 0x7E;
 }
 
 // Characters allow_unicode lets through unescaped (besides printable ASCII
 // and '\n'); every other one makes the scalar double-quoted.
-bool is_allowed_unicode(char32_t ch) {
+bool yaml_is_allowed_unicode(char32_t ch) {
   return (ch == 0x85 || (ch >= 0xA0 && ch <= 0xD7FF) || (ch >= 0xE000 && ch <= 0xFFFD) ||
           (ch >= 0x10000 && ch < 0x10FFFF)) &&
          ch != 0xFEFF;
 }
 
-struct ScalarAnalysis {
+struct YamlScalarAnalysis {
   bool allow_block_plain = true;
   bool allow_single_quoted = true;
 };
 
-ScalarAnalysis analyze_scalar(const std::u32string& text) {
+YamlScalarAnalysis yaml_analyze_scalar(const std::u32string& text) {
   if (text.empty()) return {};
   bool block_indicators = false;
   bool line_breaks = false;
@@ -83,7 +83,7 @@ ScalarAnalysis analyze_scalar(const std::u32string& text) {
 
   const std::size_t n = text.size();
   bool preceded_by_whitespace = true;
-  bool followed_by_whitespace = n == 1 || is_blank_or_break(text[1]);
+  bool followed_by_whitespace = n == 1 || yaml_is_blank_or_break(text[1]);
   bool previous_space = false;
   bool previous_break = false;
   for (std::size_t index = 0; index < n; ++index) {
@@ -98,8 +98,8 @@ ScalarAnalysis analyze_scalar(const std::u32string& text) {
       if (ch == U':' && followed_by_whitespace) block_indicators = true;
       if (ch == U'#' && preceded_by_whitespace) block_indicators = true;
     }
-    if (is_break(ch)) line_breaks = true;
-    if (!(ch == U'\n' || is_printable_ascii(ch)) && !is_allowed_unicode(ch)) {
+    if (yaml_is_break(ch)) line_breaks = true;
+    if (!(ch == U'\n' || yaml_is_printable_ascii(ch)) && !yaml_is_allowed_unicode(ch)) {
       special_characters = true;
     }
     if (ch == U' ') {
@@ -108,7 +108,7 @@ ScalarAnalysis analyze_scalar(const std::u32string& text) {
       if (previous_break) break_space = true;
       previous_space = true;
       previous_break = false;
-    } else if (is_break(ch)) {
+    } else if (yaml_is_break(ch)) {
       if (index == 0) leading_break = true;
       if (index == n - 1) trailing_break = true;
       if (previous_space) space_break = true;
@@ -118,11 +118,11 @@ ScalarAnalysis analyze_scalar(const std::u32string& text) {
       previous_space = false;
       previous_break = false;
     }
-    preceded_by_whitespace = is_blank_or_break(ch);
-    followed_by_whitespace = index + 2 >= n || is_blank_or_break(text[index + 2]);
+    preceded_by_whitespace = yaml_is_blank_or_break(ch);
+    followed_by_whitespace = index + 2 >= n || yaml_is_blank_or_break(text[index + 2]);
   }
 
-  ScalarAnalysis analysis;
+  YamlScalarAnalysis analysis;
   if (leading_space || leading_break || trailing_space || trailing_break) {
     analysis.allow_block_plain = false;
   }
@@ -137,7 +137,7 @@ ScalarAnalysis analyze_scalar(const std::u32string& text) {
 // Whether PyYAML's resolver reads `text` written plain back as a string
 // (not a bool, int, float, null, timestamp, merge or value key). The
 // patterns are those of yaml/resolver.py; a match needs only ASCII.
-bool plain_resolves_to_string(const std::string& text) {
+bool yaml_plain_resolves_to_string(const std::string& text) {
   static const std::regex kImplicit(
       // bool
       "(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)"
@@ -165,9 +165,9 @@ bool plain_resolves_to_string(const std::string& text) {
 }
 
 // The writer state PyYAML keeps while emitting one "key: value" line.
-class ScalarWriter {
+class YamlScalarWriter {
  public:
-  explicit ScalarWriter(std::string& out, int column) : out_(out), column_(column) {}
+  explicit YamlScalarWriter(std::string& out, int column) : out_(out), column_(column) {}
 
   void plain(const std::u32string& text) {
     if (!whitespace_) put(U" ");
@@ -180,7 +180,7 @@ class ScalarWriter {
       const char32_t ch = at_end ? 0 : text[end];
       if (spaces) {
         if (at_end || ch != U' ') {
-          if (start + 1 == end && column_ > kBestWidth) {
+          if (start + 1 == end && column_ > kYamlBestWidth) {
             write_indent();
             whitespace_ = false;
             indention_ = false;
@@ -209,7 +209,7 @@ class ScalarWriter {
       const char32_t ch = at_end ? 0 : text[end];
       if (spaces) {
         if (at_end || ch != U' ') {
-          if (start + 1 == end && column_ > kBestWidth && start != 0 && end != n) {
+          if (start + 1 == end && column_ > kYamlBestWidth && start != 0 && end != n) {
             write_indent();
           } else {
             put(text.substr(start, end - start));
@@ -217,13 +217,13 @@ class ScalarWriter {
           start = end;
         }
       } else if (breaks) {
-        if (at_end || !is_break(ch)) {
+        if (at_end || !yaml_is_break(ch)) {
           if (text[start] == U'\n') line_break(U'\n');
           for (std::size_t i = start; i < end; ++i) line_break(text[i]);
           write_indent();
           start = end;
         }
-      } else if (at_end || ch == U' ' || is_break(ch) || ch == U'\'') {
+      } else if (at_end || ch == U' ' || yaml_is_break(ch) || ch == U'\'') {
         if (start < end) {
           put(text.substr(start, end - start));
           start = end;
@@ -235,7 +235,7 @@ class ScalarWriter {
       }
       if (!at_end) {
         spaces = ch == U' ';
-        breaks = is_break(ch);
+        breaks = yaml_is_break(ch);
       }
     }
     indicator(U"'", false);
@@ -248,10 +248,11 @@ class ScalarWriter {
     for (std::size_t end = 0; end <= n; ++end) {
       const bool at_end = end == n;
       const char32_t ch = at_end ? 0 : text[end];
-      const bool escaped = !at_end && (ch == U'"' || ch == U'\\' || ch == 0x85 || ch == 0x2028 ||
-                                       ch == 0x2029 || ch == 0xFEFF ||
-                                       !(is_printable_ascii(ch) || (ch >= 0xA0 && ch <= 0xD7FF) ||
-                                         (ch >= 0xE000 && ch <= 0xFFFD)));
+      const bool escaped =
+          !at_end && (ch == U'"' || ch == U'\\' || ch == 0x85 || ch == 0x2028 || ch == 0x2029 ||
+                      ch == 0xFEFF ||
+                      !(yaml_is_printable_ascii(ch) || (ch >= 0xA0 && ch <= 0xD7FF) ||
+                        (ch >= 0xE000 && ch <= 0xFFFD)));
       if (at_end || escaped) {
         if (start < end) {
           put(text.substr(start, end - start));
@@ -263,7 +264,7 @@ class ScalarWriter {
         }
       }
       if (end > 0 && end + 1 < n && (ch == U' ' || start >= end) &&
-          column_ + static_cast<int>(end - start) > kBestWidth) {
+          column_ + static_cast<int>(end - start) > kYamlBestWidth) {
         std::u32string data = start < end ? text.substr(start, end - start) : std::u32string();
         data += U'\\';
         if (start < end) start = end;
@@ -342,13 +343,14 @@ class ScalarWriter {
   }
 
   void write_indent() {
-    if (!indention_ || column_ > kValueIndent || (column_ == kValueIndent && !whitespace_)) {
+    if (!indention_ || column_ > kYamlValueIndent ||
+        (column_ == kYamlValueIndent && !whitespace_)) {
       line_break(U'\n');
     }
-    if (column_ < kValueIndent) {
+    if (column_ < kYamlValueIndent) {
       whitespace_ = true;
-      out_.append(static_cast<std::size_t>(kValueIndent - column_), ' ');
-      column_ = kValueIndent;
+      out_.append(static_cast<std::size_t>(kYamlValueIndent - column_), ' ');
+      column_ = kYamlValueIndent;
     }
   }
 
@@ -359,15 +361,15 @@ class ScalarWriter {
   bool indention_ = false;
 };
 
-void append_string_value(std::string& out, std::string_view key, std::string_view value) {
+void cot_append_string_value(std::string& out, std::string_view key, std::string_view value) {
   out += key;
   out += ':';
-  ScalarWriter writer(out, static_cast<int>(key.size()) + 1);
-  const std::u32string text = to_code_points(value);
-  const ScalarAnalysis analysis = analyze_scalar(text);
+  YamlScalarWriter writer(out, static_cast<int>(key.size()) + 1);
+  const std::u32string text = cot_code_points(value);
+  const YamlScalarAnalysis analysis = yaml_analyze_scalar(text);
   std::string utf8;
   for (const char32_t ch : text) append_utf8(utf8, ch);
-  if (analysis.allow_block_plain && plain_resolves_to_string(utf8)) {
+  if (analysis.allow_block_plain && yaml_plain_resolves_to_string(utf8)) {
     writer.plain(text);
   } else if (analysis.allow_single_quoted) {
     writer.single_quoted(text);
@@ -376,7 +378,7 @@ void append_string_value(std::string& out, std::string_view key, std::string_vie
   }
 }
 
-bool all_ascii_digits(std::string_view text) {
+bool cot_all_ascii_digits(std::string_view text) {
   if (text.empty()) return false;
   for (const char c : text) {
     if (c < '0' || c > '9') return false;
@@ -385,18 +387,18 @@ bool all_ascii_digits(std::string_view text) {
 }
 
 // Upstream turns a string of digits into an int before dumping it.
-void append_value(std::string& out, std::string_view key, std::string_view value) {
-  if (all_ascii_digits(value)) {
+void cot_append_value(std::string& out, std::string_view key, std::string_view value) {
+  if (cot_all_ascii_digits(value)) {
     const std::size_t first = value.find_first_not_of('0');
     out += key;
     out += ": ";
     out += first == std::string_view::npos ? std::string_view("0") : value.substr(first);
     return;
   }
-  append_string_value(out, key, value);
+  cot_append_string_value(out, key, value);
 }
 
-void append_line(std::string& out, std::string_view key, std::optional<int> value) {
+void cot_append_line(std::string& out, std::string_view key, std::optional<int> value) {
   if (!value) return;
   if (!out.empty()) out += '\n';
   out += key;
@@ -404,44 +406,45 @@ void append_line(std::string& out, std::string_view key, std::optional<int> valu
   out += std::to_string(*value);
 }
 
-void append_line(std::string& out, std::string_view key, const std::optional<std::string>& value) {
+void cot_append_line(std::string& out, std::string_view key,
+                     const std::optional<std::string>& value) {
   if (!value) return;
   if (!out.empty()) out += '\n';
-  append_value(out, key, *value);
+  cot_append_value(out, key, *value);
 }
 
 // ---- parsing ----
 
 // Python's str.isspace() over one code point.
-bool is_py_space(char32_t ch) {
+bool cot_is_py_space(char32_t ch) {
   return (ch >= 0x09 && ch <= 0x0D) || (ch >= 0x1C && ch <= 0x20) || ch == 0x85 || ch == 0xA0 ||
          ch == 0x1680 || (ch >= 0x2000 && ch <= 0x200A) || ch == 0x2028 || ch == 0x2029 ||
          ch == 0x202F || ch == 0x205F || ch == 0x3000;
 }
 
 // Whether `text` starts with a white-space code point (and how long it is).
-std::size_t leading_space_length(std::string_view text) {
+std::size_t cot_leading_space_length(std::string_view text) {
   if (text.empty()) return 0;
   const Utf8Char ch = decode_utf8_at(text, 0);
-  return ch.length != 0 && is_py_space(ch.code_point) ? ch.length : 0;
+  return ch.length != 0 && cot_is_py_space(ch.code_point) ? ch.length : 0;
 }
 
 // Python's str.strip(): white space off both ends (bytes that are not UTF-8
 // are kept).
-std::string_view py_strip(std::string_view text) {
-  while (const std::size_t n = leading_space_length(text)) text.remove_prefix(n);
+std::string_view cot_py_strip(std::string_view text) {
+  while (const std::size_t n = cot_leading_space_length(text)) text.remove_prefix(n);
   while (!text.empty()) {
     std::size_t start = text.size() - 1;
     while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
     const Utf8Char ch = decode_utf8_at(text, start);
-    if (ch.length != text.size() - start || !is_py_space(ch.code_point)) break;
+    if (ch.length != text.size() - start || !cot_is_py_space(ch.code_point)) break;
     text.remove_suffix(ch.length);
   }
   return text;
 }
 
-std::optional<int> parse_int(std::string_view text) {
-  text = py_strip(text);
+std::optional<int> cot_parse_int(std::string_view text) {
+  text = cot_py_strip(text);
   const bool had_plus = !text.empty() && text.front() == '+';
   if (had_plus) text.remove_prefix(1);
   if (text.empty() || text.front() == '+' || (had_plus && text.front() == '-')) {
@@ -453,7 +456,7 @@ std::optional<int> parse_int(std::string_view text) {
   return value;
 }
 
-std::string ascii_lower(std::string_view text) {
+std::string cot_ascii_lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -461,10 +464,10 @@ std::string ascii_lower(std::string_view text) {
   return out;
 }
 
-std::string join_caption(const std::vector<std::string_view>& lines) {
+std::string cot_join_caption(const std::vector<std::string_view>& lines) {
   std::string out;
   for (const std::string_view line : lines) {
-    const std::string_view stripped = py_strip(line);
+    const std::string_view stripped = cot_py_strip(line);
     if (stripped.empty()) continue;
     if (!out.empty()) out += ' ';
     out += stripped;
@@ -472,7 +475,7 @@ std::string join_caption(const std::vector<std::string_view>& lines) {
   return out;
 }
 
-std::string join_lines(const std::vector<std::string_view>& lines) {
+std::string cot_join_lines(const std::vector<std::string_view>& lines) {
   std::string out;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (i > 0) out += '\n';
@@ -481,26 +484,26 @@ std::string join_lines(const std::vector<std::string_view>& lines) {
   return out;
 }
 
-void save_field(CotFields& fields, const std::string& key,
-                const std::vector<std::string_view>& value_lines) {
+void cot_save_field(CotFields& fields, const std::string& key,
+                    const std::vector<std::string_view>& value_lines) {
   if (key.empty() || value_lines.empty()) return;
   const auto set_text = [](std::optional<std::string>& field, std::string_view value) {
     if (!value.empty()) field = std::string(value);
   };
   if (key == "bpm") {
-    if (auto value = parse_int(join_lines(value_lines))) fields.bpm = value;
+    if (auto value = cot_parse_int(cot_join_lines(value_lines))) fields.bpm = value;
   } else if (key == "duration") {
-    if (auto value = parse_int(join_lines(value_lines))) fields.duration_s = value;
+    if (auto value = cot_parse_int(cot_join_lines(value_lines))) fields.duration_s = value;
   } else if (key == "caption") {
-    set_text(fields.caption, join_caption(value_lines));
+    set_text(fields.caption, cot_join_caption(value_lines));
   } else if (key == "genres") {
-    set_text(fields.genres, py_strip(join_lines(value_lines)));
+    set_text(fields.genres, cot_py_strip(cot_join_lines(value_lines)));
   } else if (key == "keyscale") {
-    set_text(fields.keyscale, py_strip(join_lines(value_lines)));
+    set_text(fields.keyscale, cot_py_strip(cot_join_lines(value_lines)));
   } else if (key == "language") {
-    set_text(fields.language, py_strip(join_lines(value_lines)));
+    set_text(fields.language, cot_py_strip(cot_join_lines(value_lines)));
   } else if (key == "timesignature") {
-    set_text(fields.time_signature, py_strip(join_lines(value_lines)));
+    set_text(fields.time_signature, cot_py_strip(cot_join_lines(value_lines)));
   }
 }
 
@@ -508,17 +511,17 @@ void save_field(CotFields& fields, const std::string& key,
 
 std::string cot_yaml(const CotFields& fields) {
   std::string out;
-  append_line(out, "bpm", fields.bpm);
-  append_line(out, "caption", fields.caption);
-  append_line(out, "duration", fields.duration_s);
-  append_line(out, "keyscale", fields.keyscale);
-  append_line(out, "language", fields.language);
+  cot_append_line(out, "bpm", fields.bpm);
+  cot_append_line(out, "caption", fields.caption);
+  cot_append_line(out, "duration", fields.duration_s);
+  cot_append_line(out, "keyscale", fields.keyscale);
+  cot_append_line(out, "language", fields.language);
   if (fields.time_signature) {
     std::string_view value = *fields.time_signature;
     if (value.size() >= 2 && value.substr(value.size() - 2) == "/4") {
       value = value.substr(0, value.find('/'));
     }
-    append_line(out, "timesignature", std::optional<std::string>(std::string(value)));
+    cot_append_line(out, "timesignature", std::optional<std::string>(std::string(value)));
   }
   // yaml.dump(...).strip(): only a scalar's own leading or trailing white
   // space could reach the ends, and those are always quoted.
@@ -535,13 +538,13 @@ CotFields parse_cot(std::string_view generated_text) {
     const std::size_t body = open + 7;
     if (const std::size_t close = generated_text.find("</think>", body);
         close != std::string_view::npos) {
-      reasoning = py_strip(generated_text.substr(body, close - body));
+      reasoning = cot_py_strip(generated_text.substr(body, close - body));
     }
   }
   if (reasoning.empty()) {
     std::string_view before = generated_text.substr(0, generated_text.find("<|audio_code_"));
     before = before.substr(0, before.find("<|im_end|>"));
-    reasoning = py_strip(before);
+    reasoning = cot_py_strip(before);
   }
 
   CotFields fields;
@@ -550,14 +553,14 @@ CotFields parse_cot(std::string_view generated_text) {
   while (true) {
     const std::size_t newline = reasoning.find('\n');
     const std::string_view line = reasoning.substr(0, newline);
-    if (!py_strip(line).starts_with('<')) {
+    if (!cot_py_strip(line).starts_with('<')) {
       const std::size_t colon = line.find(':');
-      if (!line.empty() && leading_space_length(line) == 0 && colon != std::string_view::npos) {
-        save_field(fields, key, value_lines);
+      if (!line.empty() && cot_leading_space_length(line) == 0 && colon != std::string_view::npos) {
+        cot_save_field(fields, key, value_lines);
         value_lines.clear();
-        key = ascii_lower(py_strip(line.substr(0, colon)));
+        key = cot_ascii_lower(cot_py_strip(line.substr(0, colon)));
         const std::string_view first_value = line.substr(colon + 1);
-        if (!py_strip(first_value).empty()) value_lines.push_back(first_value);
+        if (!cot_py_strip(first_value).empty()) value_lines.push_back(first_value);
       } else if ((line.starts_with(' ') || line.starts_with('\t')) && !key.empty()) {
         value_lines.push_back(line);
       }
@@ -565,7 +568,7 @@ CotFields parse_cot(std::string_view generated_text) {
     if (newline == std::string_view::npos) break;
     reasoning.remove_prefix(newline + 1);
   }
-  save_field(fields, key, value_lines);
+  cot_save_field(fields, key, value_lines);
   return fields;
 }
 

@@ -9,14 +9,14 @@ namespace acefit::models::lm {
 namespace {
 
 // Python's str.strip() for the white space a prompt field can carry.
-std::string_view strip_space(std::string_view text) {
+std::string_view lm_prompt_strip_space(std::string_view text) {
   constexpr std::string_view kSpace = " \t\n\r\v\f\x1c\x1d\x1e\x1f";
   const std::size_t first = text.find_first_not_of(kSpace);
   if (first == std::string_view::npos) return {};
   return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
 }
 
-std::string caption_and_lyrics(std::string_view caption, std::string_view lyrics) {
+std::string lm_prompt_caption_and_lyrics(std::string_view caption, std::string_view lyrics) {
   std::string out = "# Caption\n";
   out += caption;
   out += "\n\n# Lyric\n";
@@ -26,7 +26,7 @@ std::string caption_and_lyrics(std::string_view caption, std::string_view lyrics
 }
 
 // The Qwen3 chat template's system and user turns.
-std::string system_and_user(std::string_view user_content) {
+std::string lm_prompt_system_and_user(std::string_view user_content) {
   std::string out = "<|im_start|>system\n# Instruction\n";
   out += kDefaultLmInstruction;
   out += "\n\n<|im_end|>\n<|im_start|>user\n";
@@ -39,7 +39,7 @@ std::string system_and_user(std::string_view user_content) {
 // its content holds "</think>": the reasoning (before the first "</think>",
 // after the last "<think>" in it, newlines trimmed) in a think block, then
 // the rest of the content (after the last "</think>").
-std::string assistant_turn(std::string_view content) {
+std::string lm_prompt_assistant_turn(std::string_view content) {
   constexpr std::string_view kOpen = "<think>";
   constexpr std::string_view kClose = "</think>";
   std::string_view reasoning = content.substr(0, content.find(kClose));
@@ -65,20 +65,20 @@ std::string assistant_turn(std::string_view content) {
 }  // namespace
 
 bool has_meaningful_negative_prompt(const std::string& negative_prompt) {
-  const std::string_view stripped = strip_space(negative_prompt);
+  const std::string_view stripped = lm_prompt_strip_space(negative_prompt);
   return !stripped.empty() && stripped != kNoNegativePrompt;
 }
 
 std::string cot_prompt_text(const LmPromptInput& input, bool conditional) {
   std::string user;
   if (conditional) {
-    user = caption_and_lyrics(input.caption, input.lyrics);
+    user = lm_prompt_caption_and_lyrics(input.caption, input.lyrics);
   } else if (has_meaningful_negative_prompt(input.negative_prompt)) {
-    user = caption_and_lyrics(input.negative_prompt, input.lyrics);
+    user = lm_prompt_caption_and_lyrics(input.negative_prompt, input.lyrics);
   } else {
     user = "# Lyric\n" + input.lyrics + "\n";
   }
-  return system_and_user(user) + "<|im_start|>assistant\n";
+  return lm_prompt_system_and_user(user) + "<|im_start|>assistant\n";
 }
 
 std::string codes_prompt_text(const LmPromptInput& input, const CotFields& cot, bool conditional) {
@@ -87,7 +87,8 @@ std::string codes_prompt_text(const LmPromptInput& input, const CotFields& cot, 
   const std::string think = conditional ? cot_think_block(cot) : std::string("<think>\n</think>");
   // The template's text always ends with "<|im_end|>\n", so upstream's
   // "add a newline when missing" never applies.
-  return system_and_user(caption_and_lyrics(caption, input.lyrics)) + assistant_turn(think);
+  return lm_prompt_system_and_user(lm_prompt_caption_and_lyrics(caption, input.lyrics)) +
+         lm_prompt_assistant_turn(think);
 }
 
 Expected<std::vector<std::int32_t>> cot_prompt_ids(const Tokenizer& tokenizer,

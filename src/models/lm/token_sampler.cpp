@@ -10,9 +10,9 @@ namespace acefit::models::lm {
 
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr float kSamplerNegInf = -std::numeric_limits<float>::infinity();
 
-std::string number_text(double value) {
+std::string sampler_number_text(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   std::string text = std::to_string(value);
@@ -21,23 +21,23 @@ std::string number_text(double value) {
   return text;
 }
 
-Status bad_option(const char* name, double value, const char* rule) {
-  return invalid_argument(std::string("sampler option ") + name + " = " + number_text(value) +
-                          ": " + rule);
+Status sampler_bad_option(const char* name, double value, const char* rule) {
+  return invalid_argument(std::string("sampler option ") + name + " = " +
+                          sampler_number_text(value) + ": " + rule);
 }
 
 // NaN and +inf make the softmax meaningless: an error naming the token.
-Status check_logits(std::span<const float> logits, std::int32_t first_id) {
+Status sampler_check_logits(std::span<const float> logits, std::int32_t first_id) {
   for (std::size_t i = 0; i < logits.size(); ++i) {
     if (std::isnan(logits[i]) || logits[i] == std::numeric_limits<float>::infinity()) {
       return invalid_argument("the logit of token " + std::to_string(first_id + std::int64_t(i)) +
-                              " is " + number_text(logits[i]));
+                              " is " + sampler_number_text(logits[i]));
     }
   }
   return {};
 }
 
-Status all_forbidden(std::span<const float> logits, std::int32_t first_id) {
+Status sampler_all_forbidden(std::span<const float> logits, std::int32_t first_id) {
   return invalid_argument("every token is forbidden (all " + std::to_string(logits.size()) +
                           " logits of tokens " + std::to_string(first_id) + ".." +
                           std::to_string(first_id + std::int64_t(logits.size()) - 1) +
@@ -45,7 +45,7 @@ Status all_forbidden(std::span<const float> logits, std::int32_t first_id) {
 }
 
 // A uniform double in [0, 1) from 53 random bits.
-double uniform_double(Rng& rng) {
+double sampler_uniform_double(Rng& rng) {
   return static_cast<double>(rng.next_u64() >> 11) * (1.0 / 9007199254740992.0);
 }
 
@@ -53,20 +53,20 @@ double uniform_double(Rng& rng) {
 
 Status validate_sampler_options(const SamplerOptions& options) {
   if (!(options.temperature >= 0.0f) || std::isinf(options.temperature)) {
-    return bad_option("temperature", options.temperature, "must be a finite number >= 0");
+    return sampler_bad_option("temperature", options.temperature, "must be a finite number >= 0");
   }
   if (!(options.cfg_scale >= 0.0f) || std::isinf(options.cfg_scale)) {
-    return bad_option("cfg_scale", options.cfg_scale, "must be a finite number >= 0");
+    return sampler_bad_option("cfg_scale", options.cfg_scale, "must be a finite number >= 0");
   }
   if (!(options.top_p > 0.0f && options.top_p <= 1.0f)) {
-    return bad_option("top_p", options.top_p, "must be in (0, 1] (1 = off)");
+    return sampler_bad_option("top_p", options.top_p, "must be in (0, 1] (1 = off)");
   }
   if (options.top_k < 0) {
-    return bad_option("top_k", options.top_k, "must be >= 0 (0 = off)");
+    return sampler_bad_option("top_k", options.top_k, "must be >= 0 (0 = off)");
   }
   if (!(options.repetition_penalty > 0.0f) || std::isinf(options.repetition_penalty)) {
-    return bad_option("repetition_penalty", options.repetition_penalty,
-                      "must be a finite number > 0 (1 = off)");
+    return sampler_bad_option("repetition_penalty", options.repetition_penalty,
+                              "must be a finite number > 0 (1 = off)");
   }
   return {};
 }
@@ -81,8 +81,8 @@ Status apply_cfg(std::span<float> cond_logits, std::span<const float> uncond_log
   for (std::size_t i = 0; i < cond_logits.size(); ++i) {
     const float cond = cond_logits[i];
     const float uncond = uncond_logits[i];
-    if (cond == kNegInf || uncond == kNegInf) {
-      cond_logits[i] = kNegInf;
+    if (cond == kSamplerNegInf || uncond == kSamplerNegInf) {
+      cond_logits[i] = kSamplerNegInf;
     } else {
       cond_logits[i] = uncond + cfg_scale * (cond - uncond);
     }
@@ -113,16 +113,16 @@ void apply_top_k(std::span<float> logits, int top_k) {
   std::nth_element(values.begin(), values.begin() + (top_k - 1), values.end(), std::greater<>());
   const float threshold = values[static_cast<std::size_t>(top_k - 1)];
   for (float& logit : logits) {
-    if (logit < threshold) logit = kNegInf;
+    if (logit < threshold) logit = kSamplerNegInf;
   }
 }
 
 void apply_top_p(std::span<float> logits, float top_p) {
   if (!(top_p > 0.0f && top_p < 1.0f)) return;
   std::vector<std::int32_t> candidates;
-  float max_logit = kNegInf;
+  float max_logit = kSamplerNegInf;
   for (std::size_t i = 0; i < logits.size(); ++i) {
-    if (logits[i] == kNegInf) continue;
+    if (logits[i] == kSamplerNegInf) continue;
     candidates.push_back(static_cast<std::int32_t>(i));
     max_logit = std::max(max_logit, logits[i]);
   }
@@ -153,18 +153,19 @@ void apply_top_p(std::span<float> logits, float top_p) {
   if (keep == candidates.size()) return;
   std::vector<float> kept(keep);
   for (std::size_t r = 0; r < keep; ++r) kept[r] = logits[candidates[r]];
-  std::fill(logits.begin(), logits.end(), kNegInf);
+  std::fill(logits.begin(), logits.end(), kSamplerNegInf);
   for (std::size_t r = 0; r < keep; ++r) logits[candidates[r]] = kept[r];
 }
 
 Expected<std::int32_t> sample_index(std::span<const float> logits, float temperature, Rng& rng,
                                     std::int32_t first_id) {
-  ACEFIT_TRY(check_logits(logits, first_id));
+  ACEFIT_TRY(sampler_check_logits(logits, first_id));
   std::size_t best = logits.size();
   for (std::size_t i = 0; i < logits.size(); ++i) {
-    if (logits[i] != kNegInf && (best == logits.size() || logits[i] > logits[best])) best = i;
+    if (logits[i] != kSamplerNegInf && (best == logits.size() || logits[i] > logits[best]))
+      best = i;
   }
-  if (best == logits.size()) return all_forbidden(logits, first_id);
+  if (best == logits.size()) return sampler_all_forbidden(logits, first_id);
   if (!(temperature > 0.0f)) return static_cast<std::int32_t>(best);
 
   const float max_scaled = logits[best] / temperature;
@@ -172,10 +173,11 @@ Expected<std::int32_t> sample_index(std::span<const float> logits, float tempera
   weights.resize(logits.size());
   double total = 0.0;
   for (std::size_t i = 0; i < logits.size(); ++i) {
-    weights[i] = logits[i] == kNegInf ? 0.0f : std::exp(logits[i] / temperature - max_scaled);
+    weights[i] =
+        logits[i] == kSamplerNegInf ? 0.0f : std::exp(logits[i] / temperature - max_scaled);
     total += weights[i];
   }
-  const double target = uniform_double(rng) * total;
+  const double target = sampler_uniform_double(rng) * total;
   double cumulative = 0.0;
   std::size_t last_positive = best;
   for (std::size_t i = 0; i < logits.size(); ++i) {
@@ -193,13 +195,13 @@ Expected<std::int32_t> sample_next(const SampleStep& step, const SamplerOptions&
   if (step.logits.empty()) return invalid_argument("no logits to sample from");
   if (options.cfg_scale > 1.0f) {
     if (step.uncond_logits.empty()) {
-      return invalid_argument("cfg_scale " + number_text(options.cfg_scale) +
+      return invalid_argument("cfg_scale " + sampler_number_text(options.cfg_scale) +
                               " > 1 needs the unconditional logits");
     }
     ACEFIT_TRY(apply_cfg(step.logits, step.uncond_logits, options.cfg_scale));
   }
   if (step.mask) ACEFIT_TRY(step.mask(step.logits));
-  ACEFIT_TRY(check_logits(step.logits, step.first_id));
+  ACEFIT_TRY(sampler_check_logits(step.logits, step.first_id));
   if (options.repetition_penalty != 1.0f) {
     apply_repetition_penalty(step.logits, step.first_id, step.seen_ids, options.repetition_penalty);
   }
