@@ -119,10 +119,11 @@ TEST(ParseCot, ContinuationLinesAreRejoined) {
 TEST(ParseCot, JunkLinesAreSkipped) {
   const CotFields fields = parse_cot(
       "<think>\n  indented before any key\nno colon here\n<tag>: 5\n  <also: skipped\n"
-      "BPM: 128\nunknown: x\n  continues unknown\nCaption : Loud\n: empty key\n"
+      "BPM: 128\nunknown: x\n  continues unknown\nCaption : Loud\n  <i>tag line</i>\n  and more\n"
+      ": empty key\n"
       "   \n</think>");
   EXPECT_EQ(fields.bpm, 128);
-  EXPECT_EQ(fields.caption, "Loud");
+  EXPECT_EQ(fields.caption, "Loud and more");
   EXPECT_FALSE(fields.duration_s.has_value());
   EXPECT_FALSE(fields.keyscale.has_value());
 }
