@@ -5,9 +5,12 @@ Usage:
   build/bin/acefit make-demo-checkpoints /tmp/ckpt --no-lm
   build/bin/acefit make-demo-checkpoints /tmp/xlckpt --preset xl-tiny --no-lm
   /usr/bin/python3 tests/reference/make_goldens.py /tmp/ckpt tests/data/golden \
-      [--xl /tmp/xlckpt]
+      [--xl /tmp/xlckpt] [--lm /tmp/lmckpt]
 
 --xl DIR also writes xl_tiny.safetensors from DIR/acestep-v15-xl-turbo.
+--lm DIR also writes lm.safetensors from DIR/acestep-5Hz-lm-0.6B (a folder
+made by `acefit make-demo-checkpoints DIR`, without --no-lm) and
+lm_sampling.safetensors (the spec 14.8 logits processing, no checkpoint).
 
 The reference in tests/reference/acestep/ is written from the model
 specification only (not from the acefit C++ code). Everything runs in float32
@@ -34,6 +37,8 @@ from acestep.condition_encoder import condition_encoder  # noqa: E402
 from acestep.dit import dit_forward  # noqa: E402
 from acestep.fsq import detokenize, fsq_decode  # noqa: E402
 from acestep import dcw as dcw_mod  # noqa: E402
+from acestep import lm as lm_mod  # noqa: E402
+from acestep import lm_sampling  # noqa: E402
 from acestep.samplers import (base_sample, check_turbo_schedules,  # noqa: E402
                               turbo_sample, turbo_schedule_n)
 from acestep.text_encoder import lyric_embed, text_encoder_forward  # noqa: E402
@@ -76,16 +81,25 @@ def condition_inputs(cfg, silence):
     return th, tm, le, lm, timbre
 
 
-def check(name, tensors):
+def check(name, tensors, allow_neg_inf=False, may_be_zero=()):
     for k, v in tensors.items():
+        if k in may_be_zero:
+            continue
         if v.is_floating_point():
-            assert torch.isfinite(v).all(), f"{name}:{k} not finite"
-            assert v.abs().max() > 0, f"{name}:{k} all zeros"
+            if allow_neg_inf:  # removed logits are -inf (spec 14.8)
+                assert not (torch.isnan(v) | (v == float("inf"))).any(), f"{name}:{k} NaN/+inf"
+                assert torch.isfinite(v).any(), f"{name}:{k} no finite value"
+            else:
+                assert torch.isfinite(v).all(), f"{name}:{k} not finite"
+            assert v[torch.isfinite(v)].abs().max() > 0, f"{name}:{k} all zeros"
 
 
-def write(out_dir, name, tensors, note=""):
-    check(name, tensors)
+def write(out_dir, name, tensors, note="", allow_neg_inf=False, may_be_zero=(),
+          checkpoint=None):
+    check(name, tensors, allow_neg_inf, may_be_zero)
     meta = dict(META)
+    if checkpoint is not None:
+        meta["checkpoint"] = checkpoint
     if note:
         meta["note"] = note
     path = os.path.join(out_dir, name)
@@ -95,16 +109,23 @@ def write(out_dir, name, tensors, note=""):
         print(f"  {k} {str(tensors[k].dtype).replace('torch.', '')} {list(tensors[k].shape)}")
 
 
+def take_option(args, flag):
+    """Removes `flag VALUE` from args; returns VALUE or None."""
+    if flag not in args:
+        return None
+    i = args.index(flag)
+    if i + 1 >= len(args):
+        print(__doc__)
+        sys.exit(2)
+    value = args[i + 1]
+    del args[i:i + 2]
+    return value
+
+
 def main():
     args = sys.argv[1:]
-    xl_root = None
-    if "--xl" in args:
-        i = args.index("--xl")
-        if i + 1 >= len(args):
-            print(__doc__)
-            sys.exit(2)
-        xl_root = args[i + 1]
-        del args[i:i + 2]
+    xl_root = take_option(args, "--xl")
+    lm_root = take_option(args, "--lm")
     if len(args) != 2:
         print(__doc__)
         sys.exit(2)
@@ -237,6 +258,11 @@ def main():
     if xl_root is not None:
         xl_tiny(out_dir, os.path.join(xl_root, "acestep-v15-xl-turbo"))
 
+    # 10. the 5 Hz LM (spec 14) and its sampling steps (spec 14.8)
+    if lm_root is not None:
+        lm_golden(out_dir, os.path.join(lm_root, "acestep-5Hz-lm-0.6B"))
+        lm_sampling_golden(out_dir)
+
 
 def xl_tiny(out_dir, dit_dir):
     """Condition encoder, one DiT step and the detokenizer of an XL DiT,
@@ -334,6 +360,132 @@ def sampler_dcw(out_dir, cfg, w, noise, context, enc, sde_noises, ode_off, sde_o
                "(last included); double: scaler 0.05, high_scaler 0.02; low/high/pix: "
                "scaler 0.05; turbo shift 3, 8 steps; turbo5: 5 steps, shift 2.5, DCW off; "
                "base: Euler 4 steps, shift 2.0, guidance 7.0 APG, CFG interval [0, 1]")
+
+# Prompt of the LM golden: chat specials (<|im_start|> 151644, <|im_end|>
+# 151645, <think> 151667, </think> 151668), ordinary text ids and audio codes
+# (151669 + N, N = 0, 12345, 63999).
+LM_PROMPT = [151644, 872, 198, 2, 9707, 11, 1879, 151645, 198, 151644, 77091, 198,
+             151667, 198, 151668, 151669, 151669 + 12345, 151669 + 63999]
+LM_DECODE = [151669 + 777, 151669 + 40000, 151645]
+LM_CODE_BASE = 151669
+
+
+def lm_logit_columns():
+    """Vocabulary ids whose logits the decode steps keep: 0..4095, the
+    specials 151643..151668, audio codes 0..4095 (151669..155764)."""
+    return torch.cat([torch.arange(0, 4096), torch.arange(151643, LM_CODE_BASE),
+                      torch.arange(LM_CODE_BASE, LM_CODE_BASE + 4096)]).to(torch.int64)
+
+
+def lm_golden(out_dir, lm_dir):
+    cfg, w = lm_mod.load_lm(lm_dir)
+    ids = torch.tensor([LM_PROMPT], dtype=torch.int64)
+    dec = torch.tensor(LM_DECODE, dtype=torch.int64)
+    worst = lm_mod.self_check(cfg, w, ids, dec)
+    print(f"  lm self-check: cached decode / chunked prefill vs full recompute, "
+          f"max|diff|/peak {worst:.2e}")
+    hidden, last, dh, dl = lm_mod.run(cfg, w, ids, dec)
+    cols = lm_logit_columns()
+    # sensitivity: decode positions one too far, and RoPE theta 1e4
+    cache = lm_mod.KvCache(cfg.num_layers)
+    lm_mod.forward(cfg, w, ids, cache)
+    cache.length += 1
+    off = torch.stack([lm_mod.forward(cfg, w, torch.tensor([[t]]), cache)[1][0, 0]
+                       for t in LM_DECODE])
+    cfg2 = copy.copy(cfg)
+    cfg2.rope_theta = 1e4
+    _, last2, _, dl2 = lm_mod.run(cfg2, w, ids, dec)
+    print(f"  sensitivity lm: decode position +1 -> decode logits {rel_change(off, dl):.2e}; "
+          f"rope theta 1e4 -> last logits {rel_change(last2, last):.2e}, "
+          f"decode logits {rel_change(dl2, dl):.2e}")
+    write(out_dir, "lm.safetensors", {
+        "input_ids": ids,
+        "hidden_states": hidden,
+        "logits": last,
+        "decode_ids": dec,
+        "decode_hidden_states": dh,
+        "decode_logit_ids": cols,
+        "decode_logits": dl[:, cols],
+    }, note=f"Qwen3 causal LM (hidden {cfg.hidden}, {cfg.num_layers} layers, "
+            f"{cfg.heads}/{cfg.kv_heads} heads, head_dim {cfg.head_dim}, theta "
+            f"{cfg.rope_theta:g}); prefill input_ids, then one cached decode step per "
+            "decode_ids entry; logits = last prefill position, full vocabulary; "
+            "decode_logits = the columns decode_logit_ids",
+          checkpoint="acefit make-demo-checkpoints (seed 1), acestep-5Hz-lm-0.6B")
+
+
+SAMPLING_VOCAB = 4096
+
+
+def lm_sampling_cases():
+    """(name, options) of the lm_sampling golden; logits are random [V]."""
+    v = SAMPLING_VOCAB
+    rs = np.random.RandomState(1401)
+    allowed_all = torch.ones(v, dtype=torch.int64)
+    # a constrained-decoding-like mask: ids 1024.. plus id 7 (say, EOS)
+    allowed_codes = torch.zeros(v, dtype=torch.int64)
+    allowed_codes[1024:] = 1
+    allowed_codes[7] = 1
+    return [
+        ("defaults", dict(cfg_scale=2.0, allowed=allowed_all,
+                          seen=rs.randint(0, v, size=12), penalty=1.0, k=0, p=0.9, t=0.85)),
+        ("masked", dict(cfg_scale=2.5, allowed=allowed_codes,
+                        seen=np.concatenate([rs.randint(0, v, size=20), [7, 7, 3, 1500, 1500]]),
+                        penalty=1.3, k=200, p=0.95, t=1.2)),
+        ("no_cfg", dict(cfg_scale=1.0, allowed=allowed_all,
+                        seen=rs.randint(0, v, size=30), penalty=0.8, k=50, p=1.0, t=0.5)),
+        ("greedy", dict(cfg_scale=3.0, allowed=allowed_all,
+                        seen=rs.randint(0, v, size=8), penalty=1.1, k=0, p=0.05, t=0.0)),
+    ]
+
+
+def lm_sampling_golden(out_dir):
+    lm_sampling.self_test()
+    t = {}
+    for i, (name, o) in enumerate(lm_sampling_cases()):
+        cond = randn((SAMPLING_VOCAB,), 1410 + 2 * i) * 1.2
+        uncond = randn((SAMPLING_VOCAB,), 1411 + 2 * i) * 1.2
+        # the seen ids include the three best tokens so that the penalty
+        # changes the ranking
+        pre = lm_sampling.apply_allowed(
+            lm_sampling.cfg_combine(cond, uncond, o["cfg_scale"]), o["allowed"])
+        seen = torch.cat([torch.from_numpy(np.asarray(o["seen"], dtype=np.int64)),
+                          torch.topk(pre, 3).indices])
+        st = lm_sampling.process(cond, uncond, o["cfg_scale"], o["allowed"], seen,
+                                 o["penalty"], o["k"], o["p"], o["t"])
+        # keep the case away from rounding-sensitive ties: the k-th value is
+        # unique, no cumulative sum lies within 1e-4 of p, the top-2 differ
+        x = st["after_penalty"]
+        fin = x[torch.isfinite(x)]
+        if 0 < o["k"] < fin.numel():
+            top = torch.topk(fin, o["k"] + 1).values
+            assert top[-2] - top[-1] > 1e-4, f"{name}: top-k tie"
+        margin = lm_sampling.top_p_margin(st["after_top_k"], o["p"])
+        assert margin > 1e-4, f"{name}: top-p margin {margin}"
+        top2 = torch.topk(st["after_top_p"], 2).values
+        assert top2[0] - top2[1] > 1e-4 or not torch.isfinite(top2[1]), f"{name}: argmax tie"
+        kept = int(torch.isfinite(st["after_top_p"]).sum())
+        print(f"  lm sampling case{i} ({name}): {kept} tokens kept, argmax "
+              f"{int(st['argmax'])}, top-p margin {margin:.1e}")
+        p = f"case{i}_"
+        t.update({
+            p + "cond": cond, p + "uncond": uncond,
+            p + "cfg_scale": torch.tensor([o["cfg_scale"]], dtype=torch.float32),
+            p + "allowed": o["allowed"], p + "seen_ids": seen,
+            p + "repetition_penalty": torch.tensor([o["penalty"]], dtype=torch.float32),
+            p + "top_k": torch.tensor([o["k"]], dtype=torch.int64),
+            p + "top_p": torch.tensor([o["p"]], dtype=torch.float32),
+            p + "temperature": torch.tensor([o["t"]], dtype=torch.float32),
+        })
+        for k, v in st.items():
+            t[p + k] = v
+    write(out_dir, "lm_sampling.safetensors", t, allow_neg_inf=True,
+          may_be_zero={f"case{i}_temperature" for i in range(len(lm_sampling_cases()))},
+          note="spec 14.8 per-step logits processing on random logits [4096]: "
+               "after_cfg, after_mask (allowed), after_penalty (seen_ids, each id "
+               "once), after_top_k, after_top_p (removed = -inf), argmax, probs = "
+               "softmax(after_top_p / temperature) when temperature > 0",
+          checkpoint="none")
 
 
 if __name__ == "__main__":
