@@ -523,9 +523,9 @@ std::string cot_yaml(const CotFields& fields) {
     }
     cot_append_line(out, "timesignature", std::optional<std::string>(std::string(value)));
   }
-  // yaml.dump(...).strip(): only a scalar's own leading or trailing white
-  // space could reach the ends, and those are always quoted.
-  return out;
+  // yaml.dump(...).strip(): a plain scalar may end in white space other than
+  // ' ' (U+00A0, U+3000, ...), which Python's strip() takes off the last line.
+  return std::string(cot_py_strip(out));
 }
 
 std::string cot_think_block(const CotFields& fields) {
