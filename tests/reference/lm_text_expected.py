@@ -70,6 +70,8 @@ CASES = [
     ("genres_dropped", {"bpm": 128, "genres": "house"}),
     ("think_tags_in_caption", {"caption": "a </think> b <think> c", "bpm": 60}),
     ("long_colon_and_quote_wraps", {"caption": "Mood: it's " + LONG}),
+    ("trailing_nbsp_last", {"caption": "ends with a no-break space\u00a0"}),
+    ("trailing_nbsp_inside", {"caption": "x\u3000", "language": "en"}),
     ("nothing", {}),
 ]
 

@@ -148,6 +148,15 @@ TEST(ParseCot, LaterRepeatWinsAndEmptyValuesStayUnset) {
   EXPECT_EQ(fields.bpm, 91);
   EXPECT_FALSE(fields.language.has_value());
   EXPECT_FALSE(fields.caption.has_value());
+  // The last occurrence wins even when its value is bad or blank (upstream
+  // would hold the bad string or ''); a key with no value text is skipped.
+  const CotFields repeated = parse_cot(
+      "<think>\nbpm: 90\nbpm: fast\nduration: 60\nduration: 1.5\nkeyscale: G major\n"
+      "keyscale:\n   \nlanguage: en\nlanguage:\n</think>");
+  EXPECT_FALSE(repeated.bpm.has_value());
+  EXPECT_FALSE(repeated.duration_s.has_value());
+  EXPECT_FALSE(repeated.keyscale.has_value());
+  EXPECT_EQ(repeated.language, "en");
 }
 
 // What cot_yaml writes, parse_cot reads back (plain captions without tags;
@@ -159,6 +168,7 @@ TEST(ParseCot, ReadsBackCotYaml) {
     const CotFields fields = testing::lm_cot_fields_from_json(c["fields"]);
     const std::string yaml = cot_yaml(fields);
     if (yaml.find_first_of("'\"<") != std::string::npos) continue;
+    if (c["name"].get<std::string>().starts_with("trailing_")) continue;  // white space trimmed
     if (fields.caption && fields.caption->find_first_not_of("0123456789") == std::string::npos) {
       continue;  // written as an integer
     }

@@ -488,12 +488,12 @@ void cot_save_field(CotFields& fields, const std::string& key,
                     const std::vector<std::string_view>& value_lines) {
   if (key.empty() || value_lines.empty()) return;
   const auto set_text = [](std::optional<std::string>& field, std::string_view value) {
-    if (!value.empty()) field = std::string(value);
+    field = value.empty() ? std::nullopt : std::optional<std::string>(value);
   };
   if (key == "bpm") {
-    if (auto value = cot_parse_int(cot_join_lines(value_lines))) fields.bpm = value;
+    fields.bpm = cot_parse_int(cot_join_lines(value_lines));
   } else if (key == "duration") {
-    if (auto value = cot_parse_int(cot_join_lines(value_lines))) fields.duration_s = value;
+    fields.duration_s = cot_parse_int(cot_join_lines(value_lines));
   } else if (key == "caption") {
     set_text(fields.caption, cot_join_caption(value_lines));
   } else if (key == "genres") {
@@ -523,9 +523,9 @@ std::string cot_yaml(const CotFields& fields) {
     }
     cot_append_line(out, "timesignature", std::optional<std::string>(std::string(value)));
   }
-  // yaml.dump(...).strip(): only a scalar's own leading or trailing white
-  // space could reach the ends, and those are always quoted.
-  return out;
+  // yaml.dump(...).strip(): a plain scalar may end in white space other than
+  // ' ' (U+00A0, U+3000, ...), which Python's strip() takes off the last line.
+  return std::string(cot_py_strip(out));
 }
 
 std::string cot_think_block(const CotFields& fields) {

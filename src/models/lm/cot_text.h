@@ -45,8 +45,10 @@ std::string cot_think_block(const CotFields& fields);
 //   - caption: its lines trimmed and joined by single spaces (YAML folding
 //     undone); bpm and duration: an integer (optional sign, ASCII digits),
 //     else the field is dropped; the other fields trimmed;
-//   - unknown keys are ignored, a repeated key keeps its last value, and a
-//     field whose value is empty is left unset.
+//   - unknown keys are ignored; a repeated key's last occurrence wins, and
+//     when its value is empty or (bpm, duration) not an integer the field
+//     is unset, as upstream would hold '' or the bad string there; a key
+//     with no value text at all changes nothing (upstream skips it too).
 // Quotes are kept as written (upstream does not unquote YAML scalars).
 CotFields parse_cot(std::string_view generated_text);
 

@@ -109,7 +109,8 @@ void apply_repetition_penalty(std::span<float> logits, std::int32_t first_id,
 
 void apply_top_k(std::span<float> logits, int top_k) {
   if (top_k <= 0 || static_cast<std::size_t>(top_k) >= logits.size()) return;
-  std::vector<float> values(logits.begin(), logits.end());
+  thread_local std::vector<float> values;
+  values.assign(logits.begin(), logits.end());
   std::nth_element(values.begin(), values.begin() + (top_k - 1), values.end(), std::greater<>());
   const float threshold = values[static_cast<std::size_t>(top_k - 1)];
   for (float& logit : logits) {
@@ -119,42 +120,73 @@ void apply_top_k(std::span<float> logits, int top_k) {
 
 void apply_top_p(std::span<float> logits, float top_p) {
   if (!(top_p > 0.0f && top_p < 1.0f)) return;
-  std::vector<std::int32_t> candidates;
+  struct Candidate {
+    float logit;
+    std::int32_t index;
+    float weight;  // exp(logit - max): the probability times the softmax's sum
+  };
+  // Reused between calls: a fresh buffer of this size costs page faults
+  // on every step.
+  thread_local std::vector<Candidate> candidates;
+  candidates.clear();
   float max_logit = kSamplerNegInf;
   for (std::size_t i = 0; i < logits.size(); ++i) {
     if (logits[i] == kSamplerNegInf) continue;
-    candidates.push_back(static_cast<std::int32_t>(i));
+    candidates.push_back({logits[i], static_cast<std::int32_t>(i), 0.0f});
     max_logit = std::max(max_logit, logits[i]);
   }
   if (candidates.size() <= 1) return;
   double total = 0.0;
-  for (const std::int32_t i : candidates) total += std::exp(logits[i] - max_logit);
-  const auto ranks_before = [&](std::int32_t a, std::int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  };
-  // Sort only as many of the best tokens as it takes to pass top_p.
-  std::size_t keep = candidates.size();
-  for (std::size_t sorted = std::min<std::size_t>(256, candidates.size());;
-       sorted = std::min(sorted * 4, candidates.size())) {
-    std::partial_sort(candidates.begin(), candidates.begin() + sorted, candidates.end(),
-                      ranks_before);
-    double cumulative = 0.0;
-    std::size_t rank = 0;
-    for (; rank < sorted; ++rank) {
-      cumulative += static_cast<float>(std::exp(logits[candidates[rank]] - max_logit) / total);
-      if (cumulative > top_p) break;
-    }
-    if (rank < sorted) {
-      keep = rank + 1;
-      break;
-    }
-    if (sorted == candidates.size()) break;
+  for (Candidate& c : candidates) {
+    c.weight = std::exp(c.logit - max_logit);
+    total += c.weight;
   }
-  if (keep == candidates.size()) return;
-  std::vector<float> kept(keep);
-  for (std::size_t r = 0; r < keep; ++r) kept[r] = logits[candidates[r]];
+  // The token at the first rank where the mass of the tokens up to it
+  // exceeds top_p is the last one kept. Found by a selection over the
+  // ranks (expected linear time) rather than a full sort: a range
+  // [lo, hi) holds the crossing, `above` is the mass ranked before lo.
+  const double limit = static_cast<double>(top_p) * total;
+  const auto ranks_before = [](const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.index < b.index);
+  };
+  const auto mass = [&](std::size_t from, std::size_t to) {
+    double sum = 0.0;
+    for (std::size_t r = from; r < to; ++r) sum += candidates[r].weight;
+    return sum;
+  };
+  std::size_t lo = 0;
+  std::size_t hi = candidates.size();
+  double above = 0.0;
+  std::size_t last_kept = candidates.size();
+  while (hi - lo > 32 && last_kept == candidates.size()) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    std::nth_element(candidates.begin() + static_cast<std::ptrdiff_t>(lo),
+                     candidates.begin() + static_cast<std::ptrdiff_t>(mid),
+                     candidates.begin() + static_cast<std::ptrdiff_t>(hi), ranks_before);
+    const double left = mass(lo, mid);
+    if (above + left > limit) {
+      hi = mid;
+    } else if (above + left + candidates[mid].weight > limit) {
+      last_kept = mid;
+    } else {
+      above += left + candidates[mid].weight;
+      lo = mid + 1;
+    }
+  }
+  if (last_kept == candidates.size()) {
+    std::sort(candidates.begin() + static_cast<std::ptrdiff_t>(lo),
+              candidates.begin() + static_cast<std::ptrdiff_t>(hi), ranks_before);
+    for (std::size_t r = lo; r < hi; ++r) {
+      above += candidates[r].weight;
+      if (above > limit) {
+        last_kept = r;
+        break;
+      }
+    }
+  }
+  if (last_kept + 1 >= candidates.size()) return;  // (or rounding never passed top_p)
   std::fill(logits.begin(), logits.end(), kSamplerNegInf);
-  for (std::size_t r = 0; r < keep; ++r) logits[candidates[r]] = kept[r];
+  for (std::size_t r = 0; r <= last_kept; ++r) logits[candidates[r].index] = candidates[r].logit;
 }
 
 Expected<std::int32_t> sample_index(std::span<const float> logits, float temperature, Rng& rng,

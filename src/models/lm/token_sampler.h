@@ -20,7 +20,7 @@
 
 namespace acefit::models::lm {
 
-// Upstream's defaults (ACE-Step 1.5 generate_with_stop_condition).
+// Upstream's defaults (ACE-Step 1.5 acestep/inference.py GenerationParams).
 struct SamplerOptions {
   float temperature = 0.85f;        // >= 0; 0 = argmax
   float cfg_scale = 2.0f;           // >= 0 (not NaN); CFG only when > 1
