@@ -292,6 +292,8 @@ TEST_F(CotConstraintTest, ForcedStatesAllowOneTokenAndDoneForcesEos) {
   EXPECT_FALSE(given.accept(kEndThinkTokenId).ok());  // EOS replaces </think>
   EXPECT_TRUE(given.accept(kImEndTokenId).ok());
   EXPECT_TRUE(given.finished());
+  EXPECT_FALSE(given.forced_token().has_value());
+  EXPECT_TRUE(allowed(given, zeros).empty());
   EXPECT_FALSE(given.accept(kImEndTokenId).ok());
 }
 
@@ -688,6 +690,9 @@ TEST_F(CotConstraintTest, BadUserFieldsAreRefusedNamingTheField) {
   options = {};
   options.max_caption_tokens = 0;
   refused(options, "max_caption_tokens");
+  EXPECT_EQ(cot_keyscales().size(), 70u);
+  EXPECT_EQ(cot_language_codes().size(), 51u);
+  EXPECT_EQ(cot_time_signatures().size(), 4u);
   EXPECT_EQ(*normalize_keyscale("  c   major "), "C major");
   EXPECT_EQ(*normalize_keyscale("Eb Minor"), "Eb minor");
   EXPECT_EQ(*normalize_language(" Unknown"), "unknown");

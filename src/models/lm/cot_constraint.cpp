@@ -481,6 +481,7 @@ std::optional<std::int32_t> CotConstraint::forced_token() const {
   using namespace cot_internal;
   const Tables& t = *tables_;
   const Step& step = t.steps[step_];
+  if (finished_) return std::nullopt;
   switch (step.kind) {
     case StepKind::forced:
       return step.tokens[position_];
