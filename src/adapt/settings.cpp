@@ -690,7 +690,14 @@ std::string_view setting_source_name(SettingSource source) {
 }
 
 TierRecord cpu_tier_record(const TierTable& table, const HostLimits& limits) {
-  TierRecord record = table.tiers.front();  // tier1's LM rules
+  TierRecord record = table.tiers.front();
+  // The LM runs on the host too (pt, weights in RAM): every size may be
+  // chosen, the smallest by default; it loads only for runs that use it.
+  record.init_lm_default = true;
+  record.lm_models = {"0.6B", "1.7B", "4B"};
+  record.recommended_lm = "0.6B";
+  record.allowed_backends = {"pt"};
+  record.recommended_backend = "pt";
   record.name = "the CPU";  // in reasons ("default of the CPU"); the tier setting says none
   record.label = "CPU, no GPU tier";
   record.min_memory_gib = 0;

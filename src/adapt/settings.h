@@ -120,8 +120,8 @@ Expected<EffectiveSettings> resolve_settings(const SettingsInput& input);
 // "8", "7.6": memory in GiB in messages.
 std::string gib_text(double gib);
 
-// The tier record "CPU, no GPU tier": tier1's LM rules (until the LM runs on
-// the CPU), the given limits, offload none, no quantization.
+// The tier record "CPU, no GPU tier": every LM size on the host (0.6B
+// recommended, backend pt), the given limits, offload none, no quantization.
 TierRecord cpu_tier_record(const TierTable& table, const HostLimits& limits);
 
 }  // namespace acefit

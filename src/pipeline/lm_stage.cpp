@@ -6,6 +6,7 @@
 
 #include "core/rng.h"
 #include "core/timer.h"
+#include "io/text/utf8.h"
 #include "models/host_tensor.h"
 #include "models/lm/codes_constraint.h"
 #include "models/lm/cot_constraint.h"
@@ -47,10 +48,15 @@ Expected<lm::CotFields> user_fields(const LmInputs& in, const LmRequest& request
   lm::CotFields user;
   user.bpm = in.bpm;
   if (request.duration_given) user.duration_s = clamp_duration(in.duration_s, request.max_duration_s);
-  if (in.keyscale) ACEFIT_ASSIGN(user.keyscale, lm::normalize_keyscale(*in.keyscale));
-  if (in.time_signature)
+  if (in.keyscale) {
+    ACEFIT_ASSIGN(user.keyscale, lm::normalize_keyscale(*in.keyscale));
+  }
+  if (in.time_signature) {
     ACEFIT_ASSIGN(user.time_signature, lm::normalize_time_signature(*in.time_signature));
-  if (in.language != "unknown") ACEFIT_ASSIGN(user.language, lm::normalize_language(in.language));
+  }
+  if (in.language != "unknown") {
+    ACEFIT_ASSIGN(user.language, lm::normalize_language(in.language));
+  }
   return user;
 }
 
@@ -206,6 +212,12 @@ Expected<lm::CotFields> run_cot(StageState& s, std::optional<lm::KvCache>& pool,
     }
     phase.new_tokens = static_cast<std::int64_t>(generated.size());
     values = fsm.values();
+    // Sampled byte-level tokens need not form UTF-8.
+    for (std::optional<std::string>* field :
+         {&values.caption, &values.genres, &values.keyscale, &values.language,
+          &values.time_signature}) {
+      if (*field) **field = sanitize_utf8(**field);
+    }
     auto text = s.tokenizer->decode(generated);
     if (text.ok()) cot_text = *text;
   }
@@ -234,7 +246,9 @@ Expected<std::vector<std::vector<std::int64_t>>> run_codes(StageState& s,
   const lm::LmPromptInput input = prompt_input(s.in, s.request);
   if (s.tokenizer != nullptr) {
     ACEFIT_ASSIGN(cond, lm::codes_prompt_ids(*s.tokenizer, input, cot, true));
-    if (cfg) ACEFIT_ASSIGN(uncond, lm::codes_prompt_ids(*s.tokenizer, input, {}, false));
+    if (cfg) {
+      ACEFIT_ASSIGN(uncond, lm::codes_prompt_ids(*s.tokenizer, input, {}, false));
+    }
   } else {
     cond.assign(static_cast<std::size_t>(s.bounds.prompt2_tokens), lm::kPadTokenId);
     if (cfg) uncond = cond;
@@ -280,6 +294,8 @@ Expected<std::vector<std::vector<std::int64_t>>> run_codes(StageState& s,
       note_kv(s, cache);
     }
     phase.new_tokens = codes + 1;
+    // Placeholders of the right length: the stages after plan with them.
+    for (auto& item : out) item.assign(static_cast<std::size_t>(codes), 0);
   } else {
     std::vector<lm::CodesConstraint> fsms(static_cast<std::size_t>(items),
                                           lm::CodesConstraint(codes));

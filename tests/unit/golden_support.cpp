@@ -205,4 +205,15 @@ const std::string& tokenized_checkpoints() {
   return folder.path;
 }
 
+const std::string& lm_checkpoints() {
+  static std::once_flag once;
+  static ScratchFolder folder{scratch_path("lm-checkpoints")};
+  std::call_once(once, [] {
+    SyntheticCheckpointOptions options;
+    options.tokenizer_dir = qwen3_tokenizer_dir();
+    write_checkpoints(folder.path, options, "; " + qwen3_install_hint());
+  });
+  return folder.path;
+}
+
 }  // namespace acefit::testing

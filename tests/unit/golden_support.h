@@ -72,5 +72,8 @@ const std::string& xl_golden_checkpoints();
 // for tests that call generate() with text prompts; written on first use
 // under the build folder and removed at exit.
 const std::string& tokenized_checkpoints();
+// The same with the tiny 5 Hz LM (acestep-5Hz-lm-0.6B, its tokenizer with
+// the audio-code tokens); made once.
+const std::string& lm_checkpoints();
 
 }  // namespace acefit::testing

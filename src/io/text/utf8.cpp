@@ -184,3 +184,24 @@ bool is_unicode_white_space(char32_t c) {
 }
 
 }  // namespace acefit
+
+namespace acefit {
+
+std::string sanitize_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    const Utf8Char ch = decode_utf8_at(text, offset);
+    if (ch.length == 0) {
+      append_utf8(out, 0xFFFD);
+      ++offset;
+      continue;
+    }
+    out.append(text.substr(offset, ch.length));
+    offset += ch.length;
+  }
+  return out;
+}
+
+}  // namespace acefit

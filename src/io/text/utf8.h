@@ -36,6 +36,10 @@ struct Utf8Char {
   Utf8Problem problem = Utf8Problem::none;
 };
 
+// text with each byte that does not start a UTF-8 sequence replaced by
+// U+FFFD (as Hugging Face decodes a token list cut inside a character).
+std::string sanitize_utf8(std::string_view text);
+
 // Decodes the code point that starts at text[offset] (offset < text.size()).
 Utf8Char decode_utf8_at(std::string_view text, std::size_t offset);
 
