@@ -26,6 +26,7 @@
 // layer). keys()/values() give the views a layer's attention reads.
 #pragma once
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
