@@ -322,6 +322,28 @@ TEST_P(CausalLmTest, TheDemoFolderLoadsAndItsAudioCodeHeadIsConsistent) {
                         "the last audio-code rows");
 }
 
+TEST_P(CausalLmTest, ADecodeStepCopiesNothingBetweenHostAndDevice) {
+  // The ids are checked on the host and their rows copied on the device:
+  // only the logits the caller downloads cross (counted on sim and vulkan).
+  CausalLm lm = load(folders().two_layer_dir, DType::bf16);
+  KvCache kv = cache(lm, 2, 300, KvCacheKind::grown);
+  testing::unwrap(lm.prefill(ctx(), kv, 0, std::vector<std::int32_t>{1, 2, 3}));
+  testing::unwrap(lm.prefill(ctx(), kv, 1, std::vector<std::int32_t>{4}));
+  ASSERT_TRUE(device_->synchronize().ok());
+  device_->reset_transfer_stats();
+  const int seqs[] = {0, 1};
+  for (std::int32_t step = 0; step < 3; ++step) {
+    const std::int32_t tokens[] = {step, 299 - step};
+    const Tensor hidden = testing::unwrap(lm.decode(ctx(), kv, seqs, tokens));
+    testing::unwrap(lm.logits(ctx(), hidden, 200, 300));
+  }
+  ASSERT_TRUE(device_->synchronize().ok());
+  const TransferStats stats = device_->transfer_stats();
+  EXPECT_EQ(stats.to_device_count, 0u);
+  EXPECT_EQ(stats.to_host_count, 0u);
+  EXPECT_EQ(kv.length(0), 6);
+}
+
 TEST_P(CausalLmTest, CopyToComputesTheSame) {
   std::shared_ptr<Device> host = testing::make_test_device("cpu");
   CausalLm on_host = testing::unwrap(CausalLm::load(folders().two_layer_dir, *host, DType::bf16));

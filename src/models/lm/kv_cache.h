@@ -26,6 +26,7 @@
 // layer). keys()/values() give the views a layer's attention reads.
 #pragma once
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -79,7 +80,8 @@ class KvCache {
   std::int64_t limit() const { return limit_; }
   Device& device() const { return *device_; }
 
-  // Tokens held by `seq` / tokens it can hold without growing.
+  // Tokens held by `seq` / tokens it can hold without growing (0 for a
+  // sequence the cache does not have).
   std::int64_t length(int seq) const;
   std::int64_t capacity(int seq) const;
   // Bytes the cache holds on its device now (kv_cache tag).
