@@ -50,6 +50,32 @@ Expected<Tensor> contiguous(const OpContext& ctx, const Tensor& x) {
   return y;
 }
 
+Status copy_into(const OpContext& ctx, const Tensor& dst, const Tensor& src) {
+  constexpr std::string_view op = "copy_into";
+  if (!dst.defined()) return fail(op, "dst is undefined");
+  ACEFIT_TRY(check_view(ctx, op, src));
+  if (dst.device() != &ctx.device) {
+    return fail(op, "dst is on device '" + dst.device()->name() + "', the op runs on '" +
+                        ctx.device.name() + "'");
+  }
+  if (dst.dtype() != src.dtype() || dst.shape() != src.shape()) {
+    return fail(op, "cannot write " + src.describe() + " into " + dst.describe());
+  }
+  for (int axis = 0; axis < dst.rank(); ++axis) {
+    if (dst.stride(axis) < 0 || src.stride(axis) < 0)
+      return fail(op, "negative strides are not supported");
+  }
+  if (planning(ctx) || src.numel() == 0) return {};
+  if (VulkanDevice* vk = as_vulkan(ctx.device)) {
+    Tensor target = dst;
+    return vulkan::strided_copy(*vk, src, target);
+  }
+  cpu::strided_copy_into(ctx.pool, src.raw_data(), dst.raw_data(), dtype_size(src.dtype()),
+                         src.rank(), src.shape().data(), src.strides().data(),
+                         dst.strides().data());
+  return {};
+}
+
 Expected<Tensor> transpose(const OpContext& ctx, const Tensor& x, int axis_a, int axis_b) {
   ACEFIT_TRY(check_view(ctx, "transpose", x));
   ACEFIT_ASSIGN(Tensor view, x.transpose(axis_a, axis_b));

@@ -1,4 +1,5 @@
-// Layout ops: each returns a new contiguous tensor on ctx.device.
+// Layout ops: each returns a new contiguous tensor on ctx.device, except
+// copy_into, which writes into an existing view.
 #pragma once
 
 #include <vector>
@@ -11,6 +12,12 @@ namespace acefit::ops {
 Expected<Tensor> contiguous(const OpContext& ctx, const Tensor& x);
 // Swaps two axes and materialises the result.
 Expected<Tensor> transpose(const OpContext& ctx, const Tensor& x, int axis_a, int axis_b);
+// Writes src into dst, an existing view of the same shape and dtype on
+// ctx.device (e.g. Tensor::narrow of a larger tensor, such as a KV cache):
+// the elements dst covers are replaced, the rest of its storage is left
+// as it was. Either side may have any strides >= 0 (any dtype); the two
+// must not overlap. Allocates nothing.
+Status copy_into(const OpContext& ctx, const Tensor& dst, const Tensor& src);
 // Elements [start, end) along axis.
 Expected<Tensor> slice(const OpContext& ctx, const Tensor& x, int axis, std::int64_t start,
                        std::int64_t end);

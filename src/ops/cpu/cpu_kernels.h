@@ -86,5 +86,8 @@ void scale(ThreadPool& pool, const float* x, float factor, float* y, i64 n);
 // Copies an strided view (element strides, rank dims) into contiguous dst.
 void strided_copy(ThreadPool& pool, const void* src, void* dst, std::size_t element_bytes, int rank,
                   const i64* shape, const i64* src_strides);
+// Copies a strided view into another strided view of the same shape.
+void strided_copy_into(ThreadPool& pool, const void* src, void* dst, std::size_t element_bytes,
+                       int rank, const i64* shape, const i64* src_strides, const i64* dst_strides);
 
 }  // namespace acefit::cpu

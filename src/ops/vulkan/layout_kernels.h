@@ -1,5 +1,5 @@
 // The vulkan kernels of ops/layout.h (contiguous, transpose, slice, concat,
-// pad). Inputs are checked by the op before a launcher runs. Any dtype: the
+// pad, copy_into). Inputs are checked by the op before a launcher runs. Any dtype: the
 // kernels move elements of 1, 2, 4 or 8 bytes without looking at them. A
 // launcher records work; it does not wait for it.
 #pragma once
@@ -12,7 +12,8 @@
 namespace acefit::ops::vulkan {
 
 // Copies the view src into the view dst (same shape and dtype, any strides
-// >= 0, on this device): contiguous, transpose, slice and concat's parts.
+// >= 0, on this device): contiguous, transpose, slice, concat's parts and
+// copy_into.
 Status strided_copy(VulkanDevice& device, const Tensor& src, Tensor& dst);
 
 // y (contiguous) = x (contiguous) padded along axis with `before` elements
