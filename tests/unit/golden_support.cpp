@@ -193,6 +193,19 @@ const std::string& xl_golden_checkpoints() {
   return folder.path;
 }
 
+const std::string& lm_golden_checkpoints() {
+  static std::once_flag once;
+  static ScratchFolder folder{scratch_path("lm-golden-checkpoints")};
+  std::call_once(once, [] {
+    // Each part has its own seed: the LM's weights do not depend on the others.
+    SyntheticCheckpointOptions options = golden_options(SyntheticPreset::tiny);
+    options.with_text_encoder = false;
+    options.with_lm = true;
+    write_checkpoints(folder.path, options);
+  });
+  return folder.path;
+}
+
 const std::string& tokenized_checkpoints() {
   static std::once_flag once;
   static ScratchFolder folder{scratch_path("tokenized-checkpoints")};

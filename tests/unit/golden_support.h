@@ -68,6 +68,11 @@ const std::string& golden_checkpoints();
 // checkpoint of the xl_tiny golden.
 const std::string& xl_golden_checkpoints();
 
+// The same with the 5 Hz LM (preset tiny, seed 1, no text encoder, no
+// tokenizer files): the checkpoint of the lm golden (its
+// acestep-5Hz-lm-0.6B folder).
+const std::string& lm_golden_checkpoints();
+
 // Synthetic checkpoints (seed 1, no LM) with the real Qwen3 tokenizer files,
 // for tests that call generate() with text prompts; written on first use
 // under the build folder and removed at exit.
