@@ -47,7 +47,8 @@ int clamp_duration(double seconds, int max_s) {
 Expected<lm::CotFields> user_fields(const LmInputs& in, const LmRequest& request) {
   lm::CotFields user;
   user.bpm = in.bpm;
-  if (request.duration_given) user.duration_s = clamp_duration(in.duration_s, request.max_duration_s);
+  if (request.duration_given)
+    user.duration_s = clamp_duration(in.duration_s, request.max_duration_s);
   if (in.keyscale) {
     ACEFIT_ASSIGN(user.keyscale, lm::normalize_keyscale(*in.keyscale));
   }
@@ -189,8 +190,7 @@ Expected<lm::CotFields> run_cot(StageState& s, std::optional<lm::KvCache>& pool,
       if (const auto forced = fsm.forced_token()) {
         token = *forced;
       } else {
-        ACEFIT_ASSIGN(std::vector<float> logits,
-                      host_logits(s.model, s.ctx, hidden, 0, head_rows));
+        ACEFIT_ASSIGN(std::vector<float> logits, host_logits(s.model, s.ctx, hidden, 0, head_rows));
         lm::SampleStep sample;
         sample.logits = logits;
         sample.first_id = 0;
@@ -213,9 +213,8 @@ Expected<lm::CotFields> run_cot(StageState& s, std::optional<lm::KvCache>& pool,
     phase.new_tokens = static_cast<std::int64_t>(generated.size());
     values = fsm.values();
     // Sampled byte-level tokens need not form UTF-8.
-    for (std::optional<std::string>* field :
-         {&values.caption, &values.genres, &values.keyscale, &values.language,
-          &values.time_signature}) {
+    for (std::optional<std::string>* field : {&values.caption, &values.genres, &values.keyscale,
+                                              &values.language, &values.time_signature}) {
       if (*field) **field = sanitize_utf8(**field);
     }
     auto text = s.tokenizer->decode(generated);
@@ -231,8 +230,8 @@ Expected<lm::CotFields> run_cot(StageState& s, std::optional<lm::KvCache>& pool,
 // Phase 2: exactly `codes` audio codes per item, CFG as paired sequences.
 Expected<std::vector<std::vector<std::int64_t>>> run_codes(StageState& s,
                                                            std::optional<lm::KvCache>& pool,
-                                                           const lm::CotFields& cot,
-                                                           bool cot_exact, std::int64_t codes) {
+                                                           const lm::CotFields& cot, bool cot_exact,
+                                                           std::int64_t codes) {
   const bool planning = s.ctx.device.planning();
   Stopwatch watch;
   const bool cfg = s.request.sampling.cfg_scale > 1.0f;
@@ -257,8 +256,7 @@ Expected<std::vector<std::vector<std::int64_t>>> run_codes(StageState& s,
   if (planning && !cot_exact)
     cond.resize(static_cast<std::size_t>(s.bounds.prompt2_tokens), lm::kPadTokenId);
   if (static_cast<std::int64_t>(cond.size()) > s.bounds.prompt2_tokens)
-    return Status(ErrorCode::internal, "LM: the phase-2 prompt has " +
-                                           std::to_string(cond.size()) +
+    return Status(ErrorCode::internal, "LM: the phase-2 prompt has " + std::to_string(cond.size()) +
                                            " tokens, more than the " +
                                            std::to_string(s.bounds.prompt2_tokens) + " planned");
   phase.prompt_tokens = static_cast<std::int64_t>(cond.size());
@@ -323,12 +321,13 @@ Expected<std::vector<std::vector<std::int64_t>>> run_codes(StageState& s,
           fsm.apply(l, first);
           return Status();
         };
-        ACEFIT_ASSIGN(const std::int32_t token,
-                      lm::sample_next(sample, s.request.sampling, rngs[static_cast<std::size_t>(b)]));
+        ACEFIT_ASSIGN(const std::int32_t token, lm::sample_next(sample, s.request.sampling,
+                                                                rngs[static_cast<std::size_t>(b)]));
         ACEFIT_TRY(fsm.accept(token));
         seen[static_cast<std::size_t>(b)].push_back(token);
         out[static_cast<std::size_t>(b)].push_back(token - first);
-        for (int k = 0; k < per_item; ++k) tokens[static_cast<std::size_t>(b * per_item + k)] = token;
+        for (int k = 0; k < per_item; ++k)
+          tokens[static_cast<std::size_t>(b * per_item + k)] = token;
       }
       if (s.progress) s.progress("lm_codes", step + 1, codes);
       if (step + 1 == codes) break;  // EOS is all that is left (forced): no step needed
@@ -377,8 +376,8 @@ Expected<LmBounds> lm_bounds(const Tokenizer* tokenizer, const LmInputs& in,
       b.prompt1_tokens = planned_prompt_tokens();
     }
     // Without the user's duration the CoT may pick the tier's longest.
-    b.new1_tokens = lm::max_new_tokens_cot(
-        request.duration_given ? in.duration_s : longest, tier_max, kUncappedContext);
+    b.new1_tokens = lm::max_new_tokens_cot(request.duration_given ? in.duration_s : longest,
+                                           tier_max, kUncappedContext);
   }
   if (b.phase2) {
     const bool cfg = request.sampling.cfg_scale > 1.0f;
@@ -415,8 +414,8 @@ Expected<LmBounds> lm_bounds(const Tokenizer* tokenizer, const LmInputs& in,
 }
 
 Expected<LmOutcome> run_lm_stage(const lm::CausalLm& model, const Tokenizer* tokenizer,
-                                 LmBackend backend, const ops::OpContext& ctx,
-                                 const LmInputs& in, const LmRequest& request, LmReport& report,
+                                 LmBackend backend, const ops::OpContext& ctx, const LmInputs& in,
+                                 const LmRequest& request, LmReport& report,
                                  const LmProgressFn& progress) {
   LmOutcome outcome;
   if (!request.active()) return outcome;

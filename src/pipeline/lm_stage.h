@@ -39,14 +39,14 @@ std::optional<LmBackend> parse_lm_backend(std::string_view name);
 
 // What a request asks of the LM.
 struct LmRequest {
-  bool cot = false;       // phase 1: CoT metadata fills what the user left open
-  bool thinking = false;  // phase 2 (and phase 1 unless bpm, keyscale, time signature and
-                          // duration were all given): audio codes steer the DiT
+  bool cot = false;              // phase 1: CoT metadata fills what the user left open
+  bool thinking = false;         // phase 2 (and phase 1 unless bpm, keyscale, time signature and
+                                 // duration were all given): audio codes steer the DiT
   bool use_cot_caption = true;   // the CoT writes a caption, which the DiT then uses
   bool use_cot_language = true;  // the CoT writes the language
   std::string negative_prompt = "NO USER INPUT";
   models::lm::SamplerOptions sampling;
-  int max_duration_s = 600;  // the tier's max_duration_with_lm: the CoT's duration limit
+  int max_duration_s = 600;    // the tier's max_duration_with_lm: the CoT's duration limit
   bool duration_given = true;  // the request's duration is the user's (else the CoT picks)
   bool active() const { return cot || thinking; }
 };
@@ -66,8 +66,8 @@ struct LmInputs {
 
 struct LmOutcome {
   bool cot_ran = false;
-  models::lm::CotFields cot;  // what phase 1 wrote (user fields included)
-  std::string cot_text;       // its decoded text
+  models::lm::CotFields cot;                     // what phase 1 wrote (user fields included)
+  std::string cot_text;                          // its decoded text
   std::vector<std::vector<std::int64_t>> codes;  // phase 2, per batch item
   double target_duration_s = 0;                  // codes / 5
   std::uint64_t kv_peak_bytes = 0;
@@ -76,24 +76,24 @@ struct LmOutcome {
 // The bounds a request sets (also what `plan` shows).
 struct LmBounds {
   bool phase1 = false, phase2 = false;
-  std::int64_t prompt1_tokens = 0;   // phase 1 prompt
-  std::int64_t new1_tokens = 0;      // phase 1 at most
-  std::int64_t prompt2_tokens = 0;   // phase 2 conditional prompt, at most
-  std::int64_t codes = 0;            // phase 2 codes per item (exactly)
-  int sequences2 = 0;                // phase 2 sequences (CFG twins included)
+  std::int64_t prompt1_tokens = 0;          // phase 1 prompt
+  std::int64_t new1_tokens = 0;             // phase 1 at most
+  std::int64_t prompt2_tokens = 0;          // phase 2 conditional prompt, at most
+  std::int64_t codes = 0;                   // phase 2 codes per item (exactly)
+  int sequences2 = 0;                       // phase 2 sequences (CFG twins included)
   std::int64_t kv_tokens_per_sequence = 0;  // the vllm pool's tokens per sequence
   int kv_sequences = 0;                     // the vllm pool's sequences
 };
 
-using LmProgressFn = std::function<void(std::string_view phase, std::int64_t done,
-                                        std::int64_t total)>;
+using LmProgressFn =
+    std::function<void(std::string_view phase, std::int64_t done, std::int64_t total)>;
 
 // Runs the LM stage on ctx.device with `lm` (already there). tokenizer: the
 // LM's (or, planning, any Qwen3 tokenizer; null plans the longest prompts).
 Expected<LmOutcome> run_lm_stage(const models::lm::CausalLm& lm, const Tokenizer* tokenizer,
                                  LmBackend backend, const ops::OpContext& ctx,
-                                 const LmInputs& inputs, const LmRequest& request,
-                                 LmReport& report, const LmProgressFn& progress = {});
+                                 const LmInputs& inputs, const LmRequest& request, LmReport& report,
+                                 const LmProgressFn& progress = {});
 
 // The bounds of a request (prompts tokenized when a tokenizer is given).
 Expected<LmBounds> lm_bounds(const Tokenizer* tokenizer, const LmInputs& inputs,

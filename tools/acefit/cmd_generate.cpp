@@ -133,7 +133,8 @@ int run_generate(const GenerateArgs& given) {
     return generate_fail(
         std::string(args.request.thinking ? "--thinking" : "--cot") +
         " needs the 5 Hz LM, which is off: " +
-        (settings.init_lm.reason.empty() ? std::string("init_lm is false") : settings.init_lm.reason) +
+        (settings.init_lm.reason.empty() ? std::string("init_lm is false")
+                                         : settings.init_lm.reason) +
         " (--init-llm true --force runs it anyway, on the host when it does not fit the device)");
   auto built = build_request(args.request, settings);
   if (!built.ok()) return generate_fail(built.status().message());
@@ -163,7 +164,9 @@ int run_generate(const GenerateArgs& given) {
   };
   Device& device = *context->runtime.device;
   const ops::OpContext ctx{device, *context->runtime.pool};
-  GeneratorOptions options = generator_options(args.request, settings, args.checkpoints);
+  std::string lm_note;
+  GeneratorOptions options = generator_options(args.request, settings, args.checkpoints, &lm_note);
+  if (!lm_note.empty()) warnings.push_back(lm_note);
 
   // Plan first: the VRAM guard shrinks the batch or streams the DiT, or
   // stops here with the numbers, before anything is loaded.
@@ -305,15 +308,14 @@ int run_generate(const GenerateArgs& given) {
                   {"level", record.vae.level},
                   {"retries", record.vae.retries},
                   {"reason", record.vae.reason}};
-    out["metadata"] = {{"caption", result->caption},
-                       {"language", result->language},
-                       {"bpm", result->bpm ? nlohmann::json(*result->bpm) : nlohmann::json()},
-                       {"keyscale", result->keyscale ? nlohmann::json(*result->keyscale)
-                                                     : nlohmann::json()},
-                       {"timesignature", result->time_signature
-                                             ? nlohmann::json(*result->time_signature)
-                                             : nlohmann::json()},
-                       {"duration_s", result->duration_s}};
+    out["metadata"] = {
+        {"caption", result->caption},
+        {"language", result->language},
+        {"bpm", result->bpm ? nlohmann::json(*result->bpm) : nlohmann::json()},
+        {"keyscale", result->keyscale ? nlohmann::json(*result->keyscale) : nlohmann::json()},
+        {"timesignature",
+         result->time_signature ? nlohmann::json(*result->time_signature) : nlohmann::json()},
+        {"duration_s", result->duration_s}};
     if (record.lm.ran) out["lm"] = lm_json(*result, options);
     out["peak_device_bytes"] = record.peak_device_bytes;
     out["planned_peak_device_bytes"] = fit->plan.peak_device_bytes;
@@ -351,11 +353,11 @@ int run_generate(const GenerateArgs& given) {
                  record.lm.backend.c_str(), options.lm_on_host ? ", on the host" : "",
                  phases.c_str(), format_bytes(record.lm.kv_reserved_bytes).c_str());
     if (result->lm.cot_ran)
-      std::fprintf(stderr, "  metadata: bpm %s | key %s | time signature %s | language %s | caption %s\n",
-                   result->bpm ? std::to_string(*result->bpm).c_str() : "-",
-                   result->keyscale.value_or("-").c_str(),
-                   result->time_signature.value_or("-").c_str(), result->language.c_str(),
-                   result->caption.c_str());
+      std::fprintf(
+          stderr, "  metadata: bpm %s | key %s | time signature %s | language %s | caption %s\n",
+          result->bpm ? std::to_string(*result->bpm).c_str() : "-",
+          result->keyscale.value_or("-").c_str(), result->time_signature.value_or("-").c_str(),
+          result->language.c_str(), result->caption.c_str());
   }
   std::fprintf(stderr,
                "acefit generate: %.2f s of 48 kHz stereo x %lld on %s (%s, %d steps)\n"

@@ -64,7 +64,9 @@ int run_plan(const PlanArgs& given) {
   if (request_args.caption.empty()) request_args.caption = "music";
   auto request = build_request(request_args, settings);
   if (!request.ok()) return plan_fail(request.status().message());
-  GeneratorOptions options = generator_options(request_args, settings, args.checkpoints);
+  std::string lm_note;
+  GeneratorOptions options = generator_options(request_args, settings, args.checkpoints, &lm_note);
+  if (!lm_note.empty()) warnings.push_back(lm_note);
   if (!args.preset.empty()) {
     options.preset = preset;
     options.tokenizer_dir = default_tokenizer_dir();

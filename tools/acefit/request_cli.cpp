@@ -205,8 +205,9 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
                    "The chain of thought writes no caption: the DiT keeps yours");
   command.add_flag("--no-cot-language", args.no_cot_language,
                    "The chain of thought writes no language");
-  keep_text(command.add_option("--lm-negative-prompt", args.lm_negative_prompt,
-                               "The LM's unconditional caption for CFG (\"NO USER INPUT\": none)")
+  keep_text(command
+                .add_option("--lm-negative-prompt", args.lm_negative_prompt,
+                            "The LM's unconditional caption for CFG (\"NO USER INPUT\": none)")
                 ->capture_default_str());
   // lo_open: the lower end itself is refused.
   const auto add_lm_number = [&command](const char* flag, float& target, double lo, double hi,
@@ -221,7 +222,8 @@ void add_request_flags(CLI::App& command, RequestArgs& args, bool caption_requir
         help);
   };
   add_lm_number("--lm-temperature", args.lm_temperature, 0.0, 10.0, false,
-                "expected a number 0 to 10", "LM sampling temperature, 0 (argmax) to 10 [default: 0.85]");
+                "expected a number 0 to 10",
+                "LM sampling temperature, 0 (argmax) to 10 [default: 0.85]");
   add_lm_number("--lm-cfg-scale", args.lm_cfg_scale, 0.0, 100.0, false,
                 "expected a number 0 to 100",
                 "LM classifier-free guidance in the codes phase, 0 to 100 (<= 1: off) "
@@ -335,7 +337,8 @@ Expected<GenerationRequest> build_request(const RequestArgs& args,
   request.dcw = args.dcw_options;
   if (!args.audio_codes.empty()) request.audio_codes = {args.audio_codes};
   if (args.uses_lm() && !args.audio_codes.empty())
-    return invalid_argument("--audio-codes and --thinking/--cot were both given (codes skip the LM)");
+    return invalid_argument(
+        "--audio-codes and --thinking/--cot were both given (codes skip the LM)");
   request.lm.thinking = args.thinking;
   request.lm.cot = args.cot;
   request.lm.use_cot_caption = !args.no_cot_caption;
@@ -354,7 +357,7 @@ Expected<GenerationRequest> build_request(const RequestArgs& args,
   return request;
 }
 GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSettings& settings,
-                                   const std::string& checkpoints) {
+                                   const std::string& checkpoints, std::string* note) {
   GeneratorOptions options;
   options.checkpoints = checkpoints;
   options.matrix_dtype = args.f32_weights ? DType::f32 : DType::bf16;
@@ -374,6 +377,35 @@ GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSetti
   if (args.uses_lm() && settings.init_lm.value && settings.lm_model.value) {
     options.lm_model = *settings.lm_model.value;
     options.lm_backend = parse_lm_backend(settings.backend.value).value_or(LmBackend::pt);
+    // The tier's pick is a recommendation: when that folder is not there,
+    // the largest LM the folder has that the tier allows.
+    const bool chosen = settings.lm_model.source == SettingSource::command_line ||
+                        settings.lm_model.source == SettingSource::environment ||
+                        settings.lm_model.source == SettingSource::dotenv;
+    auto layout = checkpoints.empty() ? Expected<CheckpointLayout>(Status(ErrorCode::not_found, ""))
+                                      : discover_checkpoints(checkpoints);
+    if (!chosen && layout.ok()) {
+      bool present = false;
+      const LmFolder* fallback = nullptr;
+      static constexpr std::string_view kOrder[] = {"0.6B", "1.7B", "4B"};
+      const auto rank = [](const std::string& size) {
+        return std::find(std::begin(kOrder), std::end(kOrder), size) - std::begin(kOrder);
+      };
+      for (const LmFolder& lm : layout->lms) {
+        present |= lm.name == options.lm_model;
+        const bool allowed = settings.tier_record == nullptr ||
+                             settings.tier_record->lm_models.empty() ||
+                             settings.tier_record->allows_lm(lm.size_class);
+        if (allowed && (fallback == nullptr || rank(lm.size_class) > rank(fallback->size_class)))
+          fallback = &lm;
+      }
+      if (!present && fallback != nullptr) {
+        if (note != nullptr)
+          *note = options.lm_model + " (recommended) is not in " + checkpoints + ": using " +
+                  fallback->name;
+        options.lm_model = fallback->name;
+      }
+    }
   }
   return options;
 }

@@ -92,8 +92,11 @@ Expected<GenerationRequest> build_request(const RequestArgs& args,
 
 // The checkpoints folder, the DiT folder from --config-path, the weight
 // dtypes and the offload mode and INT8 from the settings.
+// With the LM: the settings' model, or when the tier's recommended folder is
+// missing, the largest LM folder present that the tier allows (`note` then
+// says so).
 GeneratorOptions generator_options(const RequestArgs& args, const EffectiveSettings& settings,
-                                   const std::string& checkpoints);
+                                   const std::string& checkpoints, std::string* note = nullptr);
 
 // The folder of the Qwen3 tokenizer files: ACEFIT_QWEN3_TOKENIZER_DIR, else
 // the folder scripts/fetch-tokenizer fills; "" when neither has them.

@@ -114,7 +114,10 @@ Status linear_run(VulkanDevice& device, const LinearGemmJob& job, const LinearOp
   const std::int64_t max_z = limits.max_workgroup_count[2];
   const std::uint32_t b_type = linear_b_type(job.b_dtype);
 
-  const std::uint32_t gemv_threads = linear_gemv_threads(limits);
+  // Short rows need fewer invocations: about two elements of k each.
+  std::uint32_t gemv_threads = linear_gemv_threads(limits);
+  while (gemv_threads > 16 && static_cast<std::int64_t>(gemv_threads) * 2 > job.k)
+    gemv_threads /= 2;
   const std::int64_t gemv_groups = (job.n + kLinearGemvCols - 1) / kLinearGemvCols;
   if (options.few_row_kernel && job.trans_b && job.m <= kLinearGemvRows && gemv_threads != 0 &&
       gemv_groups <= limits.max_workgroup_count[0]) {
