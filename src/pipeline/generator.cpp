@@ -12,10 +12,10 @@
 #include "io/checkpoint/model_config.h"
 #include "io/torch/torch_zip.h"
 #include "models/host_tensor.h"
+#include "models/lm/causal_lm.h"
 #include "models/vae/audio_postprocess.h"
 #include "models/vae/tiled_decode.h"
 #include "models/weight_copy.h"
-#include "models/lm/causal_lm.h"
 #include "ops/layout.h"
 #include "pipeline/noise.h"
 #include "pipeline/prompt.h"
@@ -280,8 +280,9 @@ Status Generator::load_lm(const GeneratorOptions& options) {
 Expected<LmOutcome> Generator::run_lm(const GenerationRequest& request, RunRecord& record,
                                       const ProgressFn& progress) const {
   if (!lm_)
-    return bad_request("the request asks for the 5 Hz LM (--thinking or --cot) but no LM is "
-                       "loaded (init_lm off, or no acestep-5Hz-lm-* folder)");
+    return bad_request(
+        "the request asks for the 5 Hz LM (--thinking or --cot) but no LM is "
+        "loaded (init_lm off, or no acestep-5Hz-lm-* folder)");
   if (!lm_tokenizer_ && !device_->planning())
     return Status(ErrorCode::not_found,
                   lm_name_ + ": no tokenizer files (tokenizer.json, or vocab.json + merges.txt)");

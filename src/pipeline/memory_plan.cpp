@@ -6,6 +6,7 @@
 
 #include "core/timer.h"
 #include "device/planning/planning_device.h"
+#include "io/checkpoint/checkpoint_tensors.h"
 
 namespace acefit {
 
@@ -107,6 +108,7 @@ Expected<int> max_fitting_duration_s(const MemoryPlanner& planner, GenerationReq
       const int found,
       largest_fitting(kShortest, std::max(kShortest, limit_s), [&](int seconds) -> Expected<bool> {
         request.duration_s = seconds;
+        request.lm.duration_given = true;  // the LM writes exactly this long
         ACEFIT_ASSIGN(const GenerationPlan plan, planner.plan(request, budget_bytes));
         return plan.fits;
       }));
@@ -194,6 +196,39 @@ Expected<FitDecision> fit_request(const MemoryPlanner& planner, GenerationReques
   ACEFIT_ASSIGN(decision.plan, planner.plan(request, budget_bytes));
   decision.request = request;
   return decision;
+}
+
+Expected<LmStageEstimate> estimate_lm_stage(const Device& like, ThreadPool& pool,
+                                            const Qwen3Config& config, DType matrix_dtype,
+                                            LmBackend backend, const Tokenizer* tokenizer,
+                                            const GenerationRequest& request) {
+  const std::shared_ptr<Device> device = make_planning_device(like);
+  device->budget().set_cap_bytes(kUnlimitedBytes);
+  const models::WeightLoader loader =
+      models::WeightLoader::planned("lm", expected_qwen3_tensors(config, "model."));
+  ACEFIT_ASSIGN(const models::lm::CausalLm lm,
+                models::lm::CausalLm::load(loader, config, *device, matrix_dtype));
+  LmStageEstimate estimate;
+  estimate.weight_bytes = device->budget().used_bytes();
+  LmInputs inputs;
+  inputs.caption = request.caption;
+  inputs.lyrics = request.lyrics;
+  inputs.language = request.language;
+  inputs.bpm = request.bpm;
+  inputs.keyscale = request.keyscale;
+  inputs.time_signature = request.time_signature;
+  inputs.duration_s = request.duration_s;
+  inputs.batch = request.batch;
+  inputs.seed = request.seed;
+  ACEFIT_ASSIGN(estimate.bounds, lm_bounds(tokenizer, inputs, request.lm));
+  device->budget().reset_peaks();
+  LmReport report;
+  ACEFIT_TRY(run_lm_stage(lm, tokenizer, backend, ops::OpContext{*device, pool}, inputs, request.lm,
+                          report)
+                 .status());
+  estimate.kv_bytes = report.kv_reserved_bytes;
+  estimate.peak_bytes = device->budget().stats().peak_bytes;
+  return estimate;
 }
 
 }  // namespace acefit

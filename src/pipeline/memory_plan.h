@@ -75,4 +75,18 @@ Expected<int> max_fitting_batch(const MemoryPlanner& planner, GenerationRequest 
 Expected<int> max_fitting_duration_s(const MemoryPlanner& planner, GenerationRequest request,
                                      std::uint64_t budget_bytes, int limit_s);
 
+// The LM stage alone for one LM config and backend, on a planning device
+// like `like`: its weights, the most its KV cache holds, and the stage's
+// peak (weights, KV and activations; the LM on the device).
+struct LmStageEstimate {
+  std::uint64_t weight_bytes = 0;
+  std::uint64_t kv_bytes = 0;
+  std::uint64_t peak_bytes = 0;
+  LmBounds bounds;
+};
+Expected<LmStageEstimate> estimate_lm_stage(const Device& like, ThreadPool& pool,
+                                            const Qwen3Config& config, DType matrix_dtype,
+                                            LmBackend backend, const Tokenizer* tokenizer,
+                                            const GenerationRequest& request);
+
 }  // namespace acefit

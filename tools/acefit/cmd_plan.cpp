@@ -56,9 +56,15 @@ int run_plan(const PlanArgs& given) {
   if (!args.preset.empty() && !preset)
     return plan_fail("--preset must be full, tiny, xl-full or xl-tiny, got " + args.preset);
   TokenizerPreload tokenizer(args.checkpoints, args.preset.empty() ? "" : default_tokenizer_dir());
+  args.settings.lm_in_pipeline = args.request.uses_lm();
   auto context = resolve_from_process(args.settings);
   if (!context.ok()) return plan_fail(context.status().message());
   const EffectiveSettings& settings = context->settings;
+  if (args.request.uses_lm() && (!settings.init_lm.value || !settings.lm_model.value))
+    return plan_fail(std::string(args.request.thinking ? "--thinking" : "--cot") +
+                     " needs the 5 Hz LM, which is off: " +
+                     (settings.init_lm.reason.empty() ? std::string("init_lm is false")
+                                                      : settings.init_lm.reason));
   std::vector<std::string> warnings = settings.warnings;
   RequestArgs request_args = args.request;
   if (request_args.caption.empty()) request_args.caption = "music";
@@ -87,6 +93,24 @@ int run_plan(const PlanArgs& given) {
   auto max_duration = max_fitting_duration_s(*planner, *request, budget, kLongestDurationS);
   if (!max_duration.ok()) return plan_fail(max_duration.status().to_string(), 1);
   auto guard = fit_request(*planner, *request, budget);
+  // The LM stage for each LM size and backend at the shipped dims.
+  struct LmRow {
+    std::string size, backend;
+    LmStageEstimate estimate;
+  };
+  std::vector<LmRow> lm_rows;
+  if (request->lm.active()) {
+    const Tokenizer* lm_tokenizer = planner->generator().lm_tokenizer().get();
+    for (const char* size : {"0.6B", "1.7B", "4B"}) {
+      for (const LmBackend backend : {LmBackend::vllm, LmBackend::pt}) {
+        auto estimate = estimate_lm_stage(device, *context->runtime.pool,
+                                          preset_lm_config(SyntheticPreset::full, size),
+                                          options.matrix_dtype, backend, lm_tokenizer, *request);
+        if (!estimate.ok()) return plan_fail(estimate.status().to_string(), 1);
+        lm_rows.push_back({size, std::string(lm_backend_name(backend)), *estimate});
+      }
+    }
+  }
   const double seconds = watch.elapsed_s();
 
   const RunRecord& record = plan->record;
@@ -130,6 +154,24 @@ int run_plan(const PlanArgs& given) {
     } else {
       out["guard"] = {{"error", guard.status().message()}};
     }
+    if (record.lm.ran) {
+      out["lm"] = {{"model", record.lm.model},
+                   {"backend", record.lm.backend},
+                   {"kv_bytes", record.lm.kv_reserved_bytes}};
+      out["lm"]["phases"] = nlohmann::json::array();
+      for (const LmPhaseReport& phase : record.lm.phases)
+        out["lm"]["phases"].push_back({{"name", phase.name},
+                                       {"sequences", phase.sequences},
+                                       {"prompt_tokens", phase.prompt_tokens},
+                                       {"new_tokens", phase.new_tokens}});
+      out["lm_options"] = nlohmann::json::array();
+      for (const LmRow& row : lm_rows)
+        out["lm_options"].push_back({{"size", row.size},
+                                     {"backend", row.backend},
+                                     {"weight_bytes", row.estimate.weight_bytes},
+                                     {"kv_bytes", row.estimate.kv_bytes},
+                                     {"peak_bytes", row.estimate.peak_bytes}});
+    }
     out["plan_seconds"] = plan_s;  // load + one plan
     // Read on its own thread while the devices were probed (TokenizerPreload).
     out["tokenizer_seconds"] =
@@ -155,6 +197,20 @@ int run_plan(const PlanArgs& given) {
   }
   std::printf("peak %.3f GiB | budget %.3f GiB | headroom %.3f GiB | %s\n", gib(peak), gib(budget),
               gib(headroom), plan->fits ? "fits" : "DOES NOT FIT");
+  if (record.lm.ran) {
+    std::printf("LM %s (%s): KV cache %.3f GiB at most", record.lm.model.c_str(),
+                record.lm.backend.c_str(), gib(record.lm.kv_reserved_bytes));
+    for (const LmPhaseReport& phase : record.lm.phases)
+      std::printf(" | %s: %d sequence(s), prompt %lld, up to %lld new tokens", phase.name.c_str(),
+                  phase.sequences, static_cast<long long>(phase.prompt_tokens),
+                  static_cast<long long>(phase.new_tokens));
+    std::printf("\nLM stage by model and backend (shipped dims, this request), GiB:\n");
+    std::printf("  %-6s %-8s %8s %8s %8s\n", "LM", "backend", "weights", "kv_cache", "peak");
+    for (const LmRow& row : lm_rows)
+      std::printf("  %-6s %-8s %8.3f %8.3f %8.3f\n", row.size.c_str(), row.backend.c_str(),
+                  gib(row.estimate.weight_bytes), gib(row.estimate.kv_bytes),
+                  gib(row.estimate.peak_bytes));
+  }
   std::printf("VAE decode: chunk %lld, level %d (%s)\n", static_cast<long long>(record.vae.chunk),
               record.vae.level, record.vae.reason.c_str());
   std::printf("fits this budget: up to %d s at batch %d; up to batch %d at %.1f s%s\n",
