@@ -230,6 +230,31 @@ TEST(LmStageFaults, ACapBelowTheLmStageStopsBeforeAnyToken) {
   EXPECT_EQ(sim->budget().used_bytes(), resident);
 }
 
+TEST(LmStageOnHost, AForcedLmThatDoesNotFitRunsOnTheHost) {
+  std::shared_ptr<Device> sim = make_test_device("sim");
+  GeneratorOptions options = lm_options(LmBackend::pt, OffloadMode::cpu);
+  options.lm_on_host = true;
+  const Generator generator = unwrap(Generator::load(options, ops::OpContext{*sim, test_pool()}));
+  const GeneratorOptions on_device_options = lm_options(LmBackend::pt, OffloadMode::cpu);
+  const Generator on_device =
+      unwrap(Generator::load(on_device_options, ops::OpContext{*sim, test_pool()}));
+  const GenerationRequest request = thinking_request(true);
+  RunRecord host_record, device_record;
+  const LmOutcome host = unwrap(generator.run_lm(request, host_record));
+  const LmOutcome device = unwrap(on_device.run_lm(request, device_record));
+  ASSERT_EQ(host.codes.size(), 1u);
+  EXPECT_EQ(host.codes.front().size(), 50u);
+  // Nothing of the LM on the device: its stage peak is what the device held before.
+  const StageMemory* host_stage = stage_named(host_record, "lm");
+  const StageMemory* device_stage = stage_named(device_record, "lm");
+  ASSERT_NE(host_stage, nullptr);
+  ASSERT_NE(device_stage, nullptr);
+  EXPECT_EQ(host_stage->device_by_tag[static_cast<std::size_t>(MemoryTag::kv_cache)], 0u);
+  EXPECT_GT(device_stage->device_by_tag[static_cast<std::size_t>(MemoryTag::kv_cache)], 0u);
+  EXPECT_LT(host_stage->device_peak_bytes, device_stage->device_peak_bytes);
+  EXPECT_GT(host_stage->host_by_tag[static_cast<std::size_t>(MemoryTag::kv_cache)], 0u);
+}
+
 TEST(LmStageRequests, RefusesTheLmWithoutOneAndBadSamplerOptions) {
   const auto cpu = make_test_device("cpu");
   GeneratorOptions options;
