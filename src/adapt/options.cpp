@@ -19,19 +19,21 @@ constexpr std::array kOptions{
                "The same as ACESTEP_DEVICE (acefit's own name; ACESTEP_DEVICE wins when both "
                "are set)"},
     OptionSpec{"init_lm", "--init-llm", "ACESTEP_INIT_LLM", "auto|true|false",
-               "Load the 5 Hz language model: auto follows the tier (on from tier3); true on "
-               "tiers 1-2 needs --force (no effect yet: the 5 Hz LM is not built; it only "
-               "changes the tier's limits)",
+               "Allow the 5 Hz language model (generate --thinking / --cot load it): auto "
+               "follows the tier (on from tier3, and on the CPU); true on tiers 1-2 needs "
+               "--force, and the LM then runs on the host when it does not fit",
                "auto"},
     OptionSpec{"lm_model", "--lm-model", "ACESTEP_LM_MODEL_PATH",
                "acestep-5Hz-lm-0.6B|acestep-5Hz-lm-1.7B|acestep-5Hz-lm-4B",
                "LM model folder; a size the tier does not allow becomes the largest allowed one "
-               "unless --force (no effect yet: the 5 Hz LM is not built)",
+               "unless --force; when the tier's recommended folder is missing, the largest "
+               "allowed one present",
                "the tier's recommended size"},
     OptionSpec{"backend", "--backend", "ACESTEP_LM_BACKEND", "vllm|pt|mlx",
-               "LM backend: vllm (preallocated paged KV cache) is allowed from tier4 on NVIDIA "
-               "and AMD GPUs; pt grows its cache per request; mlx is for Apple Silicon (no effect "
-               "yet: the 5 Hz LM is not built)",
+               "LM backend: vllm (KV cache of 256-token blocks reserved for the request up "
+               "front, weights resident) is allowed from tier4 on NVIDIA and AMD GPUs; pt grows "
+               "its cache a block at a time and lets the weights wait on the host; mlx is pt "
+               "off Apple Silicon",
                "the tier's choice"},
     OptionSpec{"offload", "--offload", "", "cpu+dit|cpu|none",
                "Where idle models wait: cpu+dit moves every model to the GPU only for its stage; "
