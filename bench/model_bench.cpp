@@ -5,6 +5,8 @@
 //   acefit-model-bench dit --checkpoint DIR --dtype bf16|f32 --frames 750,4500
 //                      [--enc-len 300] [--warmup 1] [--runs 3] [--io DIR]
 //   acefit-model-bench vae --vae DIR --frames 250 [--warmup 1] [--runs 3] [--io DIR]
+//   acefit-model-bench lm --checkpoint DIR --dtype bf16|f32 [--prompt 256] [--steps 32]
+//                      [--warmup 2] [--kv grown|preallocated] [--io DIR]
 //   common: [--threads 2] [--seed 1234] [--device cpu|vulkan:N]
 //
 // --device vulkan:N runs the model on that Vulkan device (`acefit devices`
@@ -19,6 +21,17 @@
 // the JSON) for the reference to read and compare. Prints one JSON object
 // per line on stdout: the timings (every run and the median), load time and
 // the peak RSS of the process.
+//
+// lm: loads the 5 Hz LM folder (acestep-5Hz-lm-*) with --dtype matrices,
+// prefills two sequences (a CFG pair) with seeded random text ids, P each,
+// then runs warm-up + steps decode steps of both sequences together, as
+// phase 2 of generation does: decode, the tied head over the audio-code rows
+// [151669, 215669) only, and the download of those logits. Every step is
+// timed alone (the warm-up steps are left out); the row gives the median
+// ms per step and steps per second (= audio codes per second of one item).
+// The tokens fed are seeded random audio codes, the same for both
+// sequences. With --io the prompt ids and tokens (raw little-endian i32) and
+// the last step's logits [2, 64000] (f32) are written there.
 #include <time.h>
 
 #include <algorithm>
@@ -28,6 +41,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -40,6 +54,9 @@
 #include "io/checkpoint/model_config.h"
 #include "models/dit/dit_decoder.h"
 #include "models/host_tensor.h"
+#include "models/lm/causal_lm.h"
+#include "models/lm/kv_cache.h"
+#include "models/lm/lm_tokens.h"
 #include "models/vae/oobleck_decoder.h"
 #include "models/weight_loader.h"
 #include "ops/cpu/blas.h"
@@ -65,6 +82,9 @@ struct Options {
   std::uint64_t seed = 1234;
   std::string io_dir;
   std::string device = "cpu";
+  std::int64_t prompt = 256;  // lm: prompt tokens per sequence
+  std::int64_t steps = 32;    // lm: timed decode steps
+  std::string kv = "grown";   // lm: KvCache kind
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -73,6 +93,9 @@ struct Options {
                "usage: acefit-model-bench dit --checkpoint DIR --dtype bf16|f32 --frames 750,4500\n"
                "                          [--enc-len 300] [--warmup 1] [--runs 3] [--io DIR]\n"
                "       acefit-model-bench vae --vae DIR --frames 250 [--warmup 1] [--runs 3]\n"
+               "                          [--io DIR]\n"
+               "       acefit-model-bench lm --checkpoint DIR --dtype bf16|f32 [--prompt 256]\n"
+               "                          [--steps 32] [--warmup 2] [--kv grown|preallocated]\n"
                "                          [--io DIR]\n"
                "       common: [--threads 2] [--seed 1234] [--device cpu|vulkan:N]\n",
                why.c_str());
@@ -96,7 +119,8 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage("no mode");
   Options o;
   o.mode = argv[1];
-  if (o.mode != "dit" && o.mode != "vae") usage("mode must be dit or vae");
+  if (o.mode != "dit" && o.mode != "vae" && o.mode != "lm") usage("mode must be dit, vae or lm");
+  if (o.mode == "lm") o.warmup = 2;
   for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) usage(flag + " needs a value");
@@ -121,12 +145,24 @@ Options parse(int argc, char** argv) {
       o.io_dir = value;
     } else if (flag == "--device") {
       o.device = value;
+    } else if (flag == "--prompt") {
+      o.prompt = std::stoll(value);
+    } else if (flag == "--steps") {
+      o.steps = std::stoll(value);
+    } else if (flag == "--kv") {
+      o.kv = value;
     } else {
       usage("unknown flag " + flag);
     }
   }
   if (o.checkpoint.empty()) usage("no checkpoint folder");
-  if (o.frames.empty()) usage("no --frames");
+  if (o.mode == "lm") {
+    if (o.prompt < 1 || o.prompt > 32768) usage("--prompt must be 1..32768");
+    if (o.steps < 1 || o.steps > 4096) usage("--steps must be 1..4096");
+    if (o.kv != "grown" && o.kv != "preallocated") usage("--kv must be grown or preallocated");
+  } else if (o.frames.empty()) {
+    usage("no --frames");
+  }
   if (o.dtype != "bf16" && o.dtype != "f32") usage("--dtype must be bf16 or f32");
   if (o.runs < 1 || o.warmup < 0 || o.threads < 1) usage("bad run or thread count");
   return o;
@@ -307,6 +343,110 @@ Status run_vae(const Options& o, const acefit::ops::OpContext& ctx) {
   return Status();
 }
 
+template <typename T>
+Status write_raw_as(const std::string& path, const std::vector<T>& values) {
+  std::ofstream file(path, std::ios::binary);
+  file.write(reinterpret_cast<const char*>(values.data()),
+             static_cast<std::streamsize>(values.size() * sizeof(T)));
+  if (!file) return acefit::internal_error("cannot write " + path);
+  return Status();
+}
+
+// n ids drawn uniformly from [begin, begin + count).
+std::vector<std::int32_t> random_ids(std::size_t n, std::int32_t begin, std::int32_t count,
+                                     std::uint64_t seed) {
+  acefit::Rng rng(seed);
+  std::vector<std::int32_t> out(n);
+  for (auto& id : out) {
+    id = begin + static_cast<std::int32_t>(rng.next_u64() % static_cast<std::uint64_t>(count));
+  }
+  return out;
+}
+
+Status run_lm(const Options& o, const acefit::ops::OpContext& ctx) {
+  namespace lm = acefit::models::lm;
+  const acefit::DType dtype = o.dtype == "bf16" ? acefit::DType::bf16 : acefit::DType::f32;
+  Stopwatch load_watch;
+  ACEFIT_ASSIGN(const lm::CausalLm model, lm::CausalLm::load(o.checkpoint, ctx.device, dtype));
+  const double load_s = load_watch.elapsed_s();
+  std::fprintf(stderr, "acefit lm (%s): loaded in %.1f s\n", o.dtype.c_str(), load_s);
+
+  const std::int64_t total_steps = o.warmup + o.steps;
+  // Text ids for the prompts (below the special tokens), audio codes to feed.
+  const auto prompt_ids =
+      random_ids(static_cast<std::size_t>(2 * o.prompt), 0, lm::kPadTokenId, o.seed + 5);
+  const auto tokens = random_ids(static_cast<std::size_t>(total_steps), lm::kFirstAudioCodeTokenId,
+                                 lm::kAudioCodeValues, o.seed + 6);
+  lm::KvCacheOptions options;
+  options.kind = o.kv == "grown" ? lm::KvCacheKind::grown : lm::KvCacheKind::preallocated;
+  options.sequences = 2;
+  options.tokens_per_sequence = o.prompt + total_steps;
+  ACEFIT_ASSIGN(lm::KvCache cache, lm::KvCache::create(ctx.device, model.config(), options));
+
+  Stopwatch prefill_watch;
+  for (int seq = 0; seq < 2; ++seq) {
+    const std::span<const std::int32_t> ids(prompt_ids.data() + seq * o.prompt,
+                                            static_cast<std::size_t>(o.prompt));
+    ACEFIT_ASSIGN(const Tensor hidden, model.prefill(ctx, cache, seq, ids));
+    (void)hidden;
+  }
+  ACEFIT_TRY(ctx.device.synchronize());
+  const double prefill_s = prefill_watch.elapsed_s();
+  std::fprintf(stderr, "acefit lm (%s): prefill 2 x %lld tokens in %.2f s\n", o.dtype.c_str(),
+               static_cast<long long>(o.prompt), prefill_s);
+
+  const std::int64_t code_begin = lm::kFirstAudioCodeTokenId;
+  const std::int64_t code_end = code_begin + lm::kAudioCodeValues;
+  const int seqs[2] = {0, 1};
+  std::vector<double> step_s, step_cpu_s;
+  std::vector<float> logits_host;
+  for (std::int64_t i = 0; i < total_steps; ++i) {
+    const std::int32_t step_tokens[2] = {tokens[i], tokens[i]};
+    const double cpu0 = process_cpu_s();
+    Stopwatch watch;
+    ACEFIT_ASSIGN(const Tensor hidden, model.decode(ctx, cache, seqs, step_tokens));
+    ACEFIT_ASSIGN(const Tensor logits, model.logits(ctx, hidden, code_begin, code_end));
+    ACEFIT_ASSIGN(logits_host, acefit::models::tensor_to_host(logits));
+    const double s = watch.elapsed_s();
+    if (i >= o.warmup) {
+      step_s.push_back(s);
+      step_cpu_s.push_back(process_cpu_s() - cpu0);
+    }
+  }
+  const double median_s = median(step_s);
+  std::fprintf(stderr, "acefit lm (%s): %lld steps, median %.1f ms a step\n", o.dtype.c_str(),
+               static_cast<long long>(o.steps), 1e3 * median_s);
+
+  ordered_json row = {{"model", "lm"},
+                      {"prompt", o.prompt},
+                      {"steps", o.steps},
+                      {"warmup_steps", o.warmup},
+                      {"sequences", 2},
+                      {"dtype", o.dtype},
+                      {"kv", o.kv},
+                      {"threads", ctx.pool.size()},
+                      {"load_s", load_s},
+                      {"prefill_s", prefill_s},
+                      {"steps_s", step_s},
+                      {"median_step_ms", 1e3 * median_s},
+                      {"median_cpu_step_ms", 1e3 * median(step_cpu_s)},
+                      {"steps_per_s", 1.0 / median_s},
+                      {"kv_reserved_mib", static_cast<double>(cache.reserved_bytes()) / 1048576.0}};
+  if (!o.io_dir.empty()) {
+    const std::string base = o.io_dir + "/lm_P" + std::to_string(o.prompt);
+    ACEFIT_TRY(write_raw_as(base + "_prompt.i32", prompt_ids));
+    ACEFIT_TRY(write_raw_as(base + "_tokens.i32", tokens));
+    const std::string out = base + "_logits_" + o.dtype + ".f32";
+    ACEFIT_TRY(write_raw(out, logits_host));
+    row["inputs"] = {{"prompt", base + "_prompt.i32"}, {"tokens", base + "_tokens.i32"}};
+    row["output"] = out;
+  }
+  row["peak_rss_mib"] = peak_rss_mib();
+  std::printf("%s\n", row.dump().c_str());
+  std::fflush(stdout);
+  return Status();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -329,7 +469,9 @@ int main(int argc, char** argv) {
   }
   device_of_runs = device.get();
   const acefit::ops::OpContext ctx{*device, pool};
-  const Status status = options.mode == "dit" ? run_dit(options, ctx) : run_vae(options, ctx);
+  const Status status = options.mode == "dit"   ? run_dit(options, ctx)
+                        : options.mode == "vae" ? run_vae(options, ctx)
+                                                : run_lm(options, ctx);
   if (!status.ok()) {
     std::fprintf(stderr, "acefit-model-bench: %s\n", status.to_string().c_str());
     return 1;

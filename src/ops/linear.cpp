@@ -55,12 +55,14 @@ Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& wei
   std::int64_t m_rows = 1;
   for (int i = 0; i < x.rank() - 1; ++i) m_rows *= x.dim(i);
   ACEFIT_ASSIGN(Tensor y, ctx.device.empty(DType::f32, x.shape().with_dim(-1, n), ctx.output_tag));
-  // The CPU widens narrow weights a block of rows at a time into `work`; the
+  // The CPU widens narrow weights a block of rows at a time into `work`
+  // (bf16 times a few rows of x is a GEMV that widens as it reads); the
   // vulkan kernels widen them as they read and take none. The planning device
   // of a vulkan device has its kind, so plans still equal runs.
   const bool on_vulkan = ctx.device.kind() == DeviceKind::vulkan;
+  const bool gemv = weight.dtype() == DType::bf16 && cpu::linear_bf16_few_rows(m_rows);
   Tensor work;
-  if (weight.dtype() != DType::f32 && k > 0 && !on_vulkan) {
+  if (weight.dtype() != DType::f32 && k > 0 && !on_vulkan && !gemv) {
     ACEFIT_ASSIGN(work, workspace_floats(ctx, cpu::linear_block_rows(n, k) * k));
   }
   if (planning(ctx)) return y;
@@ -76,7 +78,7 @@ Expected<Tensor> linear(const OpContext& ctx, const Tensor& x, const Tensor& wei
       break;
     case DType::bf16:
       cpu::linear_bf16(ctx.pool, x.data<float>(), weight.data<std::uint16_t>(), b, y.data<float>(),
-                       m_rows, n, k, work.data<float>());
+                       m_rows, n, k, work.defined() ? work.data<float>() : nullptr);
       break;
     default:
       cpu::linear_i8(ctx.pool, x.data<float>(), weight.data<std::int8_t>(),

@@ -5,6 +5,8 @@ acefit-model-bench wrote, and compares the outputs with acefit's.
   bench_reference.py dit --checkpoint DIR --frames 750,4500 --io DIR
                      [--enc-len 300] [--warmup 1] [--runs 3] [--threads 2]
   bench_reference.py vae --vae DIR --frames 250 --io DIR [...]
+  bench_reference.py lm --checkpoint DIR --prompt 256 --steps 32 --io DIR
+                     [--warmup 2] [--threads 2]
 
 Inputs are read from --io under the names acefit-model-bench uses
 (dit_T<T>_x_t.f32, ... raw little-endian f32); every acefit output present
@@ -17,6 +19,14 @@ detokenizer too (2.4 G parameters); only the decoder.* tensors are widened
 to float32, read through safetensors_io's header reader and its bf16 rule
 (bits << 16), so the process holds the decoder alone (like acefit) instead of
 the whole file plus every tensor widened. The VAE uses checkpoint.load_vae.
+
+lm: acestep.lm (float32, its KvCache) on the prompt ids and tokens that
+acefit-model-bench wrote (lm_P<P>_prompt.i32, lm_P<P>_tokens.i32): the two
+prompts prefilled as a batch of 2, then one step per token for both
+sequences, each step the layers, the head over the audio-code rows
+[151669, 215669) only and nothing else (the logits are on the host
+already). Each step is timed alone; the warm-up steps are left out. The last
+step's logits are compared with lm_P<P>_logits_<dtype>.f32.
 """
 import argparse
 import json
@@ -32,6 +42,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from acestep import checkpoint, safetensors_io  # noqa: E402
+from acestep import lm as lm_ref  # noqa: E402
 from acestep.dit import dit_forward  # noqa: E402
 from acestep.vae import VaeDecoder  # noqa: E402
 
@@ -162,16 +173,71 @@ def bench_vae(args):
         print(json.dumps(row), flush=True)
 
 
+AUDIO_CODE_ROWS = (151669, 151669 + 64000)
+
+
+def bench_lm(args):
+    start = time.perf_counter()
+    cfg, w = lm_ref.load_lm(args.checkpoint)
+    w = {name: tensor.to(DEVICE) for name, tensor in w.items()}
+    load_s = time.perf_counter() - start
+    print(f"pytorch lm: loaded {len(w)} tensors in {load_s:.1f} s", file=sys.stderr, flush=True)
+    base = os.path.join(args.io, f"lm_P{args.prompt}")
+    prompt = np.fromfile(base + "_prompt.i32", dtype="<i4").astype(np.int64)
+    tokens = np.fromfile(base + "_tokens.i32", dtype="<i4").astype(np.int64)
+    assert prompt.size == 2 * args.prompt, (prompt.size, args.prompt)
+    assert tokens.size == args.warmup + args.steps, (tokens.size, args.warmup, args.steps)
+    prompt = torch.from_numpy(prompt).reshape(2, args.prompt).to(DEVICE)
+    cache = lm_ref.KvCache(cfg.num_layers)
+    with torch.inference_mode():
+        start = time.perf_counter()
+        lm_ref.forward(cfg, w, prompt, cache, logits_positions=None)
+        synchronize()
+        prefill_s = time.perf_counter() - start
+        print(f"pytorch lm: prefill 2 x {args.prompt} tokens in {prefill_s:.2f} s",
+              file=sys.stderr, flush=True)
+        seconds, cpu_seconds = [], []
+        logits = None
+        for i, token in enumerate(tokens.tolist()):
+            ids = torch.tensor([[token], [token]], dtype=torch.int64, device=DEVICE)
+            cpu0 = time.process_time()
+            start = time.perf_counter()
+            _, logits = lm_ref.forward(cfg, w, ids, cache, head_rows=AUDIO_CODE_ROWS)
+            logits = logits[:, 0].cpu()
+            s = time.perf_counter() - start
+            if i >= args.warmup:
+                seconds.append(s)
+                cpu_seconds.append(time.process_time() - cpu0)
+    median_s = statistics.median(seconds)
+    print(f"pytorch lm: {args.steps} steps, median {1e3 * median_s:.1f} ms a step",
+          file=sys.stderr, flush=True)
+    row = {"model": "lm", "device": DEVICE, "prompt": args.prompt, "steps": args.steps,
+           "warmup_steps": args.warmup, "sequences": 2, "threads": torch.get_num_threads(),
+           "load_s": load_s, "prefill_s": prefill_s, "steps_s": seconds,
+           "median_step_ms": 1e3 * median_s,
+           "median_cpu_step_ms": 1e3 * statistics.median(cpu_seconds),
+           "steps_per_s": 1.0 / median_s}
+    for dtype in ("bf16", "f32"):
+        path = f"{base}_logits_{dtype}.f32"
+        if os.path.exists(path):
+            cosine, rel = compare(logits, path)
+            row[f"cosine_{dtype}"] = cosine
+            row[f"max_rel_diff_{dtype}"] = rel
+    row["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(row), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["dit", "vae"])
+    parser.add_argument("mode", choices=["dit", "vae", "lm"])
     parser.add_argument("--checkpoint")
     parser.add_argument("--vae")
-    parser.add_argument("--frames", required=True,
-                        type=lambda s: [int(v) for v in s.split(",")])
+    parser.add_argument("--frames", type=lambda s: [int(v) for v in s.split(",")])
+    parser.add_argument("--prompt", type=int, default=256, help="lm: prompt tokens")
+    parser.add_argument("--steps", type=int, default=32, help="lm: timed decode steps")
     parser.add_argument("--io", required=True)
     parser.add_argument("--enc-len", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--warmup", type=int, help="warm-up runs (lm: steps); 1 (lm: 2)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N] for a GPU")
@@ -179,7 +245,15 @@ def main():
     global DEVICE
     DEVICE = args.device
     torch.set_num_threads(args.threads)
-    if args.mode == "dit":
+    if args.warmup is None:
+        args.warmup = 2 if args.mode == "lm" else 1
+    if args.mode != "lm" and not args.frames:
+        parser.error(f"{args.mode} needs --frames")
+    if args.mode == "lm":
+        if not args.checkpoint:
+            parser.error("lm needs --checkpoint")
+        bench_lm(args)
+    elif args.mode == "dit":
         if not args.checkpoint:
             parser.error("dit needs --checkpoint")
         bench_dit(args)

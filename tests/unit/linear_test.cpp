@@ -367,6 +367,58 @@ TEST_P(LinearTest, MatmulTilesAndSharedB) {
   }
 }
 
+// bf16 weights times 1-4 rows of x (the LM's decode steps; the CPU takes a
+// GEMV there) and just above, at K with and without a tail past the
+// vector steps, N over several chunks of the pool.
+TEST_P(LinearTest, Bf16FewRowsMatchNaive) {
+  for (const GemmCase c :
+       {GemmCase{1, 300, 1024}, {2, 257, 1037}, {3, 70, 45}, {4, 33, 96}, {5, 40, 64}, {2, 3, 5}}) {
+    SCOPED_TRACE(std::to_string(c.m) + "x" + std::to_string(c.n) + "x" + std::to_string(c.k));
+    const auto xs = testing::random_floats(c.m * c.k, 62),
+               ws = testing::random_floats(c.n * c.k, 63, 0.1f),
+               bs = testing::random_floats(c.n, 64);
+    std::vector<std::uint16_t> narrow(ws.size());
+    std::vector<float> rounded(ws.size());
+    for (std::size_t i = 0; i < ws.size(); ++i) {
+      narrow[i] = f32_to_bf16(ws[i]);
+      rounded[i] = bf16_to_f32(narrow[i]);
+    }
+    Tensor w = testing::upload_bytes(*device_, narrow.data(), DType::bf16, Shape{c.n, c.k});
+    const double tol = 1e-5 * std::sqrt(static_cast<double>(c.k));
+    Tensor y =
+        testing::unwrap(ops::linear(ctx(), up(xs, Shape{c.m, 1, c.k}), w, up(bs, Shape{c.n})));
+    EXPECT_EQ(y.shape(), (Shape{c.m, 1, c.n}));
+    testing::expect_close(testing::download(y), naive_linear(xs, rounded, &bs, c.m, c.n, c.k), tol,
+                          1e-4, "bf16 linear, few rows");
+    Tensor y0 = testing::unwrap(ops::linear(ctx(), up(xs, Shape{c.m, c.k}), w));
+    testing::expect_close(testing::download(y0), naive_linear(xs, rounded, nullptr, c.m, c.n, c.k),
+                          tol, 1e-4, "bf16 linear, few rows, no bias");
+  }
+}
+
+// A bf16 linear over a few rows of x (an LM decode step) reserves what an f32
+// one does, its output alone: no f32 copy of the weight rows on any device.
+TEST_P(LinearTest, Bf16FewRowsReserveOnlyTheOutput) {
+  const std::int64_t n = 64, k = 48;
+  std::vector<std::uint16_t> narrow(static_cast<std::size_t>(n * k));
+  const auto ws = testing::random_floats(narrow.size(), 65);
+  for (std::size_t i = 0; i < narrow.size(); ++i) narrow[i] = f32_to_bf16(ws[i]);
+  const Tensor w16 = testing::upload_bytes(*device_, narrow.data(), DType::bf16, Shape{n, k});
+  const Tensor w32 = up(ws, Shape{n, k});
+  auto reserved = [&](const Tensor& x, const Tensor& w) {
+    device_->budget().reset_peaks();
+    const BudgetStats before = device_->budget().stats();
+    Tensor y = testing::unwrap(ops::linear(ctx(), x, w));
+    const BudgetStats after = device_->budget().stats();
+    return std::pair{after.reservations - before.reservations,
+                     after.peak_bytes - before.used_bytes};
+  };
+  for (const std::int64_t m : {1, 2, 4}) {
+    const Tensor x = up(testing::random_floats(m * k, 66), Shape{m, k});
+    EXPECT_EQ(reserved(x, w16), reserved(x, w32)) << "m = " << m;
+  }
+}
+
 // A plan made on the planning device holds on every device: the narrow-weight
 // linear and the bf16 quantization reserve the same memory everywhere.
 TEST_P(LinearTest, PlanningAllocatesWhatTheRunAllocates) {

@@ -18,7 +18,12 @@ i64 linear_block_rows(i64 n, i64 k);
 // y[M,N] = x[M,K] W[N,K]^T (+ bias[N]).
 void linear_f32(ThreadPool& pool, const float* x, const float* w, const float* bias, float* y,
                 i64 m, i64 n, i64 k);
-// W in bf16, converted a block of rows at a time into workspace.
+// Up to this many rows of x, a bf16 linear is a GEMV that widens W as it
+// reads it and takes no workspace (linear_bf16_few_rows).
+inline constexpr i64 kLinearFewRows = 4;
+bool linear_bf16_few_rows(i64 m);
+// W in bf16, converted a block of rows at a time into workspace (none is
+// read when linear_bf16_few_rows(m): workspace may then be null).
 void linear_bf16(ThreadPool& pool, const float* x, const std::uint16_t* w, const float* bias,
                  float* y, i64 m, i64 n, i64 k, float* workspace);
 // W in int8 with one scale per output row: y = (x Wq^T) * scale (+ bias).

@@ -1,7 +1,11 @@
 // Linear layers: f32 weights go straight to sgemm; bf16 and int8 weights are
 // widened to f32 a block of output rows at a time (the block sized so the
 // converted rows stay near 8 MiB) and each block is one sgemm into the
-// output's columns.
+// output's columns. bf16 weights times a few rows of x (the LM's decode
+// steps) take a GEMV instead: each weight row is widened in registers as it
+// is read, once for all the rows of x, and the output rows are split over
+// the pool. Each output is one dot product summed in a fixed order, so the
+// result does not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -66,7 +70,78 @@ void linear_blocked(ThreadPool& pool, const float* x, float* y, i64 m, i64 n, i6
   }
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+// 8 bf16 values -> f32 (bits << 16).
+inline __m256 widen8_bf16(const std::uint16_t* src) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
+}
+
+inline float sum8(__m256 v) {
+  const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+  return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+}
+#endif
+
+// y[r, j] = x[r, :] . w[j, :] (+ bias[j]) for the M rows of x and output
+// rows j in [j0, j1): each weight row is read and widened once.
+template <int M>
+void gemv_bf16_rows(const float* x, const std::uint16_t* w, const float* bias, float* y, i64 n,
+                    i64 k, i64 j0, i64 j1) {
+  for (i64 j = j0; j < j1; ++j) {
+    const std::uint16_t* row = w + j * k;
+    float sum[M];
+    i64 p = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    // Four independent chains per row of x for M <= 2, two above (registers).
+    constexpr int kChains = M <= 2 ? 4 : 2;
+    constexpr i64 kStep = 8 * kChains;
+    __m256 acc[M][kChains];
+    for (int r = 0; r < M; ++r) {
+      for (int c = 0; c < kChains; ++c) acc[r][c] = _mm256_setzero_ps();
+    }
+    for (; p + kStep <= k; p += kStep) {
+      __m256 wv[kChains];
+      for (int c = 0; c < kChains; ++c) wv[c] = widen8_bf16(row + p + 8 * c);
+      for (int r = 0; r < M; ++r) {
+        const float* xr = x + r * k + p;
+        for (int c = 0; c < kChains; ++c) {
+          acc[r][c] = _mm256_fmadd_ps(wv[c], _mm256_loadu_ps(xr + 8 * c), acc[r][c]);
+        }
+      }
+    }
+    for (int r = 0; r < M; ++r) {
+      __m256 total = acc[r][0];
+      for (int c = 1; c < kChains; ++c) total = _mm256_add_ps(total, acc[r][c]);
+      sum[r] = sum8(total);
+    }
+#else
+    for (int r = 0; r < M; ++r) sum[r] = 0.0f;
+#endif
+    for (; p < k; ++p) {
+      const float wv = bf16_to_f32(row[p]);
+      for (int r = 0; r < M; ++r) sum[r] += wv * x[r * k + p];
+    }
+    const float b = bias != nullptr ? bias[j] : 0.0f;
+    for (int r = 0; r < M; ++r) y[r * n + j] = sum[r] + b;
+  }
+}
+
+template <int M>
+void gemv_bf16(ThreadPool& pool, const float* x, const std::uint16_t* w, const float* bias,
+               float* y, i64 n, i64 k) {
+  // At least ~64 KiB of weights a chunk, so small layers are not split.
+  const i64 grain = std::max<i64>(1, (i64{32} << 10) / std::max<i64>(k, 1));
+  pool.parallel_for(n, grain,
+                    [&](i64 j0, i64 j1) { gemv_bf16_rows<M>(x, w, bias, y, n, k, j0, j1); });
+}
+
 }  // namespace
+
+bool linear_bf16_few_rows(i64 m) {
+  return m >= 1 && m <= kLinearFewRows;
+}
 
 i64 linear_block_rows(i64 n, i64 k) {
   if (k <= 0) return std::max<i64>(n, 1);
@@ -89,6 +164,18 @@ void linear_f32(ThreadPool& pool, const float* x, const float* w, const float* b
 void linear_bf16(ThreadPool& pool, const float* x, const std::uint16_t* w, const float* bias,
                  float* y, i64 m, i64 n, i64 k, float* workspace) {
   if (k == 0) return linear_f32(pool, x, nullptr, bias, y, m, n, k);
+  switch (linear_bf16_few_rows(m) ? m : 0) {
+    case 1:
+      return gemv_bf16<1>(pool, x, w, bias, y, n, k);
+    case 2:
+      return gemv_bf16<2>(pool, x, w, bias, y, n, k);
+    case 3:
+      return gemv_bf16<3>(pool, x, w, bias, y, n, k);
+    case 4:
+      return gemv_bf16<4>(pool, x, w, bias, y, n, k);
+    default:
+      break;
+  }
   linear_blocked(pool, x, y, m, n, k, workspace, nullptr, bias, [&](i64 row, i64 rows, float* dst) {
     bf16_to_f32_n(w + row * k, dst, static_cast<std::size_t>(rows * k));
   });

@@ -101,10 +101,12 @@ def _attention(cfg, w, prefix, x, cache, layer, cos, sin, start):
     return L.linear(o, w[prefix + "o_proj.weight"])
 
 
-def forward(cfg, w, input_ids, cache, logits_positions="all"):
+def forward(cfg, w, input_ids, cache, logits_positions="all", head_rows=None):
     """Runs input_ids [B, S] at positions cache.length .. cache.length + S - 1,
     appending their keys/values to the cache. Returns (hidden after the final
-    norm [B, S, H], logits [B, S, V] or [B, 1, V] for logits_positions="last")."""
+    norm [B, S, H], logits [B, S, V] or [B, 1, V] for logits_positions="last").
+    head_rows=(begin, end): the head over those vocabulary rows only (logits
+    [..., end - begin]); None: no head at all when logits_positions is None."""
     b, s = input_ids.shape
     start = cache.length
     x = w["embed_tokens.weight"][input_ids]
@@ -118,8 +120,13 @@ def forward(cfg, w, input_ids, cache, logits_positions="all"):
         x = x + L.mlp(h, w, p + "mlp.")
     cache.length = start + s
     hidden = L.rmsnorm(x, w["norm.weight"], cfg.eps)
+    if logits_positions is None:
+        return hidden, None
     head_in = hidden[:, -1:] if logits_positions == "last" else hidden
-    return hidden, L.linear(head_in, w["embed_tokens.weight"])
+    head = w["embed_tokens.weight"]
+    if head_rows is not None:
+        head = head[head_rows[0]:head_rows[1]]
+    return hidden, L.linear(head_in, head)
 
 
 def run(cfg, w, prompt_ids, decode_ids):
