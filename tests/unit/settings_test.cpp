@@ -81,8 +81,23 @@ TEST(Settings, TierDefaultsWithNothingSet) {
   EXPECT_TRUE(s.warnings.empty());
 }
 
+// On the CPU every LM size may be chosen; vllm falls back to pt.
+TEST(Settings, NoGpuRunsAnyLmOnTheHostWithPt) {
+  Harness h;
+  h.gpu = {};
+  h.run_device = "cpu";
+  h.host_limits = HostLimits{420, 3, std::uint64_t{16} << 30};
+  h.cli["lm_model"] = "acestep-5Hz-lm-4B";
+  h.cli["backend"] = "vllm";
+  const auto s = h.ok();
+  EXPECT_EQ(s.lm_model.value, std::optional<std::string>("acestep-5Hz-lm-4B"));
+  EXPECT_EQ(s.backend.value, "pt");
+  EXPECT_FALSE(s.warnings.empty());
+}
+
 // No GPU is not a 4 GB GPU: no tier, the limits of the memory plan against
-// the host's RAM (given by the caller), no offload, no quantization.
+// the host's RAM (given by the caller), no offload, no quantization, and
+// the LM on the host (0.6B by default, backend pt, any size allowed).
 TEST(Settings, NoGpuHasNoTierAndLimitsFromThePlan) {
   Harness h;
   h.gpu = {};
@@ -92,8 +107,8 @@ TEST(Settings, NoGpuHasNoTierAndLimitsFromThePlan) {
   EXPECT_TRUE(s.no_gpu_tier);
   EXPECT_EQ(s.tier.value, "none");
   EXPECT_EQ(s.tier.reason, "CPU, no GPU tier");
-  EXPECT_FALSE(s.init_lm.value);
-  EXPECT_EQ(s.lm_model.value, std::nullopt);
+  EXPECT_TRUE(s.init_lm.value);
+  EXPECT_EQ(s.lm_model.value, std::optional<std::string>("acestep-5Hz-lm-0.6B"));
   EXPECT_EQ(s.backend.value, "pt");
   EXPECT_EQ(s.batch.value, 1);
   EXPECT_EQ(s.max_duration_s.value, 420);
