@@ -1,10 +1,12 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include "models/lm/cot_text.h"
+
+#include <pcre2.h>
 
 #include <charconv>
 #include <cstdint>
 #include <limits>
 #include <optional>
-#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -138,7 +140,8 @@ YamlScalarAnalysis yaml_analyze_scalar(const std::u32string& text) {
 // (not a bool, int, float, null, timestamp, merge or value key). The
 // patterns are those of yaml/resolver.py; a match needs only ASCII.
 bool yaml_plain_resolves_to_string(const std::string& text) {
-  static const std::regex kImplicit(
+  // Compiled once (PCRE2, anchored at both ends: the whole text must match).
+  static constexpr std::string_view kImplicit =
       // bool
       "(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)"
       // float
@@ -158,10 +161,28 @@ bool yaml_plain_resolves_to_string(const std::string& text) {
       // timestamp
       "|[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
       "|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \\t]+)[0-9][0-9]?:[0-9][0-9]"
-      ":[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?",
-      std::regex::ECMAScript);
-  if (text.empty()) return false;  // null
-  return !std::regex_match(text, kImplicit);
+      ":[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?";
+  struct Pattern {
+    pcre2_code* code = nullptr;
+    Pattern() {
+      int error = 0;
+      PCRE2_SIZE offset = 0;
+      code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kImplicit.data()), kImplicit.size(),
+                           PCRE2_ANCHORED | PCRE2_ENDANCHORED, &error, &offset, nullptr);
+    }
+    ~Pattern() { pcre2_code_free(code); }
+    Pattern(const Pattern&) = delete;
+    Pattern& operator=(const Pattern&) = delete;
+  };
+  static const Pattern pattern;
+  if (text.empty()) return false;            // null
+  if (pattern.code == nullptr) return true;  // a constant pattern: never happens
+  pcre2_match_data* data = pcre2_match_data_create_from_pattern(pattern.code, nullptr);
+  if (data == nullptr) return true;
+  const int rc = pcre2_match(pattern.code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
+                             0, 0, data, nullptr);
+  pcre2_match_data_free(data);
+  return rc < 0;  // no match: a string
 }
 
 // The writer state PyYAML keeps while emitting one "key: value" line.
