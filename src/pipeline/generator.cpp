@@ -277,15 +277,7 @@ Status Generator::load_lm(const GeneratorOptions& options) {
   return Status();
 }
 
-Expected<LmOutcome> Generator::run_lm(const GenerationRequest& request, RunRecord& record,
-                                      const ProgressFn& progress) const {
-  if (!lm_)
-    return bad_request(
-        "the request asks for the 5 Hz LM (--thinking or --cot) but no LM is "
-        "loaded (init_lm off, or no acestep-5Hz-lm-* folder)");
-  if (!lm_tokenizer_ && !device_->planning())
-    return Status(ErrorCode::not_found,
-                  lm_name_ + ": no tokenizer files (tokenizer.json, or vocab.json + merges.txt)");
+LmInputs lm_inputs(const GenerationRequest& request) {
   LmInputs inputs;
   inputs.caption = request.caption;
   inputs.lyrics = request.lyrics;
@@ -296,6 +288,19 @@ Expected<LmOutcome> Generator::run_lm(const GenerationRequest& request, RunRecor
   inputs.duration_s = request.duration_s;
   inputs.batch = request.batch;
   inputs.seed = request.seed;
+  return inputs;
+}
+
+Expected<LmOutcome> Generator::run_lm(const GenerationRequest& request, RunRecord& record,
+                                      const ProgressFn& progress) const {
+  if (!lm_)
+    return bad_request(
+        "the request asks for the 5 Hz LM (--thinking or --cot) but no LM is "
+        "loaded (init_lm off, or no acestep-5Hz-lm-* folder)");
+  if (!lm_tokenizer_ && !device_->planning())
+    return Status(ErrorCode::not_found,
+                  lm_name_ + ": no tokenizer files (tokenizer.json, or vocab.json + merges.txt)");
+  const LmInputs inputs = lm_inputs(request);
   Device& compute = lm_on_host_ ? *host_ : *device_;
   Device& home = (lm_on_host_ || lm_offloaded_) ? *host_ : *device_;
   const ops::OpContext c{compute, *pool_};

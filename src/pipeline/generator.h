@@ -140,6 +140,9 @@ struct GenerationResult {
 std::int64_t latent_frames_for_duration(double duration_s, std::int64_t hop_samples,
                                         std::int64_t sample_rate);
 
+// The request's text and metadata as the LM stage sees them.
+LmInputs lm_inputs(const GenerationRequest& request);
+
 class Generator {
  public:
   static Expected<Generator> load(const GeneratorOptions& options, const ops::OpContext& ctx,

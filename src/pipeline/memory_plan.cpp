@@ -210,16 +210,7 @@ Expected<LmStageEstimate> estimate_lm_stage(const Device& like, ThreadPool& pool
                 models::lm::CausalLm::load(loader, config, *device, matrix_dtype));
   LmStageEstimate estimate;
   estimate.weight_bytes = device->budget().used_bytes();
-  LmInputs inputs;
-  inputs.caption = request.caption;
-  inputs.lyrics = request.lyrics;
-  inputs.language = request.language;
-  inputs.bpm = request.bpm;
-  inputs.keyscale = request.keyscale;
-  inputs.time_signature = request.time_signature;
-  inputs.duration_s = request.duration_s;
-  inputs.batch = request.batch;
-  inputs.seed = request.seed;
+  const LmInputs inputs = lm_inputs(request);
   ACEFIT_ASSIGN(estimate.bounds, lm_bounds(tokenizer, inputs, request.lm));
   device->budget().reset_peaks();
   LmReport report;
