@@ -49,9 +49,39 @@ Expected<std::shared_ptr<Device>> open_test_vulkan_device() {
                                           " devices listed)");
 }
 
-std::shared_ptr<Device> test_vulkan_device(std::string& why_not) {
-  // One device per test process: opening one builds its pipelines anew.
+namespace {
+
+// One device per test process: opening one builds its pipelines anew.
+Expected<std::shared_ptr<Device>>& shared_test_vulkan_device() {
   static Expected<std::shared_ptr<Device>> device = open_test_vulkan_device();
+  return device;
+}
+
+bool shared_test_vulkan_device_opened = false;
+
+// The shared device is closed when the tests end, before exit handlers
+// run: a driver that compiles shaders on its own threads (lavapipe's LLVM)
+// must not be torn down while the process destroys the libraries' statics.
+class CloseTestVulkanDevice : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (!shared_test_vulkan_device_opened) return;
+    auto& device = shared_test_vulkan_device();
+    if (device.ok() && device.value()) {
+      (void)device.value()->synchronize();
+      device = Status(ErrorCode::unsupported, "the test Vulkan device was closed");
+    }
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const close_test_vulkan_device =
+    ::testing::AddGlobalTestEnvironment(new CloseTestVulkanDevice);
+
+}  // namespace
+
+std::shared_ptr<Device> test_vulkan_device(std::string& why_not) {
+  shared_test_vulkan_device_opened = true;
+  auto& device = shared_test_vulkan_device();
   if (!device.ok()) {
     why_not = device.status().to_string();
     return nullptr;
