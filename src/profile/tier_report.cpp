@@ -1,0 +1,1 @@
+#include "profile/tier_report.h"
