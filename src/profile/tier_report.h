@@ -12,6 +12,9 @@
 
 namespace acefit::profile {
 
+// A simulated memory size as the tables print it: "8GB", "7.5GB".
+std::string vram_label(double tier_gb);
+
 // "TIER TEST SUMMARY": VRAM, Tier, Variant (when any run is not "default"),
 // LM, LM Model, Backend, Offload, Quant, Init, Gen, Wall(s), Peak(GB),
 // Status; with both engines a Plan(GB) column beside Peak(GB) and a mark on

@@ -17,9 +17,10 @@ namespace acefit::profile {
 
 // What a run is asked to do.
 struct TierRunConfig {
-  double tier_gb = 0;           // the simulated memory size (MAX_CUDA_VRAM)
-  std::string tier;             // "tier4"
-  std::string variant = "default";  // default | no-quant | no-offload | batch-noLM-<n> | batch-LM-<n>
+  double tier_gb = 0;  // the simulated memory size (MAX_CUDA_VRAM)
+  std::string tier;    // "tier4"
+  std::string variant =
+      "default";  // default | no-quant | no-offload | batch-noLM-<n> | batch-LM-<n>
   bool use_lm = false;
   std::optional<std::string> lm_model;  // folder name ("acestep-5Hz-lm-0.6B") when use_lm
   std::string lm_backend = "pt";        // the tier's recommended backend
@@ -58,8 +59,13 @@ bool offloads_dit(OffloadMode mode);
 
 // The JSON run record of 12.7 (field names and order as upstream's), with
 // acefit's fields after them: "engine", "planned_peak_vram_gb",
-// "measured_peak_vram_gb" (null when not taken), "planned_matches".
-nlohmann::json tier_run_json(const TierRunRecord& record);
-nlohmann::json tier_runs_json(const std::vector<TierRunRecord>& records);
+// "measured_peak_vram_gb" (null when not taken), "planned_matches". Ordered,
+// so that dump() keeps upstream's field order. tier_gb is an integer when
+// whole (8, 7.5); times are rounded to 0.01 s and memory to 0.001 GB;
+// lm_model is null unless the run uses an LM; lm_time, dit_time and vae_time
+// appear only when present.
+nlohmann::ordered_json tier_run_json(const TierRunRecord& record);
+// The array --benchmark-output writes (dump with indent 2).
+nlohmann::ordered_json tier_runs_json(const std::vector<TierRunRecord>& records);
 
 }  // namespace acefit::profile
