@@ -335,7 +335,7 @@ Status resolve_lm(const SettingsInput& in, EffectiveSettings& out) {
     }
   }
   const double m = out.gpu_memory_gib.value;
-  if (*size == "4B" && m > 0 && m < 20 && !out.force.value) {
+  if (*size == "4B" && m > 0 && m < 20 && !out.force.value && !in.limits_from_plans) {
     const std::string from = *model.value;
     const std::string name = with_lm_size(from, "1.7B");
     change(model, std::optional<std::string>(name), from,
@@ -449,7 +449,7 @@ Status resolve_offload(const SettingsInput& in, EffectiveSettings& out) {
     if (!asked) offload.requested.reset();
   }
   const double m = out.gpu_memory_gib.value;
-  if (in.lm_in_pipeline && out.init_lm.value && out.lm_model.value &&
+  if (in.lm_in_pipeline && !in.limits_from_plans && out.init_lm.value && out.lm_model.value &&
       lm_size_of(*out.lm_model.value) == "4B" && m > 0 && m <= 24 &&
       offload.value == OffloadMode::none) {
     change(offload, OffloadMode::cpu, "none",

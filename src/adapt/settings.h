@@ -59,6 +59,10 @@ struct SettingsInput {
   // With no GPU (and no MAX_*_VRAM, no --tier): the limits from the memory
   // plan against the host's RAM. Unset: the guide's global maxima.
   std::optional<HostLimits> host_limits;
+  // The table's tier was derived from memory plans for this device (check-gpu
+  // --derived): the guide's fixed 4B LM rules (20 GiB, offload up to 24 GiB)
+  // give way to what the plans found.
+  bool limits_from_plans = false;
 };
 
 template <typename T>

@@ -24,9 +24,8 @@ int size_rank(const std::string& folder) {
 }
 
 std::vector<std::string> sorted_lm_folders(std::vector<std::string> folders) {
-  std::stable_sort(folders.begin(), folders.end(), [](const auto& a, const auto& b) {
-    return size_rank(a) < size_rank(b);
-  });
+  std::stable_sort(folders.begin(), folders.end(),
+                   [](const auto& a, const auto& b) { return size_rank(a) < size_rank(b); });
   return folders;
 }
 
@@ -91,7 +90,8 @@ Expected<const MemoryPlanner*> Deriver::planner(const FitConfig& config, const s
   generator.quantize_int8 = config.int8;
   generator.lm_model = lm;
   if (!lm.empty()) generator.lm_backend = parse_lm_backend(backend).value_or(LmBackend::pt);
-  ACEFIT_ASSIGN(MemoryPlanner made, MemoryPlanner::create(generator, *options_.like, *options_.pool));
+  ACEFIT_ASSIGN(MemoryPlanner made,
+                MemoryPlanner::create(generator, *options_.like, *options_.pool));
   auto owned = std::make_unique<MemoryPlanner>(std::move(made));
   const MemoryPlanner* pointer = owned.get();
   planners_.emplace(key, std::move(owned));
@@ -100,7 +100,7 @@ Expected<const MemoryPlanner*> Deriver::planner(const FitConfig& config, const s
 
 GenerationRequest Deriver::reference(bool with_lm) const {
   GenerationRequest request = profiler_example_request();
-  request.duration_s = options_.reference_duration_s;
+  request.duration_s = with_lm ? options_.lm_reference_duration_s : options_.reference_duration_s;
   request.batch = 1;
   request.seed = 42;
   if (with_lm) {
@@ -170,44 +170,54 @@ Expected<std::vector<ConfigThreshold>> Deriver::lm_thresholds(const FitConfig& c
 Expected<DerivedLimits> Deriver::limits(std::uint64_t budget_bytes) {
   DerivedLimits limits;
   limits.budget_bytes = budget_bytes;
+  limits.config = options_.ladder.back();
   const MemoryPlanner* chosen = nullptr;
+  const MemoryPlanner* lm_planner = nullptr;
+  int best_rank = -2;
+  // The configuration whose largest fitting LM is largest; among equals the
+  // most comfortable (earliest in the ladder). Without LMs: the first that fits.
   for (const FitConfig& config : options_.ladder) {
     ACEFIT_ASSIGN(const MemoryPlanner* p, planner(config, "", ""));
     ACEFIT_ASSIGN(const bool ok, fits(*p, false, budget_bytes));
-    if (ok) {
-      chosen = p;
-      limits.config = config;
-      break;
+    if (!ok) continue;
+    DerivedLimits candidate;
+    candidate.budget_bytes = budget_bytes;
+    candidate.fits = true;
+    candidate.config = config;
+    const MemoryPlanner* candidate_lm = nullptr;
+    for (const std::string& lm : options_.lm_folders) {
+      bool any = false;
+      for (const char* backend : {"vllm", "pt"}) {
+        ACEFIT_ASSIGN(const MemoryPlanner* q, planner(config, lm, backend));
+        ACEFIT_ASSIGN(const bool lm_ok, fits(*q, true, budget_bytes));
+        if (!lm_ok) continue;
+        if (!any) {
+          // vllm (checked first) when it fits.
+          candidate.lm = lm;
+          candidate.lm_backend = backend;
+          candidate.vllm_fits = std::string_view(backend) == "vllm";
+          candidate_lm = q;
+        }
+        any = true;
+      }
+      if (any) candidate.lm_sizes.push_back(lm_size_of(lm).value_or(lm));
     }
+    const int rank = candidate.lm ? size_rank(*candidate.lm) : -1;
+    if (rank > best_rank) {
+      best_rank = rank;
+      limits = candidate;
+      chosen = p;
+      lm_planner = candidate_lm;
+    }
+    const int top = options_.lm_folders.empty() ? -1 : size_rank(options_.lm_folders.back());
+    if (best_rank >= top) break;
   }
-  if (chosen == nullptr) {
-    limits.config = options_.ladder.back();
-    return limits;
-  }
-  limits.fits = true;
+  if (chosen == nullptr) return limits;
   ACEFIT_ASSIGN(const SearchedLimits without,
                 search_limits(*chosen, reference(false), budget_bytes, options_.max_duration_s,
                               options_.max_batch, options_.batch_duration_s));
   limits.max_duration_without_lm_s = without.max_duration_s;
   limits.max_batch_without_lm = without.max_batch;
-  const MemoryPlanner* lm_planner = nullptr;
-  for (const std::string& lm : options_.lm_folders) {
-    bool any = false;
-    for (const char* backend : {"vllm", "pt"}) {
-      ACEFIT_ASSIGN(const MemoryPlanner* p, planner(limits.config, lm, backend));
-      ACEFIT_ASSIGN(const bool ok, fits(*p, true, budget_bytes));
-      if (!ok) continue;
-      if (!any) {
-        // The largest LM that fits wins; vllm (checked first) when it fits.
-        limits.lm = lm;
-        limits.lm_backend = backend;
-        limits.vllm_fits = std::string_view(backend) == "vllm";
-        lm_planner = p;
-      }
-      any = true;
-    }
-    if (any) limits.lm_sizes.push_back(lm_size_of(lm).value_or(lm));
-  }
   if (lm_planner != nullptr) {
     ACEFIT_ASSIGN(const SearchedLimits with,
                   search_limits(*lm_planner, reference(true), budget_bytes, options_.max_duration_s,
@@ -219,24 +229,24 @@ Expected<DerivedLimits> Deriver::limits(std::uint64_t budget_bytes) {
 }
 
 Expected<TierTable> Deriver::tier_table() {
-  // Where the configuration changes: the ladder's thresholds, each owning
-  // the budgets from it up to the next more comfortable one's.
+  // Where a capability can change: each configuration's threshold and,
+  // under each, where each LM (size, backend) starts to fit. Limits are
+  // taken at each breakpoint; neighbours with the same settings and LMs
+  // merge (the backend is the lower bound's: vllm arriving inside a tier
+  // does not split it).
   ACEFIT_ASSIGN(const std::vector<ConfigThreshold> ladder, thresholds());
   std::vector<std::uint64_t> breakpoints;
-  std::uint64_t ceiling = static_cast<std::uint64_t>(kMaxDeriveBudgetGib) * kGibBytes + 1;
+  const std::uint64_t ceiling = static_cast<std::uint64_t>(kMaxDeriveBudgetGib) * kGibBytes;
   for (const ConfigThreshold& t : ladder) {
-    if (!t.min_budget_bytes || *t.min_budget_bytes >= ceiling) continue;
-    const std::uint64_t start = *t.min_budget_bytes;
-    breakpoints.push_back(start);
+    if (t.min_budget_bytes && *t.min_budget_bytes <= ceiling)
+      breakpoints.push_back(*t.min_budget_bytes);
     // Where an LM (size, backend) starts to fit under this configuration.
-    if (!options_.lm_folders.empty()) {
-      ACEFIT_ASSIGN(const std::vector<ConfigThreshold> lms, lm_thresholds(t.config));
-      for (const ConfigThreshold& lm : lms) {
-        if (lm.min_budget_bytes && *lm.min_budget_bytes > start && *lm.min_budget_bytes < ceiling)
-          breakpoints.push_back(*lm.min_budget_bytes);
-      }
+    if (options_.lm_folders.empty() || !t.min_budget_bytes) continue;
+    ACEFIT_ASSIGN(const std::vector<ConfigThreshold> lms, lm_thresholds(t.config));
+    for (const ConfigThreshold& lm : lms) {
+      if (lm.min_budget_bytes && *lm.min_budget_bytes <= ceiling)
+        breakpoints.push_back(std::max(*lm.min_budget_bytes, *t.min_budget_bytes));
     }
-    ceiling = start;
   }
   std::sort(breakpoints.begin(), breakpoints.end());
   breakpoints.erase(std::unique(breakpoints.begin(), breakpoints.end()), breakpoints.end());
@@ -244,40 +254,23 @@ Expected<TierTable> Deriver::tier_table() {
   TierTable table;
   table.origin = "derived";
   const auto add_tier = [&](double min_gib, const DerivedLimits& l, const std::string& label) {
-    TierRecord tier;
-    tier.name = "derived" + std::to_string(table.tiers.size() + 1);
-    tier.label = tier.name + " (" + label + ")";
-    tier.min_memory_gib = min_gib;
-    tier.max_duration_without_lm_s = std::max(10, l.max_duration_without_lm_s);
-    tier.max_batch_without_lm = std::max(1, l.max_batch_without_lm);
-    tier.lm_models = l.lm_sizes;
-    if (l.lm) tier.recommended_lm = lm_size_of(*l.lm);
-    tier.init_lm_default = l.lm.has_value();
-    tier.max_duration_with_lm_s = l.lm ? std::max(10, l.max_duration_with_lm_s) : 10;
-    tier.max_batch_with_lm = l.lm ? std::max(1, l.max_batch_with_lm) : 1;
-    tier.allowed_backends = l.vllm_fits ? std::vector<std::string>{"vllm", "pt", "mlx"}
-                                        : std::vector<std::string>{"pt", "mlx"};
-    tier.recommended_backend = l.vllm_fits ? "vllm" : "pt";
-    tier.offload = l.config.offload;
-    tier.quantization_int8 = l.config.int8;
-    tier.compile = true;
-    table.tiers.push_back(std::move(tier));
+    const std::string name = "derived" + std::to_string(table.tiers.size() + 1);
+    table.tiers.push_back(tier_from_limits(name, name + " (" + label + ")", min_gib, l));
   };
   // Below the first breakpoint nothing fits: the lightest settings, the
   // smallest limits the format allows.
   DerivedLimits nothing;
   nothing.config = options_.ladder.back();
-  const std::string first =
-      breakpoints.empty() ? one_decimal(kMaxDeriveBudgetGib) : one_decimal(card_gib(breakpoints[0]));
+  const std::string first = breakpoints.empty() ? one_decimal(kMaxDeriveBudgetGib)
+                                                : one_decimal(card_gib(breakpoints[0]));
   add_tier(0, nothing, "below " + first + " GB: nothing fits the reference song");
   std::optional<DerivedLimits> previous;
   for (const std::uint64_t budget : breakpoints) {
     ACEFIT_ASSIGN(const DerivedLimits l, limits(budget));
     if (!l.fits) continue;
     const bool same = previous && previous->config.offload == l.config.offload &&
-                      previous->config.int8 == l.config.int8 &&
-                      previous->lm_sizes == l.lm_sizes && previous->lm == l.lm &&
-                      previous->vllm_fits == l.vllm_fits;
+                      previous->config.int8 == l.config.int8 && previous->lm_sizes == l.lm_sizes &&
+                      previous->lm == l.lm;
     if (same) continue;
     const double gib = card_gib(budget);
     if (gib <= table.tiers.back().min_memory_gib) continue;
@@ -285,6 +278,28 @@ Expected<TierTable> Deriver::tier_table() {
     previous = l;
   }
   return table;
+}
+
+TierRecord tier_from_limits(const std::string& name, const std::string& label, double min_gib,
+                            const DerivedLimits& l) {
+  TierRecord tier;
+  tier.name = name;
+  tier.label = label;
+  tier.min_memory_gib = min_gib;
+  tier.max_duration_without_lm_s = std::max(10, l.max_duration_without_lm_s);
+  tier.max_batch_without_lm = std::max(1, l.max_batch_without_lm);
+  tier.lm_models = l.lm_sizes;
+  if (l.lm) tier.recommended_lm = lm_size_of(*l.lm);
+  tier.init_lm_default = l.lm.has_value();
+  tier.max_duration_with_lm_s = l.lm ? std::max(10, l.max_duration_with_lm_s) : 10;
+  tier.max_batch_with_lm = l.lm ? std::max(1, l.max_batch_with_lm) : 1;
+  tier.allowed_backends = l.vllm_fits ? std::vector<std::string>{"vllm", "pt", "mlx"}
+                                      : std::vector<std::string>{"pt", "mlx"};
+  tier.recommended_backend = l.vllm_fits ? "vllm" : "pt";
+  tier.offload = l.config.offload;
+  tier.quantization_int8 = l.config.int8;
+  tier.compile = true;
+  return tier;
 }
 
 std::string tier_table_json(const TierTable& table, const std::string& comment) {
@@ -353,16 +368,17 @@ std::vector<std::string> compare_with_tier(const DerivedLimits& derived, const T
             " s");
     compare("max batch with LM", tier.max_batch_with_lm, derived.max_batch_with_lm, "");
   }
-  if (tier.quantization_int8 && !derived.config.int8) out.push_back("INT8 not needed (conservative)");
+  if (tier.quantization_int8 && !derived.config.int8)
+    out.push_back("INT8 not needed (conservative)");
   if (!tier.quantization_int8 && derived.config.int8) out.push_back("INT8 needed (optimistic)");
   const auto rank = [](OffloadMode m) {
     return m == OffloadMode::none ? 0 : (m == OffloadMode::cpu ? 1 : 2);
   };
   if (rank(tier.offload) != rank(derived.config.offload)) {
-    out.push_back("offload " + std::string(offload_mode_name(tier.offload)) + ", derived " +
-                  std::string(offload_mode_name(derived.config.offload)) +
-                  (rank(tier.offload) > rank(derived.config.offload) ? " (conservative)"
-                                                                      : " (optimistic)"));
+    out.push_back(
+        "offload " + std::string(offload_mode_name(tier.offload)) + ", derived " +
+        std::string(offload_mode_name(derived.config.offload)) +
+        (rank(tier.offload) > rank(derived.config.offload) ? " (conservative)" : " (optimistic)"));
   }
   return out;
 }

@@ -34,22 +34,28 @@ struct FitConfig {
 std::vector<FitConfig> default_fit_ladder();
 
 struct DeriveOptions {
-  GeneratorOptions base;  // checkpoints or preset, tokenizers, DiT folder, dtype
+  GeneratorOptions base;         // checkpoints or preset, tokenizers, DiT folder, dtype
   std::shared_ptr<Device> like;  // plans mirror this device (kind, granularity)
   ThreadPool* pool = nullptr;
   std::vector<FitConfig> ladder = default_fit_ladder();
-  int reference_duration_s = 60;  // the song (batch 1) settings and LMs must fit
-  int batch_duration_s = 30;      // the duration the largest batch is searched at
-  int max_duration_s = 600;       // the guide's global maxima cap the searches
+  int reference_duration_s = 60;  // the song (batch 1) the settings must fit without an LM
+  // The song an LM must fit to count (the guide's shortest "with LM" limit):
+  // an LM that only fits a short song is not offered.
+  int lm_reference_duration_s = 240;
+  int batch_duration_s = 30;  // the duration the largest batch is searched at
+  int max_duration_s = 600;   // the guide's global maxima cap the searches
   int max_batch = 8;
   // LM folder names (with a preset: "acestep-5Hz-lm-<size>"); empty: no LM.
   std::vector<std::string> lm_folders;
 };
 
+// What a budget allows. The configuration is the one under which the
+// largest LM fits, the most comfortable among equals (without LMs: the first
+// of the ladder that fits the reference song).
 struct DerivedLimits {
   std::uint64_t budget_bytes = 0;
   bool fits = false;  // some configuration of the ladder fits the reference song
-  FitConfig config;   // the first that does
+  FitConfig config;
   int max_duration_without_lm_s = 0;
   int max_batch_without_lm = 0;
   std::vector<std::string> lm_sizes;  // sizes that fit (small to large)
@@ -91,7 +97,8 @@ class Deriver {
   // made once.
   Expected<const MemoryPlanner*> planner(const FitConfig& config, const std::string& lm,
                                          const std::string& backend);
-  // The reference song: the profiler's example, reference_duration_s, batch 1.
+  // The reference song: the profiler's example at batch 1, of
+  // reference_duration_s (lm_reference_duration_s with the LM).
   GenerationRequest reference(bool with_lm) const;
 
  private:
@@ -104,6 +111,11 @@ class Deriver {
   std::map<std::tuple<int, bool, std::string, std::string>, std::unique_ptr<MemoryPlanner>>
       planners_;
 };
+
+// A tier record holding `limits` (the floor values the format allows where
+// nothing fits: 10 s, batch 1).
+TierRecord tier_from_limits(const std::string& name, const std::string& label, double min_gib,
+                            const DerivedLimits& limits);
 
 // The tier table as JSON text in the format parse_tier_table reads.
 std::string tier_table_json(const TierTable& table, const std::string& comment);

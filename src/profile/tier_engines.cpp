@@ -109,8 +109,7 @@ std::uint64_t tier_budget_bytes(double tier_gb) {
 
 GenerationRequest profiler_example_request() {
   GenerationRequest request;
-  request.caption =
-      "An upbeat pop song with bright synths, punchy drums and a catchy female vocal";
+  request.caption = "An upbeat pop song with bright synths, punchy drums and a catchy female vocal";
   request.lyrics =
       "[verse]\nCity lights are calling out my name\nEvery street a spark, every night a flame\n"
       "[chorus]\nWe run, we run, into the morning sun\nWe sing, we sing, until the night is done";

@@ -87,8 +87,9 @@ std::optional<std::string> tier_lm_folder(const TierRecord& tier,
   return best;
 }
 
-TierRunConfig tier_run_config(double tier_gb, const TierRecord& tier, const TierTestOptions& options,
-                              const std::string& variant, bool use_lm, int batch) {
+TierRunConfig tier_run_config(double tier_gb, const TierRecord& tier,
+                              const TierTestOptions& options, const std::string& variant,
+                              bool use_lm, int batch) {
   TierRunConfig config;
   config.tier_gb = tier_gb;
   config.tier = tier.name;
@@ -177,8 +178,9 @@ TierTestResult run_tier_test(const TierTestOptions& options, const TierTable& ta
           const std::size_t left = std::size(kBoundaryBatches) - i - 1;
           skipped_runs += left;
           if (left > 0)
-            result.skipped.push_back(gb_text(gb) + " " + tier.name + " " + prefix + "*: stopped at " +
-                                     "the first failure (batch " + std::to_string(batch) + ")");
+            result.skipped.push_back(gb_text(gb) + " " + tier.name + " " + prefix +
+                                     "*: stopped at " + "the first failure (batch " +
+                                     std::to_string(batch) + ")");
           break;
         }
       }

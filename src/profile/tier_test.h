@@ -37,8 +37,9 @@ std::optional<std::string> tier_lm_folder(const TierRecord& tier,
 
 // The configuration of one run (12.3 "One run"): the tier's settings, the
 // variant's overrides, the duration capped at the tier's limit.
-TierRunConfig tier_run_config(double tier_gb, const TierRecord& tier, const TierTestOptions& options,
-                              const std::string& variant, bool use_lm, int batch);
+TierRunConfig tier_run_config(double tier_gb, const TierRecord& tier,
+                              const TierTestOptions& options, const std::string& variant,
+                              bool use_lm, int batch);
 
 // The block printed before a size's runs: tier, LM default, LMs, backend,
 // offload, quantization, limits.

@@ -372,6 +372,9 @@ void add_check_gpu_command(CLI::App& app, int& exit_code) {
   auto json = std::make_shared<bool>(false);
   command->add_flag("--json", *json, "Print the report as JSON");
   add_device_flags(*command, *flags);
+  command->add_flag("--derived", flags->derived,
+                    "Limits from the memory plans of the shipped model for this device's budget "
+                    "instead of the tier table's (acefit profile --mode derive)");
   command->callback([flags, json, &exit_code] { exit_code = run_check_gpu(*flags, *json); });
 }
 

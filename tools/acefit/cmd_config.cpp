@@ -75,6 +75,9 @@ void add_config_command(CLI::App& app, int& exit_code) {
                     "Print JSON: {\"settings\": {NAME: {value, source, "
                     "requested, reason}}, \"warnings\": [...]}");
   add_setting_flags(*command, *flags);
+  command->add_flag("--derived", flags->derived,
+                    "Limits from the memory plans of the shipped model for this device's budget "
+                    "instead of the tier table's (acefit profile --mode derive)");
   command->callback([flags, json, &exit_code] { exit_code = run_config(*flags, *json); });
 }
 

@@ -268,9 +268,13 @@ int run_derive_mode(const ProfileArgs& args) {
   if (!deriver.ok()) return profile_fail(deriver.status().to_string(), 1);
   auto thresholds = deriver->thresholds();
   if (!thresholds.ok()) return profile_fail(thresholds.status().to_string(), 1);
-  std::printf("DERIVED LIMITS (%s, reference song %d s at batch 1, batches at 30 s)\n",
+  std::printf("DERIVED LIMITS (%s; reference song %d s at batch 1%s; batches at 30 s)\n",
               args.preset.empty() ? args.checkpoints.c_str() : ("preset " + args.preset).c_str(),
-              options.reference_duration_s);
+              options.reference_duration_s,
+              args.with_lm ? ("; an LM counts when it fits " +
+                              std::to_string(options.lm_reference_duration_s) + " s")
+                                 .c_str()
+                           : "");
   std::printf("\nSmallest budget each configuration fits (no LM):\n");
   std::printf("  %-28s %10s %10s\n", "configuration", "budget", "card");
   for (const auto& t : *thresholds) {
@@ -290,18 +294,17 @@ int run_derive_mode(const ProfileArgs& args) {
     if (!limits.ok()) return profile_fail(limits.status().to_string(), 1);
     const TierRecord& tier = setup->table.tier_for_memory(gb);
     std::string lm = "-";
-    if (limits->lm) lm = lm_size_of(*limits->lm).value_or(*limits->lm) + " (" + limits->lm_backend + ")";
+    if (limits->lm)
+      lm = lm_size_of(*limits->lm).value_or(*limits->lm) + " (" + limits->lm_backend + ")";
     const auto differences = profile::compare_with_tier(*limits, tier);
     std::string versus = tier.name + ": ";
     if (differences.empty()) versus += "agrees";
-    for (std::size_t i = 0; i < differences.size(); ++i)
-      versus += (i ? "; " : "") + differences[i];
-    std::printf("  %-6s %-26s %8d %6d %-16s %8s %6s  %s\n",
-                (gib_text(gb) + "GB").c_str(), fit_name(*limits).c_str(),
-                limits->max_duration_without_lm_s, limits->max_batch_without_lm, lm.c_str(),
-                limits->lm ? std::to_string(limits->max_duration_with_lm_s).c_str() : "-",
-                limits->lm ? std::to_string(limits->max_batch_with_lm).c_str() : "-",
-                versus.c_str());
+    for (std::size_t i = 0; i < differences.size(); ++i) versus += (i ? "; " : "") + differences[i];
+    std::printf(
+        "  %-6s %-26s %8d %6d %-16s %8s %6s  %s\n", (gib_text(gb) + "GB").c_str(),
+        fit_name(*limits).c_str(), limits->max_duration_without_lm_s, limits->max_batch_without_lm,
+        lm.c_str(), limits->lm ? std::to_string(limits->max_duration_with_lm_s).c_str() : "-",
+        limits->lm ? std::to_string(limits->max_batch_with_lm).c_str() : "-", versus.c_str());
   }
   auto table = deriver->tier_table();
   if (!table.ok()) return profile_fail(table.status().to_string(), 1);
@@ -311,14 +314,13 @@ int run_derive_mode(const ProfileArgs& args) {
   for (const TierRecord& t : table->tiers) {
     std::string lms;
     for (const auto& s : t.lm_models) lms += (lms.empty() ? "" : ",") + s;
-    std::printf("  %-9s %6.1fGB %-26s %-12s %-8s %6d %6d %6d %6d\n", t.name.c_str(),
-                t.min_memory_gib,
-                ("offload " + std::string(offload_mode_name(t.offload)) +
-                 (t.quantization_int8 ? ", INT8" : ", no INT8"))
-                    .c_str(),
-                lms.empty() ? "-" : lms.c_str(), t.recommended_backend.c_str(),
-                t.max_duration_without_lm_s, t.max_duration_with_lm_s, t.max_batch_without_lm,
-                t.max_batch_with_lm);
+    std::printf(
+        "  %-9s %6.1fGB %-26s %-12s %-8s %6d %6d %6d %6d\n", t.name.c_str(), t.min_memory_gib,
+        ("offload " + std::string(offload_mode_name(t.offload)) +
+         (t.quantization_int8 ? ", INT8" : ", no INT8"))
+            .c_str(),
+        lms.empty() ? "-" : lms.c_str(), t.recommended_backend.c_str(), t.max_duration_without_lm_s,
+        t.max_duration_with_lm_s, t.max_batch_without_lm, t.max_batch_with_lm);
   }
   const std::string json = profile::tier_table_json(
       *table, "Derived by acefit profile --mode derive from memory plans (" +
@@ -327,8 +329,8 @@ int run_derive_mode(const ProfileArgs& args) {
                   " s). min_memory_gib: card size = budget + 0.5 GiB.");
   // What is written is what --tier-table will read.
   auto reread = parse_tier_table(json, "derived tier table");
-  if (!reread.ok()) return profile_fail("the derived table does not parse: " +
-                                            reread.status().message(), 1);
+  if (!reread.ok())
+    return profile_fail("the derived table does not parse: " + reread.status().message(), 1);
   if (!args.output.empty()) {
     const Status status = write_output(args.output, json);
     if (!status.ok()) return profile_fail(status.to_string(), 1);
@@ -348,8 +350,8 @@ Expected<profile::TierRunConfig> flag_config(const ProfileArgs& args, const Prof
   const DeviceMemory memory = setup.runtime.device->memory();
   const double gb =
       static_cast<double>(setup.runtime.device->budget().cap_bytes()) / (1ull << 30) + 0.5;
-  const TierRecord& tier = setup.table.tier_for_memory(
-      static_cast<double>(memory.total_bytes) / (1ull << 30));
+  const TierRecord& tier =
+      setup.table.tier_for_memory(static_cast<double>(memory.total_bytes) / (1ull << 30));
   profile::TierTestOptions options;
   options.lm_folders = setup.lm_folders;
   options.tier_duration_s = duration;
@@ -358,9 +360,9 @@ Expected<profile::TierRunConfig> flag_config(const ProfileArgs& args, const Prof
   profile::TierRunConfig config =
       profile::tier_run_config(gb, tier, options, "profile", thinking, batch);
   config.duration_s = duration;
-  config.offload = args.offload_dit_to_cpu ? OffloadMode::cpu_dit
-                                           : (args.offload_to_cpu ? OffloadMode::cpu
-                                                                  : OffloadMode::none);
+  config.offload = args.offload_dit_to_cpu
+                       ? OffloadMode::cpu_dit
+                       : (args.offload_to_cpu ? OffloadMode::cpu : OffloadMode::none);
   config.quantization = args.quantization == "int8_weight_only";
   if (thinking) {
     std::optional<std::string> lm = args.lm_model;
@@ -383,8 +385,9 @@ int run_timed_mode(const ProfileArgs& args) {
   if (!setup.ok()) return profile_fail(setup.status().to_string(), exit_code_for(setup.status()));
   for (const auto& w : setup->runtime.warnings) report_warning("profile", w);
   if (setup->runtime.device->kind() != DeviceKind::cuda && checkpoint_full_dims(*setup))
-    report_warning("profile", "the shipped dims on a CPU-backed device: each run takes a long "
-                              "time (tiny checkpoints: acefit make-demo-checkpoints DIR)");
+    report_warning("profile",
+                   "the shipped dims on a CPU-backed device: each run takes a long "
+                   "time (tiny checkpoints: acefit make-demo-checkpoints DIR)");
   const int steps = args.inference_steps.value_or(8);
   if (args.mode == "profile") {
     const int duration = args.duration.value_or(30);
@@ -394,8 +397,8 @@ int run_timed_mode(const ProfileArgs& args) {
       std::fprintf(stderr, "profile: warmup run\n");
       (void)profile::run_tier_config(*warm, setup->engine);
     }
-    auto config = flag_config(args, *setup, duration, args.batch_size.value_or(1), args.thinking,
-                              steps);
+    auto config =
+        flag_config(args, *setup, duration, args.batch_size.value_or(1), args.thinking, steps);
     if (!config.ok()) return profile_fail(config.status().message());
     const profile::TierRunRecord r = profile::run_tier_config(*config, setup->engine);
     if (!profile::passed(r)) return profile_fail("the run failed: " + r.error.value_or(""), 1);
@@ -415,9 +418,11 @@ int run_timed_mode(const ProfileArgs& args) {
     std::printf("  %-26s %9.3f s\n", "wall total", wall);
     std::printf("  peak device memory %.3f GiB\n", r.peak_vram_gb);
     if (lm > 2 * dit) {
-      std::printf("Insight: LLM is the bottleneck (try the pt/vllm backends, a lower LM CFG scale)\n");
+      std::printf(
+          "Insight: LLM is the bottleneck (try the pt/vllm backends, a lower LM CFG scale)\n");
     } else if (dit > 2 * lm) {
-      std::printf("Insight: DiT is the bottleneck (try 4-8 turbo steps, a shorter duration, INT8)\n");
+      std::printf(
+          "Insight: DiT is the bottleneck (try 4-8 turbo steps, a shorter duration, INT8)\n");
     } else {
       std::printf("Insight: Balanced\n");
     }
@@ -435,7 +440,8 @@ int run_timed_mode(const ProfileArgs& args) {
   if (batches.empty()) batches = {1};
   if (args.duration) durations = {*args.duration};
   if (args.batch_size) batches = {*args.batch_size};
-  step_list = args.inference_steps ? std::vector<int>{*args.inference_steps} : std::vector<int>{8, 16};
+  step_list =
+      args.inference_steps ? std::vector<int>{*args.inference_steps} : std::vector<int>{8, 16};
   std::vector<bool> thinking_list{false};
   if (!setup->lm_folders.empty() || args.thinking) thinking_list.push_back(true);
   if (!args.no_warmup) {
@@ -455,17 +461,18 @@ int run_timed_mode(const ProfileArgs& args) {
           const bool ok = profile::passed(r);
           std::printf("  %8d %5d %5s %5d %8.2f %7.2f %7.2f %7.2f  %s\n", d, b, think ? "Y" : "N", s,
                       r.wall_time, r.lm_time.value_or(0), r.dit_time.value_or(0),
-                      r.vae_time.value_or(0), ok ? "OK" : r.error.value_or("").substr(0, 40).c_str());
-          out.push_back({{"config",
-                          {{"duration", d}, {"batch_size", b}, {"thinking", think},
-                           {"inference_steps", s}}},
-                         {"wall_time", r.wall_time},
-                         {"success", ok},
-                         {"error", r.error ? nlohmann::json(*r.error) : nlohmann::json()},
-                         {"lm_time", r.lm_time.value_or(0)},
-                         {"dit_time", r.dit_time.value_or(0)},
-                         {"vae_time", r.vae_time.value_or(0)},
-                         {"n_audios", ok ? b : 0}});
+                      r.vae_time.value_or(0),
+                      ok ? "OK" : r.error.value_or("").substr(0, 40).c_str());
+          out.push_back(
+              {{"config",
+                {{"duration", d}, {"batch_size", b}, {"thinking", think}, {"inference_steps", s}}},
+               {"wall_time", r.wall_time},
+               {"success", ok},
+               {"error", r.error ? nlohmann::json(*r.error) : nlohmann::json()},
+               {"lm_time", r.lm_time.value_or(0)},
+               {"dit_time", r.dit_time.value_or(0)},
+               {"vae_time", r.vae_time.value_or(0)},
+               {"n_audios", ok ? b : 0}});
         }
       }
     }
@@ -486,12 +493,15 @@ int run_profile(const ProfileArgs& args) {
       args.mode != "derive")
     return profile_fail("--mode must be profile, benchmark, tier-test or derive, got " + args.mode);
   if (args.checkpoints.empty() == args.preset.empty())
-    return profile_fail("give exactly one of --checkpoints DIR and --preset full|xl-full|tiny|xl-tiny");
+    return profile_fail(
+        "give exactly one of --checkpoints DIR and --preset full|xl-full|tiny|xl-tiny");
   if (!args.preset.empty() && !parse_synthetic_preset(args.preset))
     return profile_fail("--preset must be full, tiny, xl-full or xl-tiny, got " + args.preset);
   if (args.quantization != "none" && args.quantization != "int8_weight_only")
-    return profile_fail("--quantization must be none or int8_weight_only (fp8_weight_only and "
-                        "w8a8_dynamic are not built), got " + args.quantization);
+    return profile_fail(
+        "--quantization must be none or int8_weight_only (fp8_weight_only and "
+        "w8a8_dynamic are not built), got " +
+        args.quantization);
   if (args.lm_backend && !parse_lm_backend(*args.lm_backend))
     return profile_fail("--lm-backend must be vllm, pt or mlx, got " + *args.lm_backend);
   for (const double t : args.tiers) {
@@ -507,9 +517,10 @@ int run_profile(const ProfileArgs& args) {
 }  // namespace
 
 void add_profile_command(CLI::App& app, int& exit_code) {
-  auto* command = app.add_subcommand(
-      "profile", "Profile runs and find the limits: tier-test (planned, measured or both), "
-                 "derive (limits and a tier table from plans), profile, benchmark");
+  auto* command =
+      app.add_subcommand("profile",
+                         "Profile runs and find the limits: tier-test (planned, measured or both), "
+                         "derive (limits and a tier table from plans), profile, benchmark");
   auto args = std::make_shared<ProfileArgs>();
   keep_text(command->add_option("--mode", args->mode,
                                 "profile | benchmark | tier-test | derive [default: profile]"));
@@ -534,9 +545,10 @@ void add_profile_command(CLI::App& app, int& exit_code) {
                     "profile/benchmark: the DiT waits on the host too");
   keep_text(command->add_option("--quantization", args->quantization,
                                 "profile/benchmark: none or int8_weight_only [default: none]"));
-  command->add_option("--duration", args->duration,
-                      "Seconds (profile, benchmark: one value; derive: the reference song, "
-                      "default 60)")
+  command
+      ->add_option("--duration", args->duration,
+                   "Seconds (profile, benchmark: one value; derive: the reference song, "
+                   "default 60)")
       ->check(CLI::Range(10, 600));
   command->add_option("--batch-size", args->batch_size, "Batch (profile, benchmark)")
       ->check(CLI::Range(1, 64));
@@ -545,13 +557,14 @@ void add_profile_command(CLI::App& app, int& exit_code) {
   command->add_option("--seed", args->seed, "Seed [default: 42]");
   command->add_flag("--thinking", args->thinking, "profile/benchmark: run the 5 Hz LM");
   command->add_flag("--no-warmup", args->no_warmup, "profile/benchmark: skip the warmup run");
-  command->add_option("--tiers", args->tiers,
-                      "tier-test: simulated sizes in GiB [default: 4 6 8 12 16 20 24]")
+  command
+      ->add_option("--tiers", args->tiers,
+                   "tier-test: simulated sizes in GiB [default: 4 6 8 12 16 20 24]")
       ->expected(1, 64);
   command->add_flag("--tier-with-lm", args->tier_with_lm,
                     "tier-test: the LM on tiers that have one");
-  command->add_option("--tier-duration", args->tier_duration,
-                      "tier-test: seconds a run [default: 30]")
+  command
+      ->add_option("--tier-duration", args->tier_duration, "tier-test: seconds a run [default: 30]")
       ->check(CLI::Range(10, 600));
   command->add_flag("--tier-skip-compile", args->tier_skip_compile,
                     "Accepted for compatibility (acefit compiles nothing at run time)");

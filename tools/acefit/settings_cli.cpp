@@ -8,6 +8,7 @@
 #include "device/cpu/cpu_device.h"
 #include "device/host_memory.h"
 #include "pipeline/memory_plan.h"
+#include "profile/derive.h"
 #include "request_cli.h"
 
 namespace acefit::cli {
@@ -53,27 +54,32 @@ void add_flag(CLI::App& command, SettingFlags& flags, const OptionSpec& option) 
 }  // namespace
 
 Expected<HostLimits> plan_host_limits(ThreadPool& pool, std::uint64_t available_bytes) {
-  constexpr int kGuideMaxDurationS = 600;
-  constexpr int kGuideMaxBatch = 8;
-  GeneratorOptions options;
-  options.preset = SyntheticPreset::full;
-  // No tokenizer: the plan assumes the longest prompts (and skips reading it).
-  options.offload = OffloadMode::none;
-  options.quantize_int8 = false;
-  const std::shared_ptr<Device> cpu = make_cpu_device();
-  ACEFIT_ASSIGN(const MemoryPlanner planner, MemoryPlanner::create(options, *cpu, pool));
-  GenerationRequest request;
-  request.caption = "music";
-  request.duration_s = kDefaultDurationS;
-  request.batch = 1;
-  HostLimits limits;
-  limits.available_bytes = available_bytes;
-  ACEFIT_ASSIGN(limits.max_duration_s,
-                max_fitting_duration_s(planner, request, available_bytes, kGuideMaxDurationS));
-  ACEFIT_ASSIGN(limits.max_batch,
-                max_fitting_batch(planner, request, available_bytes, kGuideMaxBatch));
-  return limits;
+  return profile::derive_host_limits(pool, available_bytes);
 }
+
+namespace {
+
+// --derived: one tier holding what the plans of the shipped model allow in
+// this device's budget (its cap, and on a GPU no more than what is free).
+Expected<TierTable> derived_table_for(const Runtime& runtime) {
+  profile::DeriveOptions options;
+  options.base.preset = SyntheticPreset::full;
+  options.base.tokenizer_dir = default_tokenizer_dir();
+  options.like = runtime.device;
+  options.pool = runtime.pool.get();
+  for (const std::string_view size : kLmSizes) options.lm_folders.push_back(lm_model_name(size));
+  ACEFIT_ASSIGN(profile::Deriver deriver, profile::Deriver::create(options));
+  const std::uint64_t budget = device_budget_bytes(*runtime.device);
+  ACEFIT_ASSIGN(const profile::DerivedLimits limits, deriver.limits(budget));
+  const std::string label = "derived for " + gib_text(static_cast<double>(budget) / (1ull << 30)) +
+                            " GiB of budget" + (limits.fits ? "" : ": nothing fits");
+  TierTable table;
+  table.origin = "derived from plans (acefit profile --mode derive)";
+  table.tiers.push_back(profile::tier_from_limits("derived", label, 0, limits));
+  return table;
+}
+
+}  // namespace
 
 constexpr const char* kTierTableHelp =
     "The tier table: guide (the GPU Compatibility Guide's, built in), upstream (upstream's "
@@ -118,6 +124,14 @@ Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {
   } else {
     ACEFIT_ASSIGN(context.table, default_tier_table());
   }
+  if (flags.derived) {
+    if (context.runtime.device->kind() == DeviceKind::cpu) {
+      context.dotenv.warnings.push_back(
+          "--derived: no GPU here; the CPU's limits already come from plans against its RAM");
+    } else {
+      ACEFIT_ASSIGN(context.table, derived_table_for(context.runtime));
+    }
+  }
   context.gpu = select_gpu(context.probes, context.request, *context.runtime.device);
   SettingsInput input;
   input.gpu = context.gpu;
@@ -127,6 +141,7 @@ Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {
   input.environment = environment;
   input.command_line = flags.values;
   input.lm_in_pipeline = flags.lm_in_pipeline;
+  input.limits_from_plans = flags.derived && context.runtime.device->kind() != DeviceKind::cpu;
   ACEFIT_ASSIGN(context.settings, resolve_settings(input));
   if (context.settings.no_gpu_tier) {
     // CPU, no GPU tier: the limits from the plan against the available RAM.

@@ -23,6 +23,9 @@ struct SettingFlags {
   // The run uses the 5 Hz LM (--thinking, --cot): the tier's "with LM"
   // limits and LM rules apply.
   bool lm_in_pipeline = false;
+  // check-gpu / config --derived: the limits the plans give for this
+  // device's budget instead of the tier table's.
+  bool derived = false;
 };
 
 void add_setting_flags(CLI::App& command, SettingFlags& flags);
@@ -42,7 +45,8 @@ struct ResolvedContext {
 // The limits of a machine without a GPU: the longest song (batch 1) and the
 // largest batch (30 s) whose memory plan of the shipped model (full dims,
 // bf16, no offload, no quantization; no checkpoint needed) fits
-// available_bytes, capped at 600 s and batch 8.
+// available_bytes, capped at 600 s and batch 8 (profile::derive_host_limits,
+// the derivation `acefit profile --mode derive` makes for GPUs).
 Expected<HostLimits> plan_host_limits(ThreadPool& pool, std::uint64_t available_bytes);
 
 // Reads .env from the working folder, opens the device, runs the probes,
