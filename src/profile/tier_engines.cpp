@@ -28,6 +28,10 @@ GeneratorOptions run_options(const TierRunConfig& config, const TierEngineOption
   if (config.use_lm && config.lm_model) {
     generator.lm_model = *config.lm_model;
     generator.lm_backend = parse_lm_backend(config.lm_backend).value_or(LmBackend::pt);
+    if (options.lm_tokenizers && !generator.lm_tokenizer) {
+      const auto it = options.lm_tokenizers->find(generator.lm_model);
+      if (it != options.lm_tokenizers->end()) generator.lm_tokenizer = it->second;
+    }
   }
   return generator;
 }
@@ -137,6 +141,9 @@ TierRunRecord run_tier_config(const TierRunConfig& config, const TierEngineOptio
     record.wall_time = watch.elapsed_s();
     return record;
   }
+  if (options.lm_tokenizers && !generator_options.lm_model.empty() &&
+      planner->generator().lm_tokenizer())
+    options.lm_tokenizers->emplace(generator_options.lm_model, planner->generator().lm_tokenizer());
   auto fit = fit_request(*planner, request, budget);
   std::optional<GenerationPlan> plan;
   if (fit.ok()) plan = fit->plan;

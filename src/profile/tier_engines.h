@@ -7,6 +7,7 @@
 // whose batch the guard would shrink fails (the asked batch does not fit).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,10 @@ struct TierEngineOptions {
   std::shared_ptr<Device> device;
   ThreadPool* pool = nullptr;
   TierEngine engine = TierEngine::planned;
+  // Each LM folder's tokenizer, read by the first run that loads it and
+  // shared by the later ones (reading one takes longer than a tiny run).
+  std::shared_ptr<std::map<std::string, std::shared_ptr<const Tokenizer>>> lm_tokenizers =
+      std::make_shared<std::map<std::string, std::shared_ptr<const Tokenizer>>>();
 };
 
 // The profiler's example request: a caption, lyrics and full metadata (bpm,
