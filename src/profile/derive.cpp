@@ -374,11 +374,19 @@ std::vector<std::string> compare_with_tier(const DerivedLimits& derived, const T
   const auto rank = [](OffloadMode m) {
     return m == OffloadMode::none ? 0 : (m == OffloadMode::cpu ? 1 : 2);
   };
+  // Offloading more than the guide is not the guide's fault when it buys a
+  // larger LM than the guide offers.
+  const bool larger_lm =
+      derived.lm &&
+      size_rank(*derived.lm) >
+          (guide_lm && tier.recommended_lm ? size_rank(lm_model_name(*tier.recommended_lm)) : -1);
   if (rank(tier.offload) != rank(derived.config.offload)) {
-    out.push_back(
-        "offload " + std::string(offload_mode_name(tier.offload)) + ", derived " +
-        std::string(offload_mode_name(derived.config.offload)) +
-        (rank(tier.offload) > rank(derived.config.offload) ? " (conservative)" : " (optimistic)"));
+    std::string why =
+        rank(tier.offload) > rank(derived.config.offload) ? " (conservative)" : " (optimistic)";
+    if (rank(tier.offload) < rank(derived.config.offload) && larger_lm)
+      why = " (to fit the " + lm_size_of(*derived.lm).value_or("") + " LM)";
+    out.push_back("offload " + std::string(offload_mode_name(tier.offload)) + ", derived " +
+                  std::string(offload_mode_name(derived.config.offload)) + why);
   }
   return out;
 }

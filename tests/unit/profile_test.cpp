@@ -293,6 +293,19 @@ TEST(Derive, TheComparisonNamesEachDifferenceAndItsDirection) {
   EXPECT_TRUE(has("INT8 not needed (conservative)"));
   EXPECT_TRUE(has("offload cpu+dit, derived none (conservative)"));
   EXPECT_EQ(phrases.size(), 4u);
+  // More offload than the guide, to hold a larger LM than it offers.
+  const TierRecord& tier5 = *table.find("tier5");  // offload cpu, 1.7B
+  profile::DerivedLimits larger = limits;
+  larger.config = {OffloadMode::cpu_dit, false};
+  larger.lm = "acestep-5Hz-lm-4B";
+  const auto tier5_phrases = profile::compare_with_tier(larger, tier5);
+  EXPECT_NE(std::find(tier5_phrases.begin(), tier5_phrases.end(),
+                      "offload cpu, derived cpu+dit (to fit the 4B LM)"),
+            tier5_phrases.end());
+  larger.lm = "acestep-5Hz-lm-1.7B";
+  const auto same_lm = profile::compare_with_tier(larger, tier5);
+  EXPECT_NE(std::find(same_lm.begin(), same_lm.end(), "offload cpu, derived cpu+dit (optimistic)"),
+            same_lm.end());
   profile::DerivedLimits nothing;
   EXPECT_EQ(profile::compare_with_tier(nothing, tier4),
             (std::vector<std::string>{"nothing fits the reference song here (optimistic)"}));
