@@ -191,8 +191,17 @@ int run_tier_test_mode(const ProfileArgs& args, TierEngine engine) {
   auto setup = set_up(args, engine);
   if (!setup.ok()) return profile_fail(setup.status().to_string(), exit_code_for(setup.status()));
   for (const auto& w : setup->runtime.warnings) report_warning("profile", w);
-  if (engine != TierEngine::planned && setup->runtime.device->kind() != DeviceKind::cuda &&
-      checkpoint_full_dims(*setup)) {
+  const bool unaffordable = engine != TierEngine::planned &&
+                            setup->runtime.device->kind() != DeviceKind::cuda &&
+                            checkpoint_full_dims(*setup);
+  if (unaffordable && args.engine.empty()) {
+    // The default is both only where a run is affordable.
+    report_warning("profile", "the shipped dims on " + setup->runtime.device->name() +
+                                  " (a CPU-backed device): measured runs take hours a "
+                                  "configuration, so the engine is planned");
+    engine = TierEngine::planned;
+    setup->engine.engine = engine;
+  } else if (unaffordable) {
     return profile_fail(
         "measured runs at the shipped dims on " + setup->runtime.device->name() +
         " (a CPU-backed device) take hours per configuration: use --engine planned (milliseconds "
@@ -266,6 +275,8 @@ int run_derive_mode(const ProfileArgs& args) {
   if (args.with_lm) options.lm_folders = setup->lm_folders;
   auto deriver = profile::Deriver::create(options);
   if (!deriver.ok()) return profile_fail(deriver.status().to_string(), 1);
+  std::fprintf(stderr, "profile: derive: the smallest budget of %zu configurations\n",
+               options.ladder.size());
   auto thresholds = deriver->thresholds();
   if (!thresholds.ok()) return profile_fail(thresholds.status().to_string(), 1);
   std::printf("DERIVED LIMITS (%s; reference song %d s at batch 1%s; batches at 30 s)\n",
@@ -289,7 +300,10 @@ int run_derive_mode(const ProfileArgs& args) {
   std::printf("\nLimits by memory size (budget = size - 0.5 GiB):\n");
   std::printf("  %-6s %-26s %8s %6s %-16s %8s %6s  %s\n", "VRAM", "settings", "dur(s)", "batch",
               "LM (backend)", "dur LM", "b LM", "vs the tier table");
-  for (const double gb : *sizes) {
+  for (std::size_t i = 0; i < sizes->size(); ++i) {
+    const double gb = (*sizes)[i];
+    std::fprintf(stderr, "profile: derive: [%zu/%zu] %s GB\n", i + 1, sizes->size(),
+                 gib_text(gb).c_str());
     auto limits = deriver->limits(profile::tier_budget_bytes(gb));
     if (!limits.ok()) return profile_fail(limits.status().to_string(), 1);
     const TierRecord& tier = setup->table.tier_for_memory(gb);
@@ -299,13 +313,14 @@ int run_derive_mode(const ProfileArgs& args) {
     const auto differences = profile::compare_with_tier(*limits, tier);
     std::string versus = tier.name + ": ";
     if (differences.empty()) versus += "agrees";
-    for (std::size_t i = 0; i < differences.size(); ++i) versus += (i ? "; " : "") + differences[i];
+    for (std::size_t k = 0; k < differences.size(); ++k) versus += (k ? "; " : "") + differences[k];
     std::printf(
         "  %-6s %-26s %8d %6d %-16s %8s %6s  %s\n", (gib_text(gb) + "GB").c_str(),
         fit_name(*limits).c_str(), limits->max_duration_without_lm_s, limits->max_batch_without_lm,
         lm.c_str(), limits->lm ? std::to_string(limits->max_duration_with_lm_s).c_str() : "-",
         limits->lm ? std::to_string(limits->max_batch_with_lm).c_str() : "-", versus.c_str());
   }
+  std::fprintf(stderr, "profile: derive: the tier table (boundaries, then limits at each)\n");
   auto table = deriver->tier_table();
   if (!table.ok()) return profile_fail(table.status().to_string(), 1);
   std::printf("\nDerived tier table (boundaries where settings or LMs change):\n");
