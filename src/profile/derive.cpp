@@ -140,6 +140,7 @@ Expected<std::optional<std::uint64_t>> Deriver::min_budget(const MemoryPlanner& 
 }
 
 Expected<std::vector<ConfigThreshold>> Deriver::thresholds() {
+  if (thresholds_) return *thresholds_;
   std::vector<ConfigThreshold> out;
   for (const FitConfig& config : options_.ladder) {
     ACEFIT_ASSIGN(const MemoryPlanner* p, planner(config, "", ""));
@@ -148,6 +149,7 @@ Expected<std::vector<ConfigThreshold>> Deriver::thresholds() {
     ACEFIT_ASSIGN(threshold.min_budget_bytes, min_budget(*p, false, 0));
     out.push_back(threshold);
   }
+  thresholds_ = out;
   return out;
 }
 

@@ -83,7 +83,8 @@ class Deriver {
  public:
   static Expected<Deriver> create(DeriveOptions options);
 
-  // The smallest budget of each ladder configuration without the LM.
+  // The smallest budget of each ladder configuration without the LM
+  // (searched once, then kept).
   Expected<std::vector<ConfigThreshold>> thresholds();
   // The smallest budget of each LM folder and backend under `config`.
   Expected<std::vector<ConfigThreshold>> lm_thresholds(const FitConfig& config);
@@ -108,6 +109,7 @@ class Deriver {
                                                     std::uint64_t low_bytes) const;
 
   DeriveOptions options_;
+  std::optional<std::vector<ConfigThreshold>> thresholds_;
   std::map<std::tuple<int, bool, std::string, std::string>, std::unique_ptr<MemoryPlanner>>
       planners_;
 };

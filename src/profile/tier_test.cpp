@@ -1,8 +1,9 @@
 #include "profile/tier_test.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
+
+#include "profile/tier_report.h"
 
 namespace acefit::profile {
 
@@ -12,16 +13,6 @@ constexpr int kBoundaryBatches[] = {1, 2, 4, 8};
 // Below this size an unquantized, unoffloaded DiT cannot fit, and upstream
 // skips the no-offload variant (its CPU-decode fallback takes hours).
 constexpr double kNoOffloadMinGb = 8;
-
-std::string gb_text(double gb) {
-  char text[32];
-  if (gb == std::floor(gb)) {
-    std::snprintf(text, sizeof text, "%.0fGB", gb);
-  } else {
-    std::snprintf(text, sizeof text, "%.1fGB", gb);
-  }
-  return text;
-}
 
 bool tier_has_lm(const TierRecord& tier, const std::vector<std::string>& lm_folders) {
   return tier.init_lm_default && tier_lm_folder(tier, lm_folders).has_value();
@@ -35,7 +26,7 @@ struct SizePlan {
 
 SizePlan plan_size(double gb, const TierRecord& tier, const TierTestOptions& options) {
   SizePlan plan;
-  const std::string where = gb_text(gb) + " " + tier.name + " ";
+  const std::string where = vram_label(gb) + " " + tier.name + " ";
   if (options.boundary) {
     plan.no_quant = tier.quantization_int8;
     if (!plan.no_quant) plan.skipped.push_back(where + "no-quant: the tier has quantization off");
@@ -125,7 +116,7 @@ std::string tier_header_text(double tier_gb, const TierRecord& tier,
       "  LM init default: %s | LMs: %s | recommended: %s | on disk: %s\n"
       "  backend: %s (allowed: %s) | offload: %s | offload DiT: %s | quantization: %s\n"
       "  max duration: %d s with LM, %d s without | max batch: %d with LM, %d without\n",
-      gb_text(tier_gb).c_str(), tier.label.empty() ? tier.name.c_str() : tier.label.c_str(),
+      vram_label(tier_gb).c_str(), tier.label.empty() ? tier.name.c_str() : tier.label.c_str(),
       tier.init_lm_default ? "yes" : "no", lms.empty() ? "none" : lms.c_str(),
       tier.recommended_lm ? tier.recommended_lm->c_str() : "none",
       lm_folder ? lm_folder->c_str() : "none", tier.recommended_backend.c_str(), backends.c_str(),
@@ -178,7 +169,7 @@ TierTestResult run_tier_test(const TierTestOptions& options, const TierTable& ta
           const std::size_t left = std::size(kBoundaryBatches) - i - 1;
           skipped_runs += left;
           if (left > 0)
-            result.skipped.push_back(gb_text(gb) + " " + tier.name + " " + prefix +
+            result.skipped.push_back(vram_label(gb) + " " + tier.name + " " + prefix +
                                      "*: stopped at " + "the first failure (batch " +
                                      std::to_string(batch) + ")");
           break;

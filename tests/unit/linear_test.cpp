@@ -32,6 +32,21 @@ std::vector<double> naive_linear(const std::vector<float>& x, const std::vector<
   return y;
 }
 
+// W rounded to bf16: the stored bits and the float values they stand for.
+struct Bf16Weights {
+  std::vector<std::uint16_t> narrow;
+  std::vector<float> rounded;
+};
+
+Bf16Weights bf16_weights(const std::vector<float>& ws) {
+  Bf16Weights out{std::vector<std::uint16_t>(ws.size()), std::vector<float>(ws.size())};
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    out.narrow[i] = f32_to_bf16(ws[i]);
+    out.rounded[i] = bf16_to_f32(out.narrow[i]);
+  }
+  return out;
+}
+
 class LinearTest : public DeviceTest {};
 ACEFIT_DEVICE_TEST_SUITE(LinearTest);
 
@@ -65,12 +80,7 @@ TEST_P(LinearTest, Bf16WeightsMatchTheirRoundedValues) {
   for (const GemmCase c : {GemmCase{5, 3, 9}, {7, 1100, 2048}, {2, 40, 31}}) {
     const auto xs = testing::random_floats(c.m * c.k, 6), ws = testing::random_floats(c.n * c.k, 7),
                bs = testing::random_floats(c.n, 8);
-    std::vector<std::uint16_t> narrow(ws.size());
-    std::vector<float> rounded(ws.size());
-    for (std::size_t i = 0; i < ws.size(); ++i) {
-      narrow[i] = f32_to_bf16(ws[i]);
-      rounded[i] = bf16_to_f32(narrow[i]);
-    }
+    const auto [narrow, rounded] = bf16_weights(ws);
     Tensor w = testing::upload_bytes(*device_, narrow.data(), DType::bf16, Shape{c.n, c.k});
     Tensor y = testing::unwrap(ops::linear(ctx(), up(xs, Shape{c.m, c.k}), w, up(bs, Shape{c.n})));
     const double tol = 1e-4 * std::sqrt(static_cast<double>(c.k));
@@ -223,12 +233,7 @@ TEST_P(LinearTest, NarrowWeightsAtOddK) {
     const auto xs = testing::random_floats(c.m * c.k, 35),
                ws = testing::random_floats(c.n * c.k, 36, 0.1f),
                bs = testing::random_floats(c.n, 37);
-    std::vector<std::uint16_t> narrow(ws.size());
-    std::vector<float> rounded(ws.size());
-    for (std::size_t i = 0; i < ws.size(); ++i) {
-      narrow[i] = f32_to_bf16(ws[i]);
-      rounded[i] = bf16_to_f32(narrow[i]);
-    }
+    const auto [narrow, rounded] = bf16_weights(ws);
     Tensor w = testing::upload_bytes(*device_, narrow.data(), DType::bf16, Shape{c.n, c.k});
     const double tol = 1e-5 * std::sqrt(static_cast<double>(c.k));
     Tensor y = testing::unwrap(ops::linear(ctx(), up(xs, Shape{c.m, c.k}), w, up(bs, Shape{c.n})));
@@ -289,12 +294,7 @@ TEST_P(LinearTest, QuantizeIsBitExact) {
     const float f = std::ldexp(1.0f, static_cast<int>(r % 60) - 30);
     for (std::int64_t j = 0; j < cols; ++j) ws[static_cast<std::size_t>(r * cols + j)] *= f;
   }
-  std::vector<std::uint16_t> narrow(ws.size());
-  std::vector<float> rounded(ws.size());
-  for (std::size_t i = 0; i < ws.size(); ++i) {
-    narrow[i] = f32_to_bf16(ws[i]);
-    rounded[i] = bf16_to_f32(narrow[i]);
-  }
+  const auto [narrow, rounded] = bf16_weights(ws);
   for (const bool bf16 : {false, true}) {
     SCOPED_TRACE(bf16 ? "bf16" : "f32");
     const Tensor w =
@@ -377,12 +377,7 @@ TEST_P(LinearTest, Bf16FewRowsMatchNaive) {
     const auto xs = testing::random_floats(c.m * c.k, 62),
                ws = testing::random_floats(c.n * c.k, 63, 0.1f),
                bs = testing::random_floats(c.n, 64);
-    std::vector<std::uint16_t> narrow(ws.size());
-    std::vector<float> rounded(ws.size());
-    for (std::size_t i = 0; i < ws.size(); ++i) {
-      narrow[i] = f32_to_bf16(ws[i]);
-      rounded[i] = bf16_to_f32(narrow[i]);
-    }
+    const auto [narrow, rounded] = bf16_weights(ws);
     Tensor w = testing::upload_bytes(*device_, narrow.data(), DType::bf16, Shape{c.n, c.k});
     const double tol = 1e-5 * std::sqrt(static_cast<double>(c.k));
     Tensor y =
