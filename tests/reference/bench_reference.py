@@ -88,6 +88,20 @@ def compare(reference, path):
     return cosine, rel
 
 
+def print_row(row, output, prefix):
+    """Adds the comparison with acefit's output of each dtype that was
+    written (prefix_bf16.f32, prefix_f32.f32) and the peak RSS, then prints
+    the row as one JSON line."""
+    for dtype in ("bf16", "f32"):
+        path = f"{prefix}_{dtype}.f32"
+        if os.path.exists(path):
+            cosine, rel = compare(output, path)
+            row[f"cosine_{dtype}"] = cosine
+            row[f"max_rel_diff_{dtype}"] = rel
+    row["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(row), flush=True)
+
+
 DEVICE = "cpu"  # --device: cpu, or cuda[:N] to time PyTorch on a GPU
 
 
@@ -139,14 +153,7 @@ def bench_dit(args):
                "threads": torch.get_num_threads(), "load_s": load_s,
                "runs_s": seconds, "median_s": statistics.median(seconds),
                "cpu_runs_s": cpu_seconds, "median_cpu_s": statistics.median(cpu_seconds)}
-        for dtype in ("bf16", "f32"):
-            path = f"{base}_velocity_{dtype}.f32"
-            if os.path.exists(path):
-                cosine, rel = compare(velocity, path)
-                row[f"cosine_{dtype}"] = cosine
-                row[f"max_rel_diff_{dtype}"] = rel
-        row["peak_rss_mib"] = peak_rss_mib()
-        print(json.dumps(row), flush=True)
+        print_row(row, velocity, f"{base}_velocity")
 
 
 def bench_vae(args):
@@ -217,14 +224,7 @@ def bench_lm(args):
            "median_step_ms": 1e3 * median_s,
            "median_cpu_step_ms": 1e3 * statistics.median(cpu_seconds),
            "steps_per_s": 1.0 / median_s}
-    for dtype in ("bf16", "f32"):
-        path = f"{base}_logits_{dtype}.f32"
-        if os.path.exists(path):
-            cosine, rel = compare(logits, path)
-            row[f"cosine_{dtype}"] = cosine
-            row[f"max_rel_diff_{dtype}"] = rel
-    row["peak_rss_mib"] = peak_rss_mib()
-    print(json.dumps(row), flush=True)
+    print_row(row, logits, f"{base}_logits")
 
 
 def main():
