@@ -124,7 +124,10 @@ GenerationRequest profiler_example_request() {
   return request;
 }
 
-TierRunRecord run_tier_config(const TierRunConfig& config, const TierEngineOptions& options) {
+namespace {
+
+// Plans, then (measured, both) runs; the planned peak stays in the record.
+TierRunRecord plan_and_run(const TierRunConfig& config, const TierEngineOptions& options) {
   TierRunRecord record;
   record.config = config;
   record.engine = std::string(tier_engine_name(options.engine));
@@ -229,7 +232,15 @@ TierRunRecord run_tier_config(const TierRunConfig& config, const TierEngineOptio
   record.lm_time = t.lm_s;
   record.dit_time = t.text_encoding_s + t.condition_encoding_s + t.detokenizer_s + steps_s;
   record.vae_time = t.vae_decode_s;
+  return record;
+}
+
+}  // namespace
+
+TierRunRecord run_tier_config(const TierRunConfig& config, const TierEngineOptions& options) {
+  TierRunRecord record = plan_and_run(config, options);
   if (options.engine == TierEngine::measured) {
+    // The plan only steered the guard: the record reports what was measured.
     record.planned_peak_gb.reset();
     record.planned_matches = true;
   }
