@@ -255,6 +255,7 @@ TEST(ServerRequest, DuplicateKeysAreRefused) {
   EXPECT_EQ(refused_text(R"({"metas": {"bpm": 90, "bpm": 91}})", "invalid_request").field, "bpm");
   // The same key in two different objects is fine.
   EXPECT_TRUE(from_text(R"({"bpm": 90, "metas": {"keyscale": "C major"}})").ok());
+  EXPECT_TRUE(parse_json_body(R"({"a": {"b": 1}, "b": 2, "c": [{"b": 3}, {"b": 4}]})").ok());
 }
 
 TEST(ServerRequest, MalformedJsonIsInvalidJsonWithOffset) {
