@@ -413,6 +413,18 @@ TEST_F(AudioLossy, PlannedBytesBoundTheFile) {
   }
 }
 
+TEST_F(AudioLossy, EmptyAudioMakesAValidMp3AndIsRefusedForOpus) {
+  AudioBuffer empty;
+  empty.channels = 2;
+  auto mp3 = encode_mp3(empty);
+  ASSERT_TRUE(mp3.ok()) << mp3.status().to_string();
+  EXPECT_TRUE(is_mp3_start(mp3->bytes));
+  EXPECT_LE(decode_with_hip(mp3->bytes).frames(), 3u * 1152u);
+  auto opus = encode_opus(empty);
+  ASSERT_FALSE(opus.ok());
+  EXPECT_NE(opus.status().message().find("at least one frame"), std::string::npos);
+}
+
 TEST_F(AudioLossy, StreamSinkGetsTheWholeFileInOnePiece) {
   const AudioBuffer input = tones(2, 9600);
   for (AudioFormat format : {AudioFormat::mp3, AudioFormat::opus}) {

@@ -92,6 +92,10 @@ Expected<EncodedAudio> encode_opus(const AudioBuffer& audio, const OpusEncodeOpt
         "Opus output takes input at 8000..192000 Hz (resampled to 48 kHz), got " +
         std::to_string(audio.sample_rate_hz) + " Hz");
   }
+  if (audio.frames() == 0) {
+    // libopusenc 0.2.1 fails an assertion when drained with no audio.
+    return invalid_argument("Opus output needs at least one frame of audio");
+  }
   if (options.bitrate_bps != 0 && (options.bitrate_bps < 6000 || options.bitrate_bps > 510000)) {
     return invalid_argument("Opus bitrate must be 6000..510000 bit/s, got " +
                             std::to_string(options.bitrate_bps));

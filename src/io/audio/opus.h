@@ -30,7 +30,8 @@ struct OpusEncodeOptions {
 // music signal hint. Opus always runs at 48 kHz: input at another rate
 // (8 kHz .. 192 kHz; others are refused) is resampled by libopusenc, and the file records the
 // input rate in its OpusHead. Samples are clamped as clamp_unit_sample
-// describes.
+// describes. Empty audio is refused (libopusenc cannot drain an empty
+// stream).
 Expected<EncodedAudio> encode_opus(const AudioBuffer& audio, const OpusEncodeOptions& options = {});
 
 // Encodes and writes atomically.
