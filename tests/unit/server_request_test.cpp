@@ -377,6 +377,17 @@ TEST(ServerRequest, EnumsModelsAndBackends) {
   refused({{"infer_method", "euler"}}, "infer_method");
   EXPECT_EQ(accepted({{"lm_backend", "pt"}}).song.settings.at("backend"), "pt");
   refused({{"lm_backend", "llama"}}, "lm_backend");
+  // acefit's tier settings: into SongRequest::settings, checked here.
+  const ReleaseRequest tier = accepted(
+      {{"offload", "cpu+dit"}, {"quantization", "none"}, {"compile", false}, {"init_lm", true}});
+  EXPECT_EQ(tier.song.settings.at("offload"), "cpu+dit");
+  EXPECT_EQ(tier.song.settings.at("quantization"), "none");
+  EXPECT_EQ(tier.song.settings.at("compile"), "false");
+  EXPECT_EQ(tier.song.settings.at("init_lm"), "true");
+  refused({{"offload", "gpu"}}, "offload");
+  refused({{"quantization", "int4"}}, "quantization");
+  refused({{"compile", "yes"}}, "compile");
+  refused({{"init_lm", 2}}, "init_lm");
   const ReleaseRequest m =
       accepted({{"model", "acestep-v15-turbo"}, {"lm_model_path", "acestep-5Hz-lm-1.7B"}});
   EXPECT_EQ(m.model, "acestep-v15-turbo");

@@ -103,6 +103,11 @@ const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& f
       {"lm_repetition_penalty", {}},
       {"lm_negative_prompt", {}},
       {"ai_token", {}},
+      // acefit's own: the tier settings a request may choose (docs/SERVER.md).
+      {"offload", {}},
+      {"quantization", {}},
+      {"compile", {}},
+      {"init_lm", {}},
   };
   return kNames;
 }
@@ -587,6 +592,27 @@ Parsed<ReleaseRequest> parse_release_request(const json& body, FieldSource sourc
     if (Error err = read_choice(*e, {"vllm", "pt", "mlx"}, value)) return fail(*err);
     song.settings["backend"] = value;
     canonical["lm_backend"] = value;
+  }
+  // acefit's tier settings, checked and clamped by the engine like flags.
+  if (const Entry* e = get("offload")) {
+    std::string value;
+    if (Error err = read_choice(*e, {"cpu+dit", "cpu", "none"}, value)) return fail(*err);
+    song.settings["offload"] = value;
+    canonical["offload"] = value;
+  }
+  if (const Entry* e = get("quantization")) {
+    std::string value;
+    if (Error err = read_choice(*e, {"int8", "none"}, value)) return fail(*err);
+    song.settings["quantization"] = value;
+    canonical["quantization"] = value;
+  }
+  for (const char* name : {"compile", "init_lm"}) {
+    if (const Entry* e = get(name)) {
+      bool value = false;
+      if (Error err = read_bool(*e, value)) return fail(*err);
+      song.settings[name] = value ? "true" : "false";
+      canonical[name] = value;
+    }
   }
   if (const Entry* e = get("infer_method")) {
     if (Error err = read_choice(*e, {"ode", "sde"}, song.method)) return fail(*err);
