@@ -153,7 +153,10 @@ class Server:
         all_headers.update(headers or {})
         conn = self.connection(timeout)
         try:
-            conn.request(method, path, body=body, headers=all_headers)
+            try:
+                conn.request(method, path, body=body, headers=all_headers)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered (413) before reading the whole body
             reply = conn.getresponse()
             return Response(reply.status, reply.getheaders(), reply.read())
         finally:
