@@ -153,7 +153,7 @@ async function stopServer(child) {
 const sel = (page, id) => page.locator(`#${id}`);
 
 async function options(page, id) {
-  return page.$$eval(`#${id} option`, (list) => list.map((o) => o.value));
+  return page.$$eval(`#${id} option`, (list) => list.map((o) => o.value).filter((v) => v !== ""));
 }
 
 async function waitPlan(page) {

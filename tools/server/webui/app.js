@@ -108,6 +108,7 @@ async function followEvents(path, onEvent) {
 
 function formatBytes(bytes) {
   if (!Number.isFinite(bytes)) return "?";
+  if (bytes === 0) return "0";
   const gib = bytes / 2 ** 30;
   if (gib >= 1) return gib.toFixed(gib >= 10 ? 1 : 2) + " GiB";
   return (bytes / 2 ** 20).toFixed(0) + " MiB";
@@ -150,6 +151,7 @@ function applyTier(g) {
   initLm.checked = Boolean(g.init_lm) && lmModels.length > 0;
   initLm.disabled = lmModels.length === 0;
   fillSelect($("lm-model"), lmModels, g.recommended_lm, lmLabel);
+  if (lmModels.length === 0) $("lm-model").appendChild(el("option", { value: "" }, "none on this tier"));
   fillSelect($("lm-backend"), g.allowed_backends || [], g.backend);
   $("offload").value = g.offload || "none";
   $("quantization").value = g.quantization || "none";
@@ -169,7 +171,7 @@ function updateControls() {
   const thinking = $("thinking");
   thinking.disabled = !initLm;
   if (!initLm) thinking.checked = false;
-  $("lm-model").disabled = !initLm || $("lm-model").options.length === 0;
+  $("lm-model").disabled = !initLm || !$("lm-model").value;
   $("lm-backend").disabled = !initLm;
   const lm = usesLm();
   const maxDuration = lm ? gpu.max_duration_with_lm_s : gpu.max_duration_without_lm_s;
@@ -231,6 +233,7 @@ let planTimer = 0;
 let planSeq = 0;
 
 function schedulePlan() {
+  $("memory-chart").dataset.state = "pending";
   clearTimeout(planTimer);
   planTimer = setTimeout(refreshPlan, 300);
 }
