@@ -51,8 +51,9 @@ struct EngineConfig {
 
 // Where a generation's audio goes. Written atomically, all items or none.
 struct OutputTarget {
-  std::string path;    // a file; a batch adds -1, -2, ... before the extension
-  std::string format;  // wav, flac, wav16, wav32f, flac16, flac24, mp3, opus; "": from the extension
+  std::string path;  // a file; a batch adds -1, -2, ... before the extension
+  std::string
+      format;  // wav, flac, wav16, wav32f, flac16, flac24, mp3, opus; "": from the extension
   bool no_overwrite = false;  // refuse existing files (checked before any work)
   // Name items NAME-1 ... NAME-N even for one item (the CLI does when the
   // batch asked for is not 1; the server always does).
@@ -72,6 +73,9 @@ struct RunCallbacks {
   // Warnings as they arise (the settings', the guard's, the run's); they
   // are in the result too.
   std::function<void(const std::string&)> warning;
+  // The files now holding new audio, once writing ends: all of them, or on
+  // a failure while renaming (rare) exactly those that were written.
+  std::function<void(const std::vector<std::string>& paths)> written;
 };
 
 class Engine {

@@ -24,6 +24,7 @@
 namespace acefit {
 
 using stage::bad_request;
+using stage::check_cancelled;
 using stage::report;
 
 namespace {
@@ -348,9 +349,11 @@ std::uint64_t Generator::decision_budget(std::uint64_t budget_bytes) const {
 
 Expected<GenerationResult> Generator::generate(const GenerationRequest& request,
                                                const ProgressFn& progress) const {
+  ACEFIT_TRY(check_cancelled(request.cancelled));
   if (!request.lm.active()) return generate_dit(request, progress, RunRecord());
   RunRecord record;
   ACEFIT_ASSIGN(LmOutcome outcome, run_lm(request, record, progress));
+  ACEFIT_TRY(check_cancelled(request.cancelled));
   // The user's metadata stays; the CoT fills the rest (14.5).
   GenerationRequest next = request;
   next.lm = LmRequest();
@@ -476,6 +479,7 @@ Expected<GenerationResult> Generator::generate_dit(const GenerationRequest& requ
   // Schedule and guidance (11.1, 11.2).
   SamplingPlan plan;
   plan.method = request.method;
+  plan.cancelled = request.cancelled;
   if (turbo_) {
     // 18.3: 1 to 8 steps at any shift > 0.
     const double shift = request.shift.value_or(3.0);
@@ -523,6 +527,7 @@ Expected<GenerationResult> Generator::generate_dit(const GenerationRequest& requ
     ACEFIT_ASSIGN(plan.context_src, code_hints(item_codes, frames, &record));
     report(progress, "codes", 1, 1);
   }
+  ACEFIT_TRY(check_cancelled(request.cancelled));
   report(progress, "encode", 0, 1);
   std::vector<float> latents;
   {
@@ -537,10 +542,12 @@ Expected<GenerationResult> Generator::generate_dit(const GenerationRequest& requ
     ACEFIT_ASSIGN(latents, sample(states, std::move(noise), frames, plan, progress, &record,
                                   request.dit_stream_window));
   }
+  ACEFIT_TRY(check_cancelled(request.cancelled));
   Stopwatch decode_watch;
   ACEFIT_ASSIGN(result.audio, decode(latents, request.batch, frames, request.vae_chunk_frames,
                                      request.vae_overlap_frames, progress, &record,
                                      request.vae_on_host, request.budget_bytes));
+  ACEFIT_TRY(check_cancelled(request.cancelled));
   if (!device_->planning()) ACEFIT_TRY(models::postprocess_audio(result.audio));
   record.timings.vae_decode_s = decode_watch.elapsed_s();
   record.timings.total_s = total.elapsed_s();

@@ -112,6 +112,9 @@ struct GenerationRequest {
   // The memory the run's decisions (VAE chunk and level) are made against;
   // 0: the device's budget cap. A plan passes the real device's figure.
   std::uint64_t budget_bytes = 0;
+  // Polled between stages and diffusion steps: true stops the run with
+  // ErrorCode::cancelled (everything it held released). Empty: never.
+  std::function<bool()> cancelled;
 };
 
 struct GenerationResult {
@@ -177,6 +180,7 @@ class Generator {
     std::vector<float> context_src;
     // Called with the state after each step.
     std::function<void(int step, const std::vector<float>& x)> on_step;
+    std::function<bool()> cancelled;  // polled before each step
   };
   // noise [B, T, 64] (host) -> latents [B, T, 64] (host) after the schedule.
   // stream_window > 0 streams the DiT's layers (offload cpu+dit only).

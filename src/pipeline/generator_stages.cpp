@@ -15,6 +15,7 @@
 namespace acefit {
 
 using stage::bad_request;
+using stage::check_cancelled;
 using stage::report;
 
 namespace {
@@ -179,6 +180,7 @@ Expected<std::vector<float>> Generator::sample(const models::EncoderStates& stat
   std::vector<float> v(planning ? 0 : count);
   report(progress, "diffusion", 0, steps);
   for (int i = 0; i < steps; ++i) {
+    ACEFIT_TRY(check_cancelled(plan.cancelled));
     Stopwatch watch;
     const auto t = static_cast<float>(plan.schedule.t[static_cast<std::size_t>(i)]);
     const Shape x_shape{runs * batch, frames, channels};

@@ -17,6 +17,12 @@ inline Status bad_request(const std::string& what) {
   return Status(ErrorCode::invalid_argument, "generate: " + what);
 }
 
+// The cancellation point between stages and steps.
+inline Status check_cancelled(const std::function<bool()>& cancelled) {
+  if (cancelled && cancelled()) return Status(ErrorCode::cancelled, "generate: cancelled");
+  return Status();
+}
+
 inline void report(const ProgressFn& progress, std::string_view stage, std::int64_t done,
                    std::int64_t total) {
   if (progress) progress(stage, done, total);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "acefit/engine.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "core/timer.h"
@@ -37,13 +38,6 @@ struct GenerateArgs {
   bool json = false;
   bool no_overwrite = false;
 };
-
-Expected<AudioFormat> pick_format(const std::string& format, const std::string& out) {
-  if (format.empty()) return audio_format_from_extension(out);
-  if (format == "wav") return AudioFormat::wav16;
-  if (format == "flac") return AudioFormat::flac16;
-  return audio_format_from_name(format);  // wav16, wav32f, flac16, flac24
-}
 
 class ProgressBar {
  public:
@@ -122,152 +116,78 @@ int run_generate(const GenerateArgs& given) {
     std::fprintf(stderr,
                  "acefit generate: --seed -1: random seed %llu (batch item b uses seed + b)\n",
                  static_cast<unsigned long long>(args.request.seed));
-  auto format = pick_format(args.format, args.out);
-  if (!format.ok()) return generate_fail(format.status().message());
-  TokenizerPreload tokenizer(args.checkpoints, "");
-  args.settings.lm_in_pipeline = args.request.uses_lm();
-  auto context = resolve_from_process(args.settings);
-  if (!context.ok()) return generate_fail(context.status().message());
-  const EffectiveSettings& settings = context->settings;
-  if (args.request.uses_lm() && (!settings.init_lm.value || !settings.lm_model.value))
-    return generate_fail(
-        std::string(args.request.thinking ? "--thinking" : "--cot") +
-        " needs the 5 Hz LM, which is off: " +
-        (settings.init_lm.reason.empty() ? std::string("init_lm is false")
-                                         : settings.init_lm.reason) +
-        " (--init-llm true --force runs it anyway, on the host when it does not fit the device)");
-  auto built = build_request(args.request, settings);
-  if (!built.ok()) return generate_fail(built.status().message());
-  GenerationRequest request = *built;
-  // The destination, before anything is planned or loaded (a 48 kHz output
-  // of whole 1920-sample latent frames).
-  const auto out_frames = [&request] {
-    return static_cast<std::uint64_t>(latent_frames_for_duration(request.duration_s, 1920, 48000)) *
-           1920;
-  };
+  SongRequest song = args.request;  // the seed is drawn
+  song.random_seed = false;
+  song.settings = args.settings.values;
+  EngineConfig config;
+  config.checkpoints = args.checkpoints;
+  config.environment = process_environment();
+  config.tier_table = args.settings.tier_table_path;
+  config.tokenizer_dir = default_tokenizer_dir();
+  if (const auto it = args.settings.values.find("device"); it != args.settings.values.end())
+    config.settings["device"] = it->second;
+  auto engine = Engine::open(config);
+  if (!engine.ok()) return generate_fail(engine.status().message(), exit_code_for(engine.status()));
   install_temp_cleanup_signal_handlers();
-  // Names follow the batch the user asked for (NAME-1 ... NAME-N for
-  // --batch N > 1), never what the tier or the guard ran.
-  const bool numbered = request.batch > 1 ||
-                        (settings.batch.requested && settings.batch.requested != std::string("1"));
-  auto outputs_plan =
-      plan_outputs(args.out, request.batch, numbered, *format, out_frames(), args.no_overwrite);
-  if (!outputs_plan.ok()) return generate_fail(outputs_plan.status().message());
-  FILE* report = outputs_plan->stream_is_stdout ? stderr : stdout;
-  std::vector<std::string> warnings = settings.warnings;
-  for (const auto& w : context->runtime.warnings) {
-    if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(w);
-  }
   ProgressBar bar(true);
-  const ProgressFn progress = [&](std::string_view stage, std::int64_t done, std::int64_t total) {
-    bar.update(stage, done, total);
+  bool to_stdout = false;
+  std::vector<std::string> written;
+  RunCallbacks callbacks;
+  callbacks.progress = [&](std::string_view stage, std::int64_t done, std::int64_t total) {
+    if (stage != "write") bar.update(stage, done, total);
   };
-  Device& device = *context->runtime.device;
-  const ops::OpContext ctx{device, *context->runtime.pool};
-  std::string lm_note;
-  GeneratorOptions options = generator_options(args.request, settings, args.checkpoints, &lm_note);
-  if (!lm_note.empty()) warnings.push_back(lm_note);
-
-  // Plan first: the VRAM guard shrinks the batch or streams the DiT, or
-  // stops here with the numbers, before anything is loaded.
-  Stopwatch plan_watch;
-  options.tokenizer = tokenizer.take();
-  auto planner = MemoryPlanner::create(options, device, *context->runtime.pool);
-  if (!planner.ok())
-    return generate_fail(planner.status().to_string(), exit_code_for(planner.status()));
-  const std::uint64_t budget = device_budget_bytes(device);
-  auto fit = fit_request(*planner, request, budget);
-  // An LM forced onto a tier without LM models runs on the host when the
-  // device cannot hold it with the rest.
-  const bool lm_forced = !options.lm_model.empty() && settings.force.value &&
-                         settings.tier_record != nullptr && settings.tier_record->lm_models.empty();
-  if (lm_forced && !fit.ok() && fit.status().code() == ErrorCode::out_of_memory &&
-      device.kind() != DeviceKind::cpu) {
-    options.lm_on_host = true;
-    options.lm_tokenizer = planner->generator().lm_tokenizer();
-    planner = MemoryPlanner::create(options, device, *context->runtime.pool);
-    if (!planner.ok())
-      return generate_fail(planner.status().to_string(), exit_code_for(planner.status()));
-    fit = fit_request(*planner, request, budget);
-    if (fit.ok())
-      fit->warnings.push_back("the forced LM does not fit " + device.name() +
-                              " with the rest of the run: it runs on the host");
-  }
-  if (!fit.ok()) return generate_fail(fit.status().message(), 1);
-  const double plan_s = plan_watch.elapsed_s();
-  // The settings' warnings once the run is known to start: a failed
-  // command's error comes first and alone.
-  if (!args.json)
-    for (const auto& w : warnings) report_warning("generate", w);
-  const int asked_batch = request.batch;
-  request = fit->request;
-  request.budget_bytes = budget;
-  if (request.batch != asked_batch) {  // the guard shrank the batch: new names
-    outputs_plan =
-        plan_outputs(args.out, request.batch, numbered, *format, out_frames(), args.no_overwrite);
-    if (!outputs_plan.ok()) return generate_fail(outputs_plan.status().message());
-  }
-  for (const auto& w : fit->warnings) {
-    warnings.push_back(w);
+  callbacks.warning = [&args](const std::string& w) {
     if (!args.json) report_warning("generate", w);
-  }
-
-  options.tokenizer = planner->generator().tokenizer();  // read once
-  options.lm_tokenizer = planner->generator().lm_tokenizer();
-  Stopwatch load_watch;
-  auto generator = Generator::load(options, ctx, progress);
-  if (!generator.ok())
-    return generate_fail(generator.status().to_string(), exit_code_for(generator.status()));
-  const double load_s = load_watch.elapsed_s();
-
-  auto result = generator->generate(request, progress);
-  if (!result.ok()) return generate_fail(result.status().to_string(), kExitRunFailed);
-  result->record.timings.load_s = load_s;
-  for (const auto& w : result->warnings) {
-    warnings.push_back(w);
-    if (!args.json) report_warning("generate", w);
-  }
-
-  // Write every item or none (docs/AUDIO.md).
-  const models::HostAudio& audio = result->audio;
-  const auto make_item = [&audio](int b) {
-    AudioBuffer buffer;
-    buffer.sample_rate_hz = static_cast<int>(audio.sample_rate);
-    buffer.channels = static_cast<int>(audio.channels);
-    buffer.interleaved.resize(audio.item_size());
-    const auto item = audio.item(b);
-    for (std::int64_t s = 0; s < audio.samples; ++s)
-      for (std::int64_t c = 0; c < audio.channels; ++c)
-        buffer.interleaved[static_cast<std::size_t>(s * audio.channels + c)] =
-            item[static_cast<std::size_t>(c * audio.samples + s)];
-    return buffer;
   };
-  const auto test_hook = [] {  // tests: a signal once every temp file is complete
+  callbacks.before_commit = [] {  // tests: a signal once every temp file is complete
     if (const char* hook = std::getenv("ACEFIT_TEST_SIGNAL_BEFORE_COMMIT"); hook && *hook)
       std::raise(SIGTERM);
   };
-  const OutputReport written =
-      write_outputs(*outputs_plan, static_cast<int>(audio.batch), make_item, nullptr, test_hook);
-  const std::vector<std::string>& outputs = written.written;
-  if (!written.status.ok()) {
-    if (args.json) {
-      const nlohmann::json partial = {{"outputs", outputs}, {"error", written.status.to_string()}};
-      std::fprintf(report, "%s\n", partial.dump(2).c_str());
-    } else {
-      for (const auto& path : outputs) std::fprintf(report, "%s\n", path.c_str());
+  callbacks.written = [&written](const std::vector<std::string>& paths) { written = paths; };
+  OutputTarget target;
+  target.path = args.out;
+  target.format = args.format;
+  target.no_overwrite = args.no_overwrite;
+  auto result = (*engine)->generate(song, target, callbacks);
+  to_stdout = args.out == "/dev/stdout" || args.out == "-";
+  FILE* report = to_stdout ? stderr : stdout;
+  if (!result.ok()) {
+    const Status& status = result.status();
+    if (!written.empty() || (args.json && status.code() == ErrorCode::io)) {
+      if (args.json) {
+        const nlohmann::json partial = {{"outputs", written}, {"error", status.to_string()}};
+        std::fprintf(report, "%s\n", partial.dump(2).c_str());
+      } else {
+        for (const auto& path : written) std::fprintf(report, "%s\n", path.c_str());
+      }
     }
-    return generate_fail(written.status.to_string(), 1);
+    const bool plain =
+        status.code() == ErrorCode::invalid_argument || status.code() == ErrorCode::out_of_memory;
+    const int code =
+        status.code() == ErrorCode::out_of_memory ? kExitRunFailed : exit_code_for(status);
+    return generate_fail(plain ? status.message() : status.to_string(), code);
   }
-
-  const RunRecord& record = result->record;
+  const std::vector<std::string>& outputs = result->outputs;
+  const GeneratorOptions& options = result->prepared.options;
+  const EffectiveSettings& settings = result->prepared.settings;
+  const std::uint64_t budget = result->prepared.budget_bytes;
+  const GenerationPlan& planned = result->prepared.plan;
+  const double plan_s = result->prepared.plan_s;
+  const std::vector<std::string>& warnings = result->warnings;
+  const std::string device_name = (*engine)->info().device;
+  const std::string format_name = result->format;
+  const std::string offload_name(offload_mode_name(result->offload));
+  const GenerationResult& run = result->run;
+  const models::HostAudio& audio = run.audio;
+  const RunRecord& record = run.record;
   const GenerationTimings& t = record.timings;
   double dit_s = 0;
   for (const double s : t.dit_steps_s) dit_s += s;
-  const double rtf = result->duration_s > 0 ? t.total_s / result->duration_s : 0.0;
+  const double rtf = run.duration_s > 0 ? t.total_s / run.duration_s : 0.0;
   if (args.json) {
     nlohmann::json out;
     out["outputs"] = outputs;
-    out["duration_s"] = result->duration_s;
+    out["duration_s"] = run.duration_s;
     out["sample_rate"] = audio.sample_rate;
     out["timings"] = {{"plan_s", plan_s},
                       {"load_s", t.load_s},
@@ -282,26 +202,26 @@ int run_generate(const GenerateArgs& given) {
                       {"wall_s", wall.elapsed_s()},
                       {"real_time_factor", rtf}};
     out["settings"] = {{"checkpoints", args.checkpoints},
-                       {"dit", result->dit},
-                       {"turbo", result->turbo},
-                       {"device", context->runtime.device->name()},
+                       {"dit", run.dit},
+                       {"turbo", run.turbo},
+                       {"device", device_name},
                        {"tier", settings.tier.value},
                        {"batch", audio.batch},
-                       {"seeds", result->seeds},
-                       {"steps", result->steps},
-                       {"shift", result->shift},
-                       {"guidance", result->guidance},
+                       {"seeds", run.seeds},
+                       {"steps", run.steps},
+                       {"shift", run.shift},
+                       {"guidance", run.guidance},
                        {"method", args.request.method},
                        {"dcw",
-                        {{"enabled", result->dcw.enabled},
-                         {"mode", std::string(dcw_mode_name(result->dcw.mode))},
-                         {"scaler", result->dcw.scaler},
-                         {"high_scaler", result->dcw.high_scaler}}},
-                       {"latent_frames", result->latent_frames},
-                       {"format", audio_format_name(*format)},
-                       {"offload", std::string(offload_mode_name(generator->offload()))},
+                        {{"enabled", run.dcw.enabled},
+                         {"mode", std::string(dcw_mode_name(run.dcw.mode))},
+                         {"scaler", run.dcw.scaler},
+                         {"high_scaler", run.dcw.high_scaler}}},
+                       {"latent_frames", run.latent_frames},
+                       {"format", format_name},
+                       {"offload", offload_name},
                        {"quantization", options.quantize_int8 ? "int8" : "none"},
-                       {"dit_stream_window", request.dit_stream_window},
+                       {"dit_stream_window", result->prepared.request.dit_stream_window},
                        {"weights", args.request.f32_weights ? "f32" : "bf16"}};
     out["vae"] = {{"chunk", record.vae.chunk},
                   {"overlap", record.vae.overlap},
@@ -309,16 +229,16 @@ int run_generate(const GenerateArgs& given) {
                   {"retries", record.vae.retries},
                   {"reason", record.vae.reason}};
     out["metadata"] = {
-        {"caption", result->caption},
-        {"language", result->language},
-        {"bpm", result->bpm ? nlohmann::json(*result->bpm) : nlohmann::json()},
-        {"keyscale", result->keyscale ? nlohmann::json(*result->keyscale) : nlohmann::json()},
+        {"caption", run.caption},
+        {"language", run.language},
+        {"bpm", run.bpm ? nlohmann::json(*run.bpm) : nlohmann::json()},
+        {"keyscale", run.keyscale ? nlohmann::json(*run.keyscale) : nlohmann::json()},
         {"timesignature",
-         result->time_signature ? nlohmann::json(*result->time_signature) : nlohmann::json()},
-        {"duration_s", result->duration_s}};
-    if (record.lm.ran) out["lm"] = lm_json(*result, options);
+         run.time_signature ? nlohmann::json(*run.time_signature) : nlohmann::json()},
+        {"duration_s", run.duration_s}};
+    if (record.lm.ran) out["lm"] = lm_json(run, options);
     out["peak_device_bytes"] = record.peak_device_bytes;
-    out["planned_peak_device_bytes"] = fit->plan.peak_device_bytes;
+    out["planned_peak_device_bytes"] = planned.peak_device_bytes;
     out["budget_bytes"] = budget;
     out["peak_host_bytes"] = record.peak_host_bytes;
     out["offload"] = {
@@ -352,20 +272,19 @@ int run_generate(const GenerateArgs& given) {
     std::fprintf(stderr, "acefit generate: LM %s (%s%s): %s | KV %s\n", record.lm.model.c_str(),
                  record.lm.backend.c_str(), options.lm_on_host ? ", on the host" : "",
                  phases.c_str(), format_bytes(record.lm.kv_reserved_bytes).c_str());
-    if (result->lm.cot_ran)
+    if (run.lm.cot_ran)
       std::fprintf(
           stderr, "  metadata: bpm %s | key %s | time signature %s | language %s | caption %s\n",
-          result->bpm ? std::to_string(*result->bpm).c_str() : "-",
-          result->keyscale.value_or("-").c_str(), result->time_signature.value_or("-").c_str(),
-          result->language.c_str(), result->caption.c_str());
+          run.bpm ? std::to_string(*run.bpm).c_str() : "-", run.keyscale.value_or("-").c_str(),
+          run.time_signature.value_or("-").c_str(), run.language.c_str(), run.caption.c_str());
   }
   std::fprintf(stderr,
                "acefit generate: %.2f s of 48 kHz stereo x %lld on %s (%s, %d steps)\n"
                "  load %.2f s | text encoding %.3f s | conditions %.3f s | diffusion %.3f s "
                "(%.3f s/step) | VAE decode %.3f s | total %.2f s | real-time factor %.3f\n",
-               result->duration_s, static_cast<long long>(audio.batch),
-               context->runtime.device->name().c_str(), result->dit.c_str(), result->steps,
-               t.load_s, t.text_encoding_s, t.condition_encoding_s, dit_s,
+               run.duration_s, static_cast<long long>(audio.batch), device_name.c_str(),
+               run.dit.c_str(), run.steps, t.load_s, t.text_encoding_s, t.condition_encoding_s,
+               dit_s,
                t.dit_steps_s.empty() ? 0.0 : dit_s / static_cast<double>(t.dit_steps_s.size()),
                t.vae_decode_s, t.total_s, rtf);
   std::fprintf(
@@ -373,7 +292,7 @@ int run_generate(const GenerateArgs& given) {
       "  device peak %s (planned %s, budget %s) | VAE chunk %lld level %d retries %d | "
       "offload copies %s in %.3f s\n",
       format_bytes(record.peak_device_bytes).c_str(),
-      format_bytes(fit->plan.peak_device_bytes).c_str(), format_bytes(budget).c_str(),
+      format_bytes(planned.peak_device_bytes).c_str(), format_bytes(budget).c_str(),
       static_cast<long long>(record.vae.chunk), record.vae.level, record.vae.retries,
       format_bytes(record.transfers.to_device_bytes + record.transfers.to_host_bytes).c_str(),
       record.transfers.seconds);

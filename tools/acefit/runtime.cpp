@@ -1,10 +1,7 @@
 #include "runtime.h"
 
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
-
-#include "ops/cpu/blas.h"
 
 namespace acefit::cli {
 
@@ -16,19 +13,6 @@ EnvLookup process_environment() {
   };
 }
 
-int thread_count(std::vector<std::string>& warnings) {
-  const auto raw = process_environment()("ACEFIT_THREADS");
-  if (!raw || raw->empty()) return ThreadPool::hardware_threads();
-  int n = 0;
-  const auto [ptr, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), n);
-  if (ec != std::errc() || ptr != raw->data() + raw->size() || n < 1 || n > 1024) {
-    warnings.push_back("Invalid ACEFIT_THREADS value: " + *raw + " (expected 1..1024), using " +
-                       std::to_string(ThreadPool::hardware_threads()));
-    return ThreadPool::hardware_threads();
-  }
-  return n;
-}
-
 Logger stderr_logger(LogLevel min_level) {
   return Logger(
       [](LogLevel level, std::string_view message) {
@@ -38,19 +22,10 @@ Logger stderr_logger(LogLevel min_level) {
       min_level);
 }
 
-Expected<Runtime> open_runtime_for(const DeviceRequest& request) {
-  Runtime runtime;
-  const int threads = thread_count(runtime.warnings);
-  runtime.pool = std::make_unique<ThreadPool>(threads);
-  cpu::blas_set_threads(threads);
-  ACEFIT_ASSIGN(runtime.device, open_device(request, runtime.warnings));
-  return runtime;
-}
-
 Expected<Runtime> open_runtime(std::optional<std::string> cli_device) {
-  ACEFIT_ASSIGN(DeviceRequest request,
-                device_request_from(process_environment(), std::move(cli_device)));
-  return open_runtime_for(request);
+  const EnvLookup environment = process_environment();
+  ACEFIT_ASSIGN(DeviceRequest request, device_request_from(environment, std::move(cli_device)));
+  return open_runtime_for(request, environment);
 }
 
 }  // namespace acefit::cli

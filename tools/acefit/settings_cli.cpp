@@ -53,34 +53,6 @@ void add_flag(CLI::App& command, SettingFlags& flags, const OptionSpec& option) 
 
 }  // namespace
 
-Expected<HostLimits> plan_host_limits(ThreadPool& pool, std::uint64_t available_bytes) {
-  return profile::derive_host_limits(pool, available_bytes);
-}
-
-namespace {
-
-// --derived: one tier holding what the plans of the shipped model allow in
-// this device's budget (its cap, and on a GPU no more than what is free).
-Expected<TierTable> derived_table_for(const Runtime& runtime) {
-  profile::DeriveOptions options;
-  options.base.preset = SyntheticPreset::full;
-  options.base.tokenizer_dir = default_tokenizer_dir();
-  options.like = runtime.device;
-  options.pool = runtime.pool.get();
-  for (const std::string_view size : kLmSizes) options.lm_folders.push_back(lm_model_name(size));
-  ACEFIT_ASSIGN(profile::Deriver deriver, profile::Deriver::create(options));
-  const std::uint64_t budget = device_budget_bytes(*runtime.device);
-  ACEFIT_ASSIGN(const profile::DerivedLimits limits, deriver.limits(budget));
-  const std::string label = "derived for " + gib_text(static_cast<double>(budget) / (1ull << 30)) +
-                            " GiB of budget" + (limits.fits ? "" : ": nothing fits");
-  TierTable table;
-  table.origin = "derived from plans (acefit profile --mode derive)";
-  table.tiers.push_back(profile::tier_from_limits("derived", label, 0, limits));
-  return table;
-}
-
-}  // namespace
-
 constexpr const char* kTierTableHelp =
     "The tier table: guide (the GPU Compatibility Guide's, built in), upstream (upstream's "
     "current gpu_config.py values, built in) or a JSON file [default: guide]";
@@ -104,61 +76,15 @@ void add_device_flags(CLI::App& command, SettingFlags& flags) {
 }
 
 Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags) {
-  ResolvedContext context;
-  ACEFIT_ASSIGN(context.dotenv, load_dotenv("."));
-  const EnvLookup environment = process_environment();
-  // The environment wins over .env wherever acefit reads a variable.
-  const DotEnv* dotenv = &context.dotenv;
-  const EnvLookup layered = [environment, dotenv](std::string_view name) {
-    auto value = environment(name);
-    return value ? value : dotenv->get(name);
-  };
-  std::optional<std::string> cli_device;
+  ContextOptions options;
+  options.environment = process_environment();
   if (const auto it = flags.values.find("device"); it != flags.values.end())
-    cli_device = it->second;
-  ACEFIT_ASSIGN(context.request, device_request_from(layered, cli_device));
-  ACEFIT_ASSIGN(context.runtime, open_runtime_for(context.request));
-  context.probes = probe_devices(layered);
-  if (flags.tier_table_path) {
-    ACEFIT_ASSIGN(context.table, tier_table_by_name_or_path(*flags.tier_table_path));
-  } else {
-    ACEFIT_ASSIGN(context.table, default_tier_table());
-  }
-  if (flags.derived) {
-    if (context.runtime.device->kind() == DeviceKind::cpu) {
-      context.dotenv.warnings.push_back(
-          "--derived: no GPU here; the CPU's limits already come from plans against its RAM");
-    } else {
-      ACEFIT_ASSIGN(context.table, derived_table_for(context.runtime));
-    }
-  }
-  context.gpu = select_gpu(context.probes, context.request, *context.runtime.device);
-  SettingsInput input;
-  input.gpu = context.gpu;
-  input.run_device = run_device_label(*context.runtime.device, context.request);
-  input.table = &context.table;
-  input.dotenv = &context.dotenv;
-  input.environment = environment;
-  input.command_line = flags.values;
-  input.lm_in_pipeline = flags.lm_in_pipeline;
-  input.limits_from_plans = flags.derived && context.runtime.device->kind() != DeviceKind::cpu;
-  ACEFIT_ASSIGN(context.settings, resolve_settings(input));
-  if (context.settings.no_gpu_tier) {
-    // CPU, no GPU tier: the limits from the plan against the available RAM.
-    const std::uint64_t available = context.probes.host.free_bytes.value_or(host_available_bytes());
-    ACEFIT_ASSIGN(input.host_limits, plan_host_limits(*context.runtime.pool, available));
-    ACEFIT_ASSIGN(context.settings, resolve_settings(input));
-  }
-  // Warnings in the order they arose: .env, device, then settings; the
-  // device layer and the settings both see MAX_CUDA_VRAM, say it once.
-  std::vector<std::string> warnings = context.dotenv.warnings;
-  warnings.insert(warnings.end(), context.runtime.warnings.begin(), context.runtime.warnings.end());
-  for (auto& warning : context.settings.warnings) {
-    if (std::find(warnings.begin(), warnings.end(), warning) == warnings.end()) {
-      warnings.push_back(std::move(warning));
-    }
-  }
-  context.settings.warnings = std::move(warnings);
+    options.device = it->second;
+  options.tier_table_path = flags.tier_table_path;
+  options.derived = flags.derived;
+  options.tokenizer_dir = default_tokenizer_dir();
+  ACEFIT_ASSIGN(ResolvedContext context, open_context(options));
+  ACEFIT_TRY(resolve_settings_for(context, flags.values, flags.lm_in_pipeline).status());
   return context;
 }
 

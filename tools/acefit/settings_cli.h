@@ -12,6 +12,7 @@
 #include "adapt/probe/device_probe.h"
 #include "adapt/settings.h"
 #include "adapt/tier_table.h"
+#include "engine/resolve.h"
 #include "io/text/dotenv.h"
 #include "runtime.h"
 
@@ -32,25 +33,9 @@ void add_setting_flags(CLI::App& command, SettingFlags& flags);
 // Only --device and --tier-table (for reports that take no settings).
 void add_device_flags(CLI::App& command, SettingFlags& flags);
 
-struct ResolvedContext {
-  DotEnv dotenv;
-  ProbeReport probes;
-  DeviceRequest request;
-  Runtime runtime;
-  TierTable table;
-  GpuFacts gpu;
-  EffectiveSettings settings;
-};
-
-// The limits of a machine without a GPU: the longest song (batch 1) and the
-// largest batch (30 s) whose memory plan of the shipped model (full dims,
-// bf16, no offload, no quantization; no checkpoint needed) fits
-// available_bytes, capped at 600 s and batch 8 (profile::derive_host_limits,
-// the derivation `acefit profile --mode derive` makes for GPUs).
-Expected<HostLimits> plan_host_limits(ThreadPool& pool, std::uint64_t available_bytes);
-
 // Reads .env from the working folder, opens the device, runs the probes,
-// loads the tier table and resolves the settings.
+// loads the tier table and resolves the settings of the flags given
+// (engine/resolve.h).
 Expected<ResolvedContext> resolve_from_process(const SettingFlags& flags);
 
 }  // namespace acefit::cli

@@ -24,7 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool ends_with(std::string_view text, std::string_view suffix) {
+bool name_ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
@@ -41,12 +41,12 @@ struct ValueRule {
 
 ValueRule value_rule(const TensorSpec& spec) {
   const std::string& name = spec.name;
-  if (ends_with(name, "norm.weight") || ends_with(name, "weight_g")) return {1.0f, 0.1f};
-  if (ends_with(name, "alpha") || ends_with(name, "beta")) return {0.0f, 0.3f};
-  if (ends_with(name, "scale_shift_table") || ends_with(name, "special_token") ||
-      ends_with(name, "special_tokens") || ends_with(name, "null_condition_emb"))
+  if (name_ends_with(name, "norm.weight") || name_ends_with(name, "weight_g")) return {1.0f, 0.1f};
+  if (name_ends_with(name, "alpha") || name_ends_with(name, "beta")) return {0.0f, 0.3f};
+  if (name_ends_with(name, "scale_shift_table") || name_ends_with(name, "special_token") ||
+      name_ends_with(name, "special_tokens") || name_ends_with(name, "null_condition_emb"))
     return {0.0f, 0.5f};
-  if (ends_with(name, ".bias")) return {0.0f, 0.1f};
+  if (name_ends_with(name, ".bias")) return {0.0f, 0.1f};
   std::int64_t fan_in = 1;
   for (std::size_t i = 1; i < spec.shape.size(); ++i) fan_in *= spec.shape[i];
   return {0.0f, 1.0f / std::sqrt(static_cast<float>(std::max<std::int64_t>(fan_in, 1)))};

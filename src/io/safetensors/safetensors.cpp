@@ -23,7 +23,7 @@ namespace {
 constexpr std::size_t kBufferAlignment = 64;
 constexpr std::size_t kFiniteChunkBytes = 1 << 20;
 
-std::string errno_text(int error) {
+std::string file_errno_text(int error) {
   return std::strerror(error);
 }
 
@@ -43,7 +43,7 @@ bool pread_exact(int fd, std::byte* destination, std::uint64_t size, std::uint64
     if (got < 0) {
       if (errno == EINTR) continue;
       detail = "read of " + std::to_string(size) + " bytes at file offset " +
-               std::to_string(offset) + " failed: " + errno_text(errno);
+               std::to_string(offset) + " failed: " + file_errno_text(errno);
       return false;
     }
     if (got == 0) {
@@ -186,7 +186,7 @@ Status SafetensorsFile::check_unchanged() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     return safetensors_status(SafetensorsError::io_error, path_,
-                              "fstat failed: " + errno_text(errno));
+                              "fstat failed: " + file_errno_text(errno));
   }
   if (static_cast<std::uint64_t>(st.st_size) != layout_.file_bytes) {
     return safetensors_status(SafetensorsError::io_error, path_,
@@ -401,7 +401,7 @@ Expected<SafetensorsFile> open_safetensors_fd(int fd, std::string origin,
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       return safetensors_status(SafetensorsError::io_error, file.path_,
-                                "fstat failed: " + errno_text(errno));
+                                "fstat failed: " + file_errno_text(errno));
     }
     if (!S_ISREG(st.st_mode)) {
       return safetensors_status(SafetensorsError::io_error, file.path_, "not a regular file");
@@ -436,8 +436,8 @@ Expected<SafetensorsFile> open_safetensors(const std::string& path,
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int error = errno;
-    Status status =
-        safetensors_status(SafetensorsError::io_error, path, "cannot open: " + errno_text(error));
+    Status status = safetensors_status(SafetensorsError::io_error, path,
+                                       "cannot open: " + file_errno_text(error));
     if (error == ENOENT) status = Status(ErrorCode::not_found, status.message());
     return status;
   }
