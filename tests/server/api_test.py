@@ -43,6 +43,24 @@ with open(os.path.join(inputs, "ref.wav"), "wb") as f:
     f.write(wav_bytes(4800))
 os.symlink("/etc/passwd", os.path.join(inputs, "escape.wav"))
 
+# ---- bad flags: exit 2 and one line naming the flag, before anything opens ----
+import subprocess
+readonly = os.path.join(work, "readonly")
+os.makedirs(readonly)
+with open(os.path.join(readonly, "file"), "w") as f:
+    f.write("x")
+for flags, needle in [(["--port", "70000"], "--port"), (["--queue-size", "0"], "--queue-size"),
+                      (["--result-ttl-s", "nan"], "--result-ttl-s"),
+                      (["--max-upload-mib", "-1"], "--max-upload-mib"),
+                      (["--host", "0.0.0.0"], "--insecure"),
+                      (["--input-dir", os.path.join(work, "missing")], "--input-dir"),
+                      (["--output-dir", os.path.join(readonly, "file")], "--output-dir")]:
+    done = subprocess.run([acefit, "serve", "--checkpoints", ck] + flags, capture_output=True,
+                          timeout=30, env=dict(os.environ, ACESTEP_API_KEY=""))
+    lines = [l for l in done.stderr.decode().splitlines() if ": warning: " not in l]
+    check(done.returncode == 2 and len(lines) == 1 and needle in lines[0],
+          "serve %s: exit %d, %r" % (" ".join(flags), done.returncode, lines))
+
 server = Server(acefit, ck, out, ["--queue-size", "2", "--input-dir", inputs,
                                   "--max-upload-mib", "1", "--shutdown-grace-s", "2"]).start()
 
