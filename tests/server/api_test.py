@@ -303,6 +303,14 @@ check(r.status == 400, "/v1/plan with a bad field: %s" % r.status)
 server.wait_status([multipart_task], {1, 2}, timeout=60)
 long_job = server.submit(job_fields(duration=30, steps=8)).data()["task_id"]
 server.wait_state(long_job, {"running"}, timeout=30)
+# A client that leaves an event stream or a download midway (OV-06).
+for path in ["/v1/events?task_id=" + long_job, file_url]:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n"
+                  % (path, API_KEY)).encode())
+    check(sock.recv(64).startswith(b"HTTP/1.1 200"), "no answer on %s" % path)
+    sock.close()
+check(server.request("GET", "/health", auth=False).status == 200, "/health after vanished clients")
 queued = [server.submit(job_fields()).data()["task_id"] for _ in range(2)]
 r = server.submit(job_fields())
 check(r.status == 429 and (r.header("Retry-After") or "").isdigit() and int(r.header("Retry-After")) >= 1,
