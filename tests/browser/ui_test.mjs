@@ -199,13 +199,32 @@ async function checkDefaults(page, gib, tier) {
     same(await page.locator("#tier-map tbody tr").count(), tierTable.tiers.length, "tier map rows");
     same(await page.locator('#tier-map tr[aria-current="true"]').getAttribute("data-tier"), tier.name, "highlighted tier");
   });
-  await step(`${gib} GB: a duration over the tier's maximum shows the server's fallback`, async () => {
-    const max = tier.max_duration_without_lm_s;
-    await sel(page, "duration").fill(String(max + 60));
-    await page.waitForFunction((m) => [...document.querySelectorAll("#plan-warnings li.fallback")]
-      .some((li) => li.textContent.includes(`${m} instead of ${m + 60}`)), max);
-    check((await page.locator("#plan-warnings li.warning").count()) >= 1, "no warning from the server");
-    await sel(page, "duration").fill("30");
+  // The API takes durations up to 600 s and batches up to 8: a value over
+  // the tier's maximum within those, which the server clamps.
+  const over = tier.max_duration_without_lm_s < 600
+    ? { id: "duration", label: "duration (s)", max: tier.max_duration_without_lm_s, asked: 600, reset: "30" }
+    : tier.max_batch_without_lm < 8
+      ? { id: "batch", label: "batch", max: tier.max_batch_without_lm, asked: 8, reset: "1" }
+      : null;
+  if (over) {
+    await step(`${gib} GB: a ${over.id} over the tier's maximum shows the server's fallback`, async () => {
+      await sel(page, over.id).fill(String(over.asked));
+      const text = `${over.label}: ${over.max} instead of ${over.asked}`;
+      await page.waitForFunction((t) => [...document.querySelectorAll("#plan-warnings li.fallback")]
+        .some((li) => li.textContent.includes(t)), text);
+      const warnings = await page.locator("#plan-warnings li.warning").allTextContents();
+      check(warnings.some((w) => /clamp/i.test(w)), `no clamping warning in ${JSON.stringify(warnings)}`);
+      await sel(page, over.id).fill(over.reset);
+      await waitPlan(page);
+    });
+  }
+  await step(`${gib} GB: an option the server does not take is reported, not lost`, async () => {
+    // Any answer (the plan, or the server's error naming the field) must
+    // reach the page; the chart state says which.
+    await sel(page, "offload").selectOption(tier.offload === "none" ? "cpu" : "none");
+    await page.waitForFunction(() => ["ready", "error"].includes(document.getElementById("memory-chart").dataset.state));
+    check((await sel(page, "plan-status").textContent()).trim() !== "", "no plan status");
+    await sel(page, "offload").selectOption(tier.offload);
     await waitPlan(page);
   });
 }
@@ -244,8 +263,9 @@ async function generation(page, gib) {
       same(status, 200, `download-${i} status`);
       check((await page.locator(`#metas-${i} dt`).count()) >= 1, `metas-${i} is empty`);
     }
+    await waitPlan(page);
     await page.screenshot({ path: path.join(artifacts, `generation-${gib}gb.png`), fullPage: true });
-    if (docsScreenshot) await page.screenshot({ path: docsScreenshot });
+    if (docsScreenshot) await page.screenshot({ path: docsScreenshot, fullPage: true });
   }, 120_000);
   await step(`${gib} GB: a long generation is cancelled`, async () => {
     await sel(page, "duration").fill("600");
