@@ -113,15 +113,16 @@ function tierFor(gib) {
 const lmSize = (name) => (/(\d+(?:\.\d+)?B)$/.exec(name) || [null, name])[1];
 
 // `acefit serve` on a free port; resolves to its base URL.
-function startServer(gib) {
+function startServer(gib, apiKey) {
   const env = Object.assign({}, process.env, { MAX_CUDA_VRAM: String(gib), ACEFIT_DEVICE: "sim" });
   delete env.ACESTEP_API_KEY;
+  if (apiKey) env.ACESTEP_API_KEY = apiKey;
   delete env.ACESTEP_DEVICE;
-  const out = path.join(work, `out-${gib}`);
+  const out = path.join(work, `out-${gib}${apiKey ? "-key" : ""}`);
   const child = spawn(acefit, ["serve", "--host", "127.0.0.1", "--port", "0", "--checkpoints",
     path.join(work, "ck"), "--output-dir", out], { env, stdio: ["ignore", "pipe", "pipe"] });
   servers.add(child);
-  const log = fs.createWriteStream(path.join(artifacts, `server-${gib}gb.log`));
+  const log = fs.createWriteStream(path.join(artifacts, `server-${gib}gb${apiKey ? "-key" : ""}.log`));
   child.stderr.pipe(log);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no 'listening on' line within 30 s")), 30_000);
@@ -313,6 +314,25 @@ try {
     await step(`${gib} GB: no script errors`, async () => same(errors, [], "page errors"));
     await page.close();
     await stopServer(server.child);
+  }
+  // With ACESTEP_API_KEY the page asks for the key on the first 401 and
+  // keeps it for the tab.
+  const key = "browser-test-key";
+  let keyed = null;
+  if (await step("API key: acefit serve starts", async () => { keyed = await startServer(8, key); })) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(20_000);
+    await step("API key: the page asks for it, then loads", async () => {
+      await page.goto(keyed.url + "/");
+      await page.waitForSelector("#auth-dialog[open]");
+      await sel(page, "api-key").fill(key);
+      await sel(page, "api-key-save").click();
+      await page.waitForFunction(() => document.body.dataset.ready === "true");
+      await waitPlan(page);
+      same(await page.evaluate(() => sessionStorage.getItem("acefit.api_key")), key, "stored key");
+    });
+    await page.close();
+    await stopServer(keyed.child);
   }
 } catch (e) {
   failed++;
