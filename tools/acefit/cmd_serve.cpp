@@ -3,11 +3,12 @@
 // web UI, and shuts down gracefully on SIGINT/SIGTERM: readiness off, new
 // submissions refused, the running job given a grace period, queued jobs
 // kept in the store for the next start.
-#include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -53,6 +54,15 @@ struct ServeArgs {
 };
 
 constexpr const char* kCommand = "serve";
+
+int g_signal_pipe[2] = {-1, -1};
+
+void on_stop_signal(int signal_number) {
+  const int saved = errno;
+  const auto byte = static_cast<unsigned char>(signal_number);
+  (void)!::write(g_signal_pipe[1], &byte, 1);
+  errno = saved;
+}
 
 // CLI::Range lets NaN through (every comparison with it is false).
 const CLI::Validator kFiniteNumber(
@@ -110,12 +120,16 @@ int run_serve(ServeArgs& args) {
                  static_cast<unsigned long long>(stale), output_dir.c_str());
   }
 
-  // Signals go to one thread (sigwait), so block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGINT/SIGTERM: the handler only writes the signal number into a pipe
+  // (async-signal-safe, whichever thread it runs on); a watcher thread acts.
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    return report_error(kCommand, "cannot create the signal pipe", kExitRunFailed);
+  }
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   auto gpu = gpu_document(args.settings);
@@ -166,7 +180,6 @@ int run_serve(ServeArgs& args) {
   std::printf("acefit serve: listening on http://%s:%d\n", shown_host.c_str(), *port);
   std::fflush(stdout);
 
-  std::atomic<bool> finished{false};
   server::JobQueue& jobs = **queue;
   const auto grace =
       std::chrono::milliseconds(static_cast<std::int64_t>(args.shutdown_grace_s * 1000));
@@ -174,9 +187,10 @@ int run_serve(ServeArgs& args) {
     std::thread stopper;
     int received = 0;
     for (;;) {
-      int signal_number = 0;
-      if (sigwait(&signals, &signal_number) != 0) continue;
-      if (finished) break;
+      unsigned char signal_number = 0;
+      const ssize_t n = ::read(g_signal_pipe[0], &signal_number, 1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0 || signal_number == 0) break;  // 0: the server stopped
       if (++received == 1) {
         std::fprintf(stderr, "acefit serve: %s: shutting down (grace %.0f s)\n",
                      signal_number == SIGINT ? "SIGINT" : "SIGTERM", args.shutdown_grace_s);
@@ -193,8 +207,8 @@ int run_serve(ServeArgs& args) {
     if (stopper.joinable()) stopper.join();
   });
   const bool listened = http.listen();
-  finished = true;
-  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  const unsigned char stop_byte = 0;
+  (void)!::write(g_signal_pipe[1], &stop_byte, 1);
   signal_thread.join();
   jobs.shutdown(grace);
   std::fprintf(stderr, "acefit serve: stopped\n");

@@ -240,6 +240,25 @@ void refuse(int fd) {
   (void)::send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+// Closing a socket with unread input sends a reset, which can destroy the
+// answer the client has not read yet (a 413 for a body still arriving). So
+// stop writing, drain what the client still sends for a moment, then close.
+void lingering_close(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  const auto end = Clock::now() + std::chrono::milliseconds(500);
+  std::size_t drained = 0;
+  char buffer[16384];
+  while (drained < (4u << 20)) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
+    if (left <= 0 || wait_fd(fd, POLLIN, left) <= 0) break;
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n <= 0) break;
+    drained += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+}
+
 }  // namespace
 
 GuardedServer::GuardedServer(const TransportLimits& limits) : limits_(limits) {
@@ -275,8 +294,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     if (stream.has_buffered()) break;
     --count;
   }
-  ::shutdown(sock, SHUT_RDWR);
-  ::close(sock);
+  lingering_close(sock);
   return ok;
 }
 
