@@ -32,8 +32,8 @@ namespace acefit {
 struct EngineConfig {
   std::string checkpoints;  // the checkpoints/ folder (official layout)
   // Settings for every request, by option-table name ("device", "offload",
-  // "quantization", "lm_model", "backend", "duration", "batch", ... as the
-  // CLI flags: docs/GPU.md); a request's own settings override them.
+  // "quantization", "lm_model", "backend", "duration_s", "batch", ... as the
+  // CLI flags: src/adapt/options.cpp, docs/GPU.md); a request's own settings override them.
   std::map<std::string, std::string> settings;
   std::optional<std::string> tier_table;  // guide | upstream | a JSON file
   // Limits from the plans for this device's budget (check-gpu --derived).

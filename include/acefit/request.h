@@ -46,7 +46,7 @@ struct SongRequest {
   int lm_top_k = 0;
   float lm_top_p = 0.9f;
   float lm_repetition_penalty = 1.0f;
-  // This request's settings by option-table name ("duration", "batch",
+  // This request's settings by option-table name ("duration_s", "batch",
   // "lm_model", "backend", "offload", "quantization", ...), over the
   // engine's. Clamped to the tier with warnings, as on the command line.
   std::map<std::string, std::string> settings;

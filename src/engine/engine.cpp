@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "adapt/options.h"
 #include "core/timer.h"
 #include "engine/resolve.h"
 #include "engine/song_request.h"
@@ -29,6 +30,18 @@ Expected<AudioFormat> pick_format(const std::string& format, const std::string& 
   if (format == "wav") return AudioFormat::wav16;
   if (format == "flac") return AudioFormat::flac16;
   return audio_format_from_name(format);
+}
+
+// Names a request's settings may use: the option table's.
+Status check_setting_name(const std::string& name) {
+  std::string known;
+  for (const OptionSpec& option : option_table()) {
+    if (option.setting == name) return Status();
+    if (known.find(std::string(option.setting) + ",") == std::string::npos)
+      known += std::string(option.setting) + ", ";
+  }
+  return Status(ErrorCode::invalid_argument, "unknown setting '" + name + "' (known: " +
+                                                 known.substr(0, known.size() - 2) + ")");
 }
 
 void add_once(std::vector<std::string>& to, const std::string& warning) {
@@ -89,7 +102,15 @@ struct Engine::Impl {
   Expected<PreparedSong> resolve(SongRequest& song) {
     ACEFIT_TRY(check_song_request(song));
     std::map<std::string, std::string> values = config.settings;
-    for (const auto& [name, value] : song.settings) values[name] = value;
+    for (const auto& [name, value] : song.settings) {
+      ACEFIT_TRY(check_setting_name(name));
+      if (name == "device" &&
+          (!config.settings.contains("device") || value != config.settings.at("device")))
+        return Status(ErrorCode::invalid_argument,
+                      "the device is the engine's (EngineConfig::settings[\"device\"]); a "
+                      "request cannot change it");
+      values[name] = value;
+    }
     PreparedSong prepared;
     ACEFIT_ASSIGN(prepared.settings, resolve_settings_for(context, values, song.uses_lm()));
     const EffectiveSettings& settings = prepared.settings;

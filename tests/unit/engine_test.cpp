@@ -42,7 +42,7 @@ std::unique_ptr<Engine> open_engine(std::map<std::string, std::string> env = {},
 SongRequest short_song() {
   SongRequest song;
   song.caption = "warm piano";
-  song.settings["duration"] = "10";
+  song.settings["duration_s"] = "10";
   song.steps = 2;
   return song;
 }
@@ -139,10 +139,16 @@ TEST(EngineApi, BadInputNamesTheField) {
   EXPECT_EQ(prepared.status().code(), ErrorCode::invalid_argument);
   EXPECT_NE(prepared.status().message().find("--caption"), std::string::npos);
   song = short_song();
-  song.settings["duration"] = "nonsense";
+  song.settings["duration_s"] = "nonsense";
   prepared = engine->prepare(song);
   ASSERT_FALSE(prepared.ok());
-  EXPECT_NE(prepared.status().message().find("duration"), std::string::npos)
+  EXPECT_NE(prepared.status().message().find("--duration"), std::string::npos)
+      << prepared.status().message();
+  song = short_song();
+  song.settings["durration"] = "10";
+  prepared = engine->prepare(song);
+  ASSERT_FALSE(prepared.ok());
+  EXPECT_NE(prepared.status().message().find("unknown setting 'durration'"), std::string::npos)
       << prepared.status().message();
   song = short_song();
   song.seed = 1ull << 40;

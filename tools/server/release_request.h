@@ -26,7 +26,11 @@ namespace acefit::server {
 // An error the HTTP layer turns into a response body.
 struct RequestError {
   int http_status = 400;
-  std::string code;     // invalid_request, invalid_json, ...
+  // invalid_json: malformed body (byte offset in the message), not an object;
+  // invalid_request: wrong type, out of range, key or field given twice;
+  // unknown_field: not an upstream field or documented alias;
+  // unsupported_field: a field acefit does not implement, not at its default.
+  std::string code;
   std::string field;    // the field as the client wrote it ("" when none)
   std::string message;  // one line, names the field; never echoes raw control bytes
 };
@@ -65,7 +69,7 @@ struct ReleaseRequest {
   // settings: "duration_s", "batch", "lm_model", "backend", "config_path"
   // (the DiT model) when given.
   SongRequest song;
-  std::string audio_format = "mp3";  // as asked (mp3, flac, wav, wav32, opus, ...)
+  std::string audio_format = "mp3";  // mp3, flac, wav, wav32 (float) or opus, as asked
   std::optional<std::string> model;  // DiT model name; the HTTP layer checks it is loaded
   int batch_size = kDefaultBatch;
   std::optional<double> duration_s;  // none: the model's choice (the LM's or 30 s)
