@@ -113,15 +113,16 @@ function tierFor(gib) {
 const lmSize = (name) => (/(\d+(?:\.\d+)?B)$/.exec(name) || [null, name])[1];
 
 // `acefit serve` on a free port; resolves to its base URL.
-function startServer(gib) {
+function startServer(gib, apiKey) {
   const env = Object.assign({}, process.env, { MAX_CUDA_VRAM: String(gib), ACEFIT_DEVICE: "sim" });
   delete env.ACESTEP_API_KEY;
+  if (apiKey) env.ACESTEP_API_KEY = apiKey;
   delete env.ACESTEP_DEVICE;
-  const out = path.join(work, `out-${gib}`);
+  const out = path.join(work, `out-${gib}${apiKey ? "-key" : ""}`);
   const child = spawn(acefit, ["serve", "--host", "127.0.0.1", "--port", "0", "--checkpoints",
     path.join(work, "ck"), "--output-dir", out], { env, stdio: ["ignore", "pipe", "pipe"] });
   servers.add(child);
-  const log = fs.createWriteStream(path.join(artifacts, `server-${gib}gb.log`));
+  const log = fs.createWriteStream(path.join(artifacts, `server-${gib}gb${apiKey ? "-key" : ""}.log`));
   child.stderr.pipe(log);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no 'listening on' line within 30 s")), 30_000);
@@ -199,13 +200,32 @@ async function checkDefaults(page, gib, tier) {
     same(await page.locator("#tier-map tbody tr").count(), tierTable.tiers.length, "tier map rows");
     same(await page.locator('#tier-map tr[aria-current="true"]').getAttribute("data-tier"), tier.name, "highlighted tier");
   });
-  await step(`${gib} GB: a duration over the tier's maximum shows the server's fallback`, async () => {
-    const max = tier.max_duration_without_lm_s;
-    await sel(page, "duration").fill(String(max + 60));
-    await page.waitForFunction((m) => [...document.querySelectorAll("#plan-warnings li.fallback")]
-      .some((li) => li.textContent.includes(`${m} instead of ${m + 60}`)), max);
-    check((await page.locator("#plan-warnings li.warning").count()) >= 1, "no warning from the server");
-    await sel(page, "duration").fill("30");
+  // The API takes durations up to 600 s and batches up to 8: a value over
+  // the tier's maximum within those, which the server clamps.
+  const over = tier.max_duration_without_lm_s < 600
+    ? { id: "duration", label: "duration (s)", max: tier.max_duration_without_lm_s, asked: 600, reset: "30" }
+    : tier.max_batch_without_lm < 8
+      ? { id: "batch", label: "batch", max: tier.max_batch_without_lm, asked: 8, reset: "1" }
+      : null;
+  if (over) {
+    await step(`${gib} GB: a ${over.id} over the tier's maximum shows the server's fallback`, async () => {
+      await sel(page, over.id).fill(String(over.asked));
+      const text = `${over.label}: ${over.max} instead of ${over.asked}`;
+      await page.waitForFunction((t) => [...document.querySelectorAll("#plan-warnings li.fallback")]
+        .some((li) => li.textContent.includes(t)), text);
+      const warnings = await page.locator("#plan-warnings li.warning").allTextContents();
+      check(warnings.some((w) => /clamp/i.test(w)), `no clamping warning in ${JSON.stringify(warnings)}`);
+      await sel(page, over.id).fill(over.reset);
+      await waitPlan(page);
+    });
+  }
+  await step(`${gib} GB: an option the server does not take is reported, not lost`, async () => {
+    // Any answer (the plan, or the server's error naming the field) must
+    // reach the page; the chart state says which.
+    await sel(page, "offload").selectOption(tier.offload === "none" ? "cpu" : "none");
+    await page.waitForFunction(() => ["ready", "error"].includes(document.getElementById("memory-chart").dataset.state));
+    check((await sel(page, "plan-status").textContent()).trim() !== "", "no plan status");
+    await sel(page, "offload").selectOption(tier.offload);
     await waitPlan(page);
   });
 }
@@ -244,8 +264,9 @@ async function generation(page, gib) {
       same(status, 200, `download-${i} status`);
       check((await page.locator(`#metas-${i} dt`).count()) >= 1, `metas-${i} is empty`);
     }
+    await waitPlan(page);
     await page.screenshot({ path: path.join(artifacts, `generation-${gib}gb.png`), fullPage: true });
-    if (docsScreenshot) await page.screenshot({ path: docsScreenshot });
+    if (docsScreenshot) await page.screenshot({ path: docsScreenshot, fullPage: true });
   }, 120_000);
   await step(`${gib} GB: a long generation is cancelled`, async () => {
     await sel(page, "duration").fill("600");
@@ -293,6 +314,25 @@ try {
     await step(`${gib} GB: no script errors`, async () => same(errors, [], "page errors"));
     await page.close();
     await stopServer(server.child);
+  }
+  // With ACESTEP_API_KEY the page asks for the key on the first 401 and
+  // keeps it for the tab.
+  const key = "browser-test-key";
+  let keyed = null;
+  if (await step("API key: acefit serve starts", async () => { keyed = await startServer(8, key); })) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(20_000);
+    await step("API key: the page asks for it, then loads", async () => {
+      await page.goto(keyed.url + "/");
+      await page.waitForSelector("#auth-dialog[open]");
+      await sel(page, "api-key").fill(key);
+      await sel(page, "api-key-save").click();
+      await page.waitForFunction(() => document.body.dataset.ready === "true");
+      await waitPlan(page);
+      same(await page.evaluate(() => sessionStorage.getItem("acefit.api_key")), key, "stored key");
+    });
+    await page.close();
+    await stopServer(keyed.child);
   }
 } catch (e) {
   failed++;

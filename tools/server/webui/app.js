@@ -41,6 +41,12 @@ async function authedFetch(path, options = {}) {
   }
 }
 
+// The envelope's error: a string (upstream) or {code, field, message}.
+function errorText(error) {
+  if (!error) return "";
+  return typeof error === "string" ? error : error.message || error.code || JSON.stringify(error);
+}
+
 // One JSON call; returns the envelope's data or throws its error.
 async function api(method, path, body) {
   const options = { method };
@@ -56,7 +62,7 @@ async function api(method, path, body) {
     doc = null;
   }
   if (!res.ok || !doc) {
-    const error = new Error((doc && doc.error) || `${method} ${path}: HTTP ${res.status}`);
+    const error = new Error(errorText(doc && doc.error) || `${method} ${path}: HTTP ${res.status}`);
     error.status = res.status;
     error.retryAfterS = Number(res.headers.get("Retry-After")) || 1;
     throw error;
@@ -248,8 +254,12 @@ async function refreshPlan() {
   } catch (e) {
     if (seq !== planSeq) return;
     if (e.status === 503) {
-      // The models are loading: ask again when the server says.
+      // Models loading or a job running: ask again when the server says.
       planTimer = setTimeout(refreshPlan, Math.min(e.retryAfterS, 10) * 1000);
+      chart.dataset.state = "pending";
+      $("plan-status").textContent = "Plan waits: " + e.message;
+      $("plan-status").className = "";
+      return;
     }
     chart.dataset.state = "error";
     $("plan-status").textContent = "No plan: " + e.message;
@@ -315,7 +325,12 @@ function drawChart(plan) {
   const stages = plan.stages || [];
   const budget = plan.budget_bytes || 0;
   const total = (st) => TAGS.reduce((sum, t) => sum + ((st.by_tag || {})[t] || 0), 0) || st.device_bytes || 0;
-  const maxY = Math.max(budget, ...stages.map(total), 1) * 1.08;
+  const peak = Math.max(...stages.map(total), 1);
+  // A budget far above every stage (tiny models on a large device) would
+  // flatten the bars: the scale then follows the stages and the budget
+  // line sits at the top, marked as off the scale.
+  const budgetOnScale = budget <= 4 * peak;
+  const maxY = (budgetOnScale ? Math.max(budget, peak) : peak) * 1.08;
   const y = (bytes) => top + (H - top - bottom) * (1 - bytes / maxY);
   const nodes = [];
   for (let i = 0; i <= 4; i++) {
@@ -345,8 +360,10 @@ function drawChart(plan) {
     nodes.push(group);
   });
   if (budget > 0) {
-    nodes.push(svg("line", { id: "budget-line", class: "budget-line", x1: left, x2: W - right, y1: y(budget), y2: y(budget) }));
-    nodes.push(svg("text", { class: "budget-label", x: W - right, y: y(budget) - 4, "text-anchor": "end" }, "budget " + formatBytes(budget)));
+    const at = budgetOnScale ? y(budget) : top;
+    const label = "budget " + formatBytes(budget) + (budgetOnScale ? "" : " (above the scale)");
+    nodes.push(svg("line", { id: "budget-line", class: "budget-line", x1: left, x2: W - right, y1: at, y2: at }));
+    nodes.push(svg("text", { class: "budget-label", x: W - right, y: at - 4, "text-anchor": "end" }, label));
   }
   if (stages.length === 0) {
     nodes.push(svg("text", { class: "axis", x: W / 2, y: H / 2, "text-anchor": "middle" }, "no stages"));
@@ -486,6 +503,7 @@ async function generate(event) {
     currentTask = null;
     $("cancel").disabled = true;
     $("generate").disabled = false;
+    schedulePlan(); // plans wait while a job runs
   }
 }
 
