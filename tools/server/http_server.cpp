@@ -177,6 +177,8 @@ httplib::Server::HandlerResponse pre_route(ServerState& state, const httplib::Re
 }  // namespace
 
 bool is_loopback_host(const std::string& host) {
+  // A bare IPv6 address ("::1") has colons of its own, no port.
+  if (host.find(':') != host.rfind(':')) return loopback_name(host);
   return loopback_name(host_name(host));
 }
 
