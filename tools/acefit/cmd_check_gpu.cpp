@@ -349,19 +349,23 @@ int run_check_gpu(const SettingFlags& flags, bool json) {
   if (!context.ok()) {
     return report_error("check-gpu", context.status().message());
   }
-  const auto variables = variables_in_effect(context->dotenv);
-  const auto advice = recommendations(*context, variables);
   if (json) {
-    std::printf("%s\n", report_json(*context, variables, advice)
+    std::printf("%s\n", check_gpu_json(*context)
                             .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                             .c_str());
   } else {
-    print_text(*context, variables, advice);
+    const auto variables = variables_in_effect(context->dotenv);
+    print_text(*context, variables, recommendations(*context, variables));
   }
   return 0;
 }
 
 }  // namespace
+
+nlohmann::json check_gpu_json(const ResolvedContext& context) {
+  const auto variables = variables_in_effect(context.dotenv);
+  return report_json(context, variables, recommendations(context, variables));
+}
 
 void add_check_gpu_command(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "engine/resolve.h"
 
 namespace acefit::cli {
 
@@ -16,5 +19,9 @@ void add_config_command(CLI::App& app, int& exit_code);
 void add_generate_command(CLI::App& app, int& exit_code);
 void add_plan_command(CLI::App& app, int& exit_code);
 void add_profile_command(CLI::App& app, int& exit_code);
+void add_serve_command(CLI::App& app, int& exit_code);
+
+// The document `acefit check-gpu --json` prints (GET /v1/gpu serves it).
+nlohmann::json check_gpu_json(const ResolvedContext& context);
 
 }  // namespace acefit::cli

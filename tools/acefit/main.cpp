@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
     acefit::cli::add_generate_command(app, exit_code);
     acefit::cli::add_plan_command(app, exit_code);
     acefit::cli::add_profile_command(app, exit_code);
+    acefit::cli::add_serve_command(app, exit_code);
     const std::vector<std::string> names = command_names(app);
     // The command, as far as the words say: errors are "acefit CMD: error: ...".
     std::string command;
