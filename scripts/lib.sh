@@ -5,7 +5,8 @@ set -euo pipefail
 ACEFIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ACEFIT_PACKAGES=(cmake ninja-build g++ pkg-config libopenblas-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev clang-format libpcre2-dev libutf8proc-dev libflac-dev
-  libvulkan-dev libze-dev glslc mesa-vulkan-drivers vulkan-tools libcpp-httplib-dev chromium)
+  libmp3lame-dev libopus-dev libopusenc-dev libopusfile-dev libvulkan-dev libze-dev glslc
+  mesa-vulkan-drivers vulkan-tools libsqlite3-dev libcpp-httplib-dev chromium)
 
 acefit_install_packages() {
   local missing=()

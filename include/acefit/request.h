@@ -21,7 +21,7 @@ struct SongRequest {
   std::string lyrics;
   bool instrumental = false;  // the lyrics are "[Instrumental]"
   std::string language = "unknown";
-  std::uint64_t seed = 42;  // item b uses seed + b; 0 .. 2^32 - 1
+  std::uint64_t seed = 42;   // item b uses seed + b; 0 .. 2^32 - 1
   bool random_seed = false;  // draw the seed (the result says which)
   std::optional<int> steps;
   std::optional<double> shift;
@@ -58,13 +58,13 @@ struct SongRequest {
 // that run's memory plan.
 struct PreparedSong {
   EffectiveSettings settings;
-  GeneratorOptions options;     // the models the run loads
-  GenerationRequest request;    // as it will run (batch and streaming after the guard)
-  GenerationPlan plan;          // of that request
+  GeneratorOptions options;   // the models the run loads
+  GenerationRequest request;  // as it will run (batch and streaming after the guard)
+  GenerationPlan plan;        // of that request
   std::uint64_t budget_bytes = 0;
-  bool fits = false;            // false: `refusal` says why and what to change
+  bool fits = false;  // false: `refusal` says why and what to change
   std::string refusal;
-  int asked_batch = 1;          // before the guard
+  int asked_batch = 1;                // before the guard
   std::vector<std::string> warnings;  // settings, guard
   double plan_s = 0;
 };
@@ -82,12 +82,12 @@ struct SongResult {
 
 struct EngineInfo {
   std::string checkpoints;
-  std::string device;  // the device runs use, by name
-  EffectiveSettings defaults;             // of a request that asks nothing
-  EffectiveSettings defaults_with_lm;     // of one that uses the LM
-  std::vector<std::string> dit_models;    // DiT folders, the default first
-  std::vector<std::string> lm_models;     // LM folders present
-  std::vector<std::string> warnings;      // from opening (.env, device)
+  std::string device;                   // the device runs use, by name
+  EffectiveSettings defaults;           // of a request that asks nothing
+  EffectiveSettings defaults_with_lm;   // of one that uses the LM
+  std::vector<std::string> dit_models;  // DiT folders, the default first
+  std::vector<std::string> lm_models;   // LM folders present
+  std::vector<std::string> warnings;    // from opening (.env, device)
 };
 
 }  // namespace acefit

@@ -131,6 +131,7 @@ check(health["ok"] > 10 and not health["bad"], "/health: %d ok, failures %r" % (
 r = server.request("GET", "/v1/stats")
 d = r.data() or {}
 check(d.get("responses", {}).get("5xx") == 0, "5xx responses: %r" % d.get("responses"))
+print("connections: %r" % d.get("connections"))
 check(d.get("rejections", {}).get("queue_full") == 10 * Q - Q, "queue_full counter: %r" % d.get("rejections"))
 code = server.stop()
 check(code == 0, "exit code after SIGTERM: %r" % code)

@@ -361,7 +361,7 @@ TEST_F(AudioIo, FlacDecoderRejectsDamage) {
 TEST(AudioFormatChoice, ByNameAndExtension) {
   EXPECT_EQ(*audio_format_from_name("wav32f"), AudioFormat::wav32f);
   EXPECT_EQ(*audio_format_from_name("flac24"), AudioFormat::flac24);
-  EXPECT_FALSE(audio_format_from_name("mp3").ok());
+  EXPECT_FALSE(audio_format_from_name("aac").ok());
   EXPECT_EQ(*audio_format_from_extension("a/b.WAV"), AudioFormat::wav16);
   EXPECT_EQ(*audio_format_from_extension("song.flac"), AudioFormat::flac16);
   EXPECT_FALSE(audio_format_from_extension("dir.wav/song").ok());

@@ -311,10 +311,11 @@ void add_generate_command(CLI::App& app, int& exit_code) {
   add_request_flags(*command, args->request, true);
   keep_text(command->add_option(
       "--format", args->format,
-      "wav or flac (16-bit), wav32f or flac24 [default: from --out's extension]"));
-  keep_text(command->add_option("--out", args->out,
-                                "Output file (.wav or .flac); a batch adds -1, -2, ...; a device "
-                                "or FIFO (/dev/stdout) is written as a stream"))
+      "wav or flac (16-bit), wav32f, flac24, mp3 or opus [default: from --out's extension]"));
+  keep_text(command->add_option(
+                "--out", args->out,
+                "Output file (.wav, .flac, .mp3 or .opus); a batch adds -1, -2, ...; a device "
+                "or FIFO (/dev/stdout) is written as a stream"))
       ->required();
   command->add_flag("--no-overwrite", args->no_overwrite,
                     "Refuse to replace existing output files (checked before any work)");

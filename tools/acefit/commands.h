@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "engine/resolve.h"
+
 namespace acefit::cli {
 
 void add_devices_command(CLI::App& app, int& exit_code);
@@ -19,7 +21,6 @@ void add_plan_command(CLI::App& app, int& exit_code);
 void add_profile_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
 
-struct ResolvedContext;
 // The document `acefit check-gpu --json` prints (GET /v1/gpu serves it).
 nlohmann::json check_gpu_json(const ResolvedContext& context);
 

@@ -186,6 +186,7 @@ HttpServer::HttpServer(ServerOptions options, Engine& engine, std::timed_mutex& 
       http_(std::make_unique<GuardedServer>(state_->options.transport)) {
   ServerState& state = *state_;
   state.loopback = is_loopback_host(state.options.host);
+  state.transport = &http_->counters();
   http_->set_payload_max_length(state.options.max_upload_bytes + state.options.max_json_bytes);
   http_->set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
     return pre_route(state, req, res);
@@ -245,6 +246,7 @@ Expected<int> HttpServer::bind() {
           ? http_->bind_to_any_port(state_->options.host)
           : (http_->bind_to_port(state_->options.host, state_->options.port) ? state_->options.port
                                                                              : -1);
+  if (port >= 0) http_->raise_listen_backlog(128);
   if (port < 0) {
     return Status(ErrorCode::io, "cannot listen on " + state_->options.host + ":" +
                                      std::to_string(state_->options.port) +

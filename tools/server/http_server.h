@@ -55,6 +55,7 @@ struct ServerState {
   std::atomic<std::uint64_t> rejected_auth{0}, rejected_size{0}, rejected_queue_full{0},
       rejected_shutting_down{0}, rejected_invalid{0};
   std::atomic<std::uint64_t> handler_exceptions{0};
+  const TransportCounters* transport = nullptr;  // connections (GET /v1/stats)
 
   ServerState(ServerOptions o, Engine& e, std::timed_mutex& m, JobQueue& q, JobStore& s)
       : options(std::move(o)), engine(e), engine_mutex(m), queue(q), store(s) {}

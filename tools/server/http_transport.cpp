@@ -298,6 +298,11 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
   return ok;
 }
 
+void GuardedServer::raise_listen_backlog(int backlog) {
+  const socket_t sock = svr_sock_;
+  if (sock != INVALID_SOCKET) (void)::listen(sock, backlog);
+}
+
 void close_connection_after_response() {
   if (t_current_stream != nullptr) t_current_stream->request_close();
 }

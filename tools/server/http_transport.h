@@ -47,6 +47,9 @@ class GuardedServer : public httplib::Server {
  public:
   explicit GuardedServer(const TransportLimits& limits);
   const TransportCounters& counters() const { return counters_; }
+  // httplib 0.11 listens with a backlog of 5: a burst of connections then
+  // waits for SYN retransmits (1 s) or is reset. Call after binding.
+  void raise_listen_backlog(int backlog);
 
  private:
   bool process_and_close_socket(socket_t sock) override;

@@ -57,6 +57,10 @@ void stats(ServerState& state, httplib::Response& res) {
               {{"2xx", state.responses_2xx.load()},
                {"4xx", state.responses_4xx.load()},
                {"5xx", state.responses_5xx.load()}}},
+             {"connections",
+              {{"accepted", state.transport ? state.transport->connections.load() : 0},
+               {"refused_busy", state.transport ? state.transport->refused_busy.load() : 0},
+               {"head_limit", state.transport ? state.transport->head_limit.load() : 0}}},
              {"handler_exceptions", state.handler_exceptions.load()},
              {"ready", state.ready.load() && !state.draining.load()}});
 }

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <new>
 
 #include "io/audio/flac.h"
+#include "io/audio/mp3.h"
+#include "io/audio/opus.h"
 #include "io/audio/wav.h"
 
 namespace acefit {
@@ -20,17 +23,21 @@ const char* audio_format_name(AudioFormat format) {
       return "flac16";
     case AudioFormat::flac24:
       return "flac24";
+    case AudioFormat::mp3:
+      return "mp3";
+    case AudioFormat::opus:
+      return "opus";
   }
   return "unknown";
 }
 
 Expected<AudioFormat> audio_format_from_name(const std::string& name) {
-  for (AudioFormat f :
-       {AudioFormat::wav16, AudioFormat::wav32f, AudioFormat::flac16, AudioFormat::flac24}) {
+  for (AudioFormat f : {AudioFormat::wav16, AudioFormat::wav32f, AudioFormat::flac16,
+                        AudioFormat::flac24, AudioFormat::mp3, AudioFormat::opus}) {
     if (name == audio_format_name(f)) return f;
   }
   return invalid_argument("unknown audio format '" + name +
-                          "' (expected wav16, wav32f, flac16 or flac24)");
+                          "' (expected wav16, wav32f, flac16, flac24, mp3 or opus)");
 }
 
 Expected<AudioFormat> audio_format_from_extension(const std::string& path) {
@@ -43,8 +50,26 @@ Expected<AudioFormat> audio_format_from_extension(const std::string& path) {
   }
   if (ext == "wav") return AudioFormat::wav16;
   if (ext == "flac") return AudioFormat::flac16;
+  if (ext == "mp3") return AudioFormat::mp3;
+  if (ext == "opus") return AudioFormat::opus;
   return invalid_argument("cannot tell the audio format of '" + path +
-                          "' from its extension (expected .wav or .flac)");
+                          "' from its extension (expected .wav, .flac, .mp3 or .opus)");
+}
+
+float clamp_unit_sample(float sample, std::uint64_t& clamped) {
+  if (std::isnan(sample)) {
+    ++clamped;
+    return 0.0f;
+  }
+  if (sample > 1.0f) {
+    ++clamped;
+    return 1.0f;
+  }
+  if (sample < -1.0f) {
+    ++clamped;
+    return -1.0f;
+  }
+  return sample;
 }
 
 Expected<AudioWriteResult> write_audio_file(const std::string& path, const AudioBuffer& audio,
@@ -60,12 +85,18 @@ Expected<AudioWriteResult> write_audio_file(const std::string& path, const Audio
       flac.bits_per_sample = format == AudioFormat::flac16 ? 16 : 24;
       return write_flac(path, audio, flac, options);
     }
+    case AudioFormat::mp3:
+      return write_mp3(path, audio, Mp3EncodeOptions{}, options);
+    case AudioFormat::opus:
+      return write_opus(path, audio, OpusEncodeOptions{}, options);
   }
   return invalid_argument("cannot write '" + path + "': unknown audio format");
 }
 
 std::uint64_t planned_audio_file_bytes(std::uint64_t frames, int channels, int sample_rate_hz,
                                        AudioFormat format) {
+  if (format == AudioFormat::mp3) return mp3_max_file_bytes(frames, sample_rate_hz);
+  if (format == AudioFormat::opus) return opus_max_file_bytes(frames, sample_rate_hz);
   const WavSampleFormat wav = format == AudioFormat::wav32f   ? WavSampleFormat::float32
                               : format == AudioFormat::flac24 ? WavSampleFormat::pcm24
                                                               : WavSampleFormat::pcm16;
@@ -89,6 +120,16 @@ Expected<AudioWriteResult> encode_audio(const AudioBuffer& audio, AudioFormat fo
       FlacEncodeOptions flac;
       flac.bits_per_sample = format == AudioFormat::flac16 ? 16 : 24;
       auto encoded = encode_flac(audio, flac);
+      if (!encoded.ok()) return encoded.status().with_context("cannot write '" + path + "'");
+      ACEFIT_TRY(sink(encoded->bytes));
+      AudioWriteResult result;
+      result.clamped_samples = encoded->clamped_samples;
+      result.file_bytes = encoded->bytes.size();
+      return result;
+    }
+    case AudioFormat::mp3:
+    case AudioFormat::opus: {
+      auto encoded = format == AudioFormat::mp3 ? encode_mp3(audio) : encode_opus(audio);
       if (!encoded.ok()) return encoded.status().with_context("cannot write '" + path + "'");
       ACEFIT_TRY(sink(encoded->bytes));
       AudioWriteResult result;
