@@ -138,6 +138,9 @@ raw = raw_exchange(server.port, b"POST /release_task HTTP/1.1\r\nHost: 127.0.0.1
                    b"Content-Type: application/json\r\nContent-Length: 2\r\n"
                    b"Transfer-Encoding: chunked\r\n\r\n{}", timeout=5)
 check(status_of(raw) == 400, "Content-Length with Transfer-Encoding: %r" % raw[:60])
+raw = raw_exchange(server.port, b"POST /v1/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Content-Type: application/json\r\n\r\n", timeout=5)
+check(status_of(raw) == 411, "POST without a length: %r" % raw[:60])
 raw = raw_exchange(server.port, b"GET /health?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 check(status_of(raw) == 414, "9000-byte URI: %r" % raw[:60])
 headers = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 60) for i in range(10000))
