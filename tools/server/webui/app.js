@@ -188,6 +188,7 @@ function updateControls() {
   $("duration-hint").textContent = `up to ${maxDuration} s ${mode}`;
   $("batch-hint").textContent = `up to ${maxBatch} ${mode}`;
   $("lyrics").disabled = $("instrumental").checked;
+  $("seed").disabled = $("random-seed").checked;
 }
 
 function numberField(id) {
@@ -210,7 +211,7 @@ function formBody() {
     vocal_language: $("vocal-language").value,
     inference_steps: numberField("inference-steps"),
     shift: numberField("shift"),
-    seed: numberField("seed"),
+    seed: $("random-seed").checked ? undefined : numberField("seed"),
     use_random_seed: $("random-seed").checked,
     thinking: usesLm(),
     audio_format: $("audio-format").value,
