@@ -38,7 +38,7 @@ gen() { "$acefit" generate --checkpoints "$ck" --out "$work/x.wav" "$@"; }
 for seed in 18446744073709551616 18446744073709551615 1e23 -2 4294967296 abc 1.5 ""; do
   expect 2 "--seed: invalid value '$seed'" gen --caption x --seed "$seed"
 done
-expect 2 "\.mp3" "$acefit" generate --checkpoints "$ck" --caption x --seed 4294967295 --out "$work/x.mp3"
+expect 2 "\.aac" "$acefit" generate --checkpoints "$ck" --caption x --seed 4294967295 --out "$work/x.aac"
 "$acefit" generate --checkpoints "$ck" --out "$work/seed.wav" --caption x --seed -1 \
   --duration 10 --batch 1 --json >"$work/seed.json" 2>"$work/seed.log" || fail "--seed -1: $(cat "$work/seed.log")"
 drawn=$(sed -n 's/.*--seed -1: random seed \([0-9]*\).*/\1/p' "$work/seed.log")

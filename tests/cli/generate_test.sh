@@ -84,7 +84,7 @@ bad() { "$acefit" generate --checkpoints "$work/ck" --caption "x" "$@"; }
 expect_error "time signature" bad --timesignature 5 --out "$work/x.wav"
 expect_error "keyscale" bad --keyscale "H major" --out "$work/x.wav"
 expect_error "bpm" bad --bpm 500 --out "$work/x.wav"
-expect_error ".mp3" bad --out "$work/x.mp3"
+expect_error ".aac" bad --out "$work/x.aac"
 expect_error "batch" bad --batch 0 --out "$work/x.wav"
 [ ! -e "$work/x.wav" ] || fail "a failed run left an output file"
 echo "generate CLI: ok"
