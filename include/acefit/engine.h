@@ -95,6 +95,11 @@ class Engine {
   Expected<SongResult> generate(const SongRequest& request, const OutputTarget& output,
                                 const RunCallbacks& callbacks = {});
 
+  // Loads the models `request` would use (after its plan and the guard), so
+  // the first generation starts at once; the server does this while it
+  // answers 503 not_ready. out_of_memory when that request cannot fit.
+  Status warm_up(const SongRequest& request, const RunCallbacks& callbacks = {});
+
   // The settings a request that asks nothing gets on this device (the UI's
   // defaults), the device, and the DiT folders of the checkpoints.
   const EngineInfo& info() const;

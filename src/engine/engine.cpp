@@ -259,6 +259,19 @@ Expected<PreparedSong> Engine::prepare(const SongRequest& request) {
   return prepared;
 }
 
+Status Engine::warm_up(const SongRequest& request, const RunCallbacks& callbacks) {
+  SongRequest song = request;
+  ACEFIT_ASSIGN(PreparedSong prepared, impl_->resolve(song));
+  ACEFIT_TRY(impl_->fit(prepared));
+  if (!prepared.fits) return Status(ErrorCode::out_of_memory, prepared.refusal);
+  const ProgressFn progress = [&callbacks](std::string_view stage, std::int64_t done,
+                                           std::int64_t total) {
+    if (callbacks.progress) callbacks.progress(stage, done, total);
+  };
+  double load_s = 0;
+  return impl_->loaded(prepared.options, progress, load_s).status();
+}
+
 Expected<SongResult> Engine::generate(const SongRequest& request, const OutputTarget& output,
                                       const RunCallbacks& callbacks) {
   Stopwatch wall;

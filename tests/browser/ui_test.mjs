@@ -125,14 +125,17 @@ function startServer(gib, apiKey) {
   const log = fs.createWriteStream(path.join(artifacts, `server-${gib}gb${apiKey ? "-key" : ""}.log`));
   child.stderr.pipe(log);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no 'listening on' line within 30 s")), 30_000);
+    const timer = setTimeout(() => reject(new Error("no 'listening on' and 'ready' lines within 30 s")), 30_000);
     child.on("exit", (code) => reject(new Error(`acefit serve exited with ${code} (see server-${gib}gb.log)`)));
+    let url = null;
     readline.createInterface({ input: child.stdout }).on("line", (line) => {
       log.write(line + "\n");
       const m = /acefit serve: listening on (http:\/\/\S+)/.exec(line);
-      if (m) {
+      if (m) url = m[1].replace(/\/$/, "");
+      // The page is opened once the warm-up ended (the models are loaded).
+      if (url && line.startsWith("acefit serve: ready")) {
         clearTimeout(timer);
-        resolve({ url: m[1].replace(/\/$/, ""), child });
+        resolve({ url, child });
       }
     });
   });

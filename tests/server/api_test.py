@@ -61,6 +61,20 @@ for flags, needle in [(["--port", "70000"], "--port"), (["--queue-size", "0"], "
     check(done.returncode == 2 and len(lines) == 1 and needle in lines[0],
           "serve %s: exit %d, %r" % (" ".join(flags), done.returncode, lines))
 
+# ---- warm-up: the server answers while the default models load ----
+warming = Server(acefit, ck, out + "-warm", [], env={"ACEFIT_TEST_WARM_UP_DELAY_MS": "1500"})
+warming.start(wait_ready=False)
+r = warming.request("GET", "/health", auth=False)
+check(r.status == 200 and (r.data() or {}).get("ready") is False,
+      "/health while warming up: %s %r" % (r.status, r.body))
+r = warming.submit(job_fields())
+check(r.status == 503 and (r.error() or {}).get("code") == "not_ready" and r.header("Retry-After"),
+      "/release_task while warming up: %s %r" % (r.status, r.body))
+check("acefit serve: ready" in warming.wait_ready(), "no ready line after the warm-up")
+r = warming.request("GET", "/health", auth=False)
+check((r.data() or {}).get("ready") is True, "/health after the warm-up: %r" % r.body)
+check(warming.stop() == 0, "the warming server did not stop cleanly")
+
 server = Server(acefit, ck, out, ["--queue-size", "2", "--input-dir", inputs,
                                   "--max-upload-mib", "1", "--shutdown-grace-s", "2"]).start()
 

@@ -107,7 +107,9 @@ class Server:
         self.port = None
         self.log_path = output_dir.rstrip("/") + ".log"
 
-    def start(self, timeout=60):
+    def start(self, timeout=60, wait_ready=True):
+        """Starts the server; returns once it listens and, with wait_ready,
+        once its warm-up ended (the "acefit serve: ready" line)."""
         command = [self.acefit, "serve", "--host", "127.0.0.1", "--port", "0", "--checkpoints",
                    self.checkpoints, "--output-dir", self.output_dir] + self.args
         if self.api_key:
@@ -116,25 +118,35 @@ class Server:
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log,
                                         env=self.env)
         Server.running.append(self)
-        end = time.time() + timeout
-        line = b""
-        while time.time() < end:
+        self._end = time.time() + timeout
+        self._stdout = b""
+        text = self._next_line()
+        prefix = "acefit serve: listening on http://127.0.0.1:"
+        if not text.startswith(prefix):
+            raise RuntimeError("acefit serve did not start: %r (log %s)" % (text, self.log_path))
+        self.port = int(text[len(prefix):].split()[0])
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def _next_line(self):
+        while time.time() < self._end and b"\n" not in self._stdout:
             ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
             if ready:
                 chunk = os.read(self.process.stdout.fileno(), 4096)
                 if not chunk:
                     break
-                line += chunk
-                if b"\n" in line:
-                    break
-            if self.process.poll() is not None:
+                self._stdout += chunk
+            elif self.process.poll() is not None:
                 break
-        text = line.decode("utf-8", "replace")
-        prefix = "acefit serve: listening on http://127.0.0.1:"
-        if not text.startswith(prefix):
-            raise RuntimeError("acefit serve did not start: %r (log %s)" % (text, self.log_path))
-        self.port = int(text[len(prefix):].split()[0])
-        return self
+        line, _, self._stdout = self._stdout.partition(b"\n")
+        return line.decode("utf-8", "replace")
+
+    def wait_ready(self):
+        text = self._next_line()
+        if not text.startswith("acefit serve: ready"):
+            raise RuntimeError("acefit serve did not get ready: %r (log %s)" % (text, self.log_path))
+        return text
 
     def connection(self, timeout=15):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

@@ -89,6 +89,19 @@ TEST(EngineApi, GeneratesFilesAndKeepsTheModelsLoaded) {
   EXPECT_EQ(second->load_s, 0.0);  // the same models: still loaded
 }
 
+TEST(EngineApi, WarmUpLoadsTheModelsTheNextRunUses) {
+  auto engine = open_engine();
+  ASSERT_NE(engine, nullptr);
+  const Status warmed = engine->warm_up(short_song());
+  ASSERT_TRUE(warmed.ok()) << warmed.to_string();
+  EngineFolder folder;
+  OutputTarget target;
+  target.path = (folder.path / "warm.wav").string();
+  auto run = engine->generate(short_song(), target);
+  ASSERT_TRUE(run.ok()) << run.status().to_string();
+  EXPECT_EQ(run->load_s, 0.0);
+}
+
 TEST(EngineApi, ACancelledRunWritesNothingAndTheNextRunSucceeds) {
   auto engine = open_engine();
   ASSERT_NE(engine, nullptr);

@@ -22,12 +22,14 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "confine.h"
+#include "core/timer.h"
 #include "http_server.h"
 #include "io/file/atomic_file.h"
 #include "io/file/temp_cleanup.h"
 #include "job_queue.h"
 #include "job_store.h"
 #include "profile/derive.h"
+#include "release_request.h"
 #include "request_cli.h"
 #include "runtime.h"
 #include "settings_cli.h"
@@ -206,7 +208,33 @@ int run_serve(ServeArgs& args) {
     }
     if (stopper.joinable()) stopper.join();
   });
+  // Warm-up: the models of a default request load while the server already
+  // answers (submissions get 503 not_ready with Retry-After until then).
+  http.state().ready = false;
+  std::thread warm_up([&] {
+    Stopwatch watch;
+    if (const char* delay = std::getenv("ACEFIT_TEST_WARM_UP_DELAY_MS"); delay && *delay)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(delay)));
+    Status status;
+    {
+      std::lock_guard<std::timed_mutex> lock(engine_mutex);
+      auto defaults =
+          server::parse_release_request(nlohmann::json::object(), server::FieldSource::json);
+      if (defaults.ok()) status = (*engine)->warm_up(defaults.value->song);
+    }
+    if (status.ok()) {
+      std::printf("acefit serve: ready (models loaded in %.1f s)\n", watch.elapsed_s());
+    } else {
+      std::printf(
+          "acefit serve: ready (the default request's models did not load: %s; each job "
+          "loads its own)\n",
+          status.message().c_str());
+    }
+    std::fflush(stdout);
+    http.state().ready = true;
+  });
   const bool listened = http.listen();
+  warm_up.join();
   const unsigned char stop_byte = 0;
   (void)!::write(g_signal_pipe[1], &stop_byte, 1);
   signal_thread.join();
