@@ -265,6 +265,7 @@ entry = result[0] if result else {}
 for key in ["file", "wave", "status", "create_time", "env", "prompt", "lyrics", "metas",
             "generation_info", "seed_value", "lm_model", "dit_model"]:
     check(key in entry, "result lacks %s" % key)
+check(entry.get("lm_model", "absent") is None, "no LM ran, yet lm_model is %r" % entry.get("lm_model"))
 check(set((entry.get("metas") or {}).keys()) >= {"bpm", "duration", "genres", "keyscale", "timesignature"},
       "metas keys: %r" % entry.get("metas"))
 file_url = entry.get("file", "")

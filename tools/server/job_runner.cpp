@@ -37,7 +37,8 @@ Json result_entries(const Job& job, const ReleaseRequest& request, const SongRes
                 {"genres", run.lm.cot.genres ? Json(*run.lm.cot.genres) : Json(nullptr)},
                 {"keyscale", run.keyscale ? Json(*run.keyscale) : Json(nullptr)},
                 {"timesignature", run.time_signature ? Json(*run.time_signature) : Json(nullptr)}};
-  const std::string lm_model = result.prepared.settings.lm_model.value.value_or("");
+  // The LM that ran (null when none did).
+  const Json lm_model = run.record.lm.ran ? Json(run.record.lm.model) : Json(nullptr);
   char info[256];
   std::snprintf(info, sizeof info, "%d steps, shift %.2f, %s, %.1f s wall, format %s", run.steps,
                 run.shift, run.turbo ? "turbo" : "base", result.wall_s, result.format.c_str());
