@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <string>
+#include <vector>
 
 namespace acefit::server {
 namespace {
@@ -42,11 +42,21 @@ TEST(WebAssets, PageReferencesResolveAndNothingIsExternal) {
   const WebAsset* index = find_web_asset("/");
   ASSERT_NE(index, nullptr);
   const std::string page(index->body);
-  const std::regex reference(R"re((?:href|src)="([^"]*)")re");
+  // Every href="..." and src="..." value.
+  std::vector<std::string> targets;
+  for (const std::string attribute : {"href=\"", "src=\""}) {
+    for (std::size_t at = page.find(attribute); at != std::string::npos;
+         at = page.find(attribute, at + 1)) {
+      // Only the attribute itself (" src=", not "data-src=").
+      if (at > 0 && page[at - 1] != ' ' && page[at - 1] != '\n') continue;
+      const std::size_t start = at + attribute.size();
+      const std::size_t end = page.find('"', start);
+      ASSERT_NE(end, std::string::npos);
+      targets.push_back(page.substr(start, end - start));
+    }
+  }
   int references = 0;
-  for (auto it = std::sregex_iterator(page.begin(), page.end(), reference);
-       it != std::sregex_iterator(); ++it) {
-    const std::string target = (*it)[1];
+  for (const std::string& target : targets) {
     EXPECT_EQ(target.rfind("/ui/", 0), 0u) << target;
     EXPECT_NE(find_web_asset(target), nullptr) << target;
     ++references;
