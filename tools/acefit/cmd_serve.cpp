@@ -222,6 +222,8 @@ int run_serve(ServeArgs& args) {
           server::parse_release_request(nlohmann::json::object(), server::FieldSource::json);
       if (defaults.ok()) status = (*engine)->warm_up(defaults.value->song);
     }
+    // Ready before the line says so: a client reading it may ask at once.
+    http.state().ready = true;
     if (status.ok()) {
       std::printf("acefit serve: ready (models loaded in %.1f s)\n", watch.elapsed_s());
     } else {
@@ -231,7 +233,6 @@ int run_serve(ServeArgs& args) {
           status.message().c_str());
     }
     std::fflush(stdout);
-    http.state().ready = true;
   });
   const bool listened = http.listen();
   warm_up.join();
