@@ -72,6 +72,17 @@ float clamp_unit_sample(float sample, std::uint64_t& clamped) {
   return sample;
 }
 
+Expected<AudioWriteResult> write_encoded_audio(const std::string& path,
+                                               Expected<EncodedAudio> encoded,
+                                               const AtomicWriteOptions& atomic) {
+  if (!encoded.ok()) return encoded.status().with_context("cannot write '" + path + "'");
+  ACEFIT_TRY(write_file_atomic(path, encoded->bytes, atomic));
+  AudioWriteResult result;
+  result.clamped_samples = encoded->clamped_samples;
+  result.file_bytes = encoded->bytes.size();
+  return result;
+}
+
 Expected<AudioWriteResult> write_audio_file(const std::string& path, const AudioBuffer& audio,
                                             AudioFormat format, const AtomicWriteOptions& options) {
   switch (format) {

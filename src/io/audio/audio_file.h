@@ -61,6 +61,13 @@ struct EncodedAudio {
   std::uint64_t clamped_samples = 0;
 };
 
+// Commits `encoded` (an encoder's result) to `path` atomically; an encoder
+// error comes back naming the path. What write_flac, write_mp3 and
+// write_opus share.
+Expected<AudioWriteResult> write_encoded_audio(const std::string& path,
+                                               Expected<EncodedAudio> encoded,
+                                               const AtomicWriteOptions& atomic);
+
 // One sample for a lossy encoder's float input: NaN -> 0, infinities and
 // values outside [-1, 1] -> the nearest of -1 and 1, each counted in
 // `clamped` (OUT-11).

@@ -80,7 +80,7 @@ Status encoder_error(const char* stage, FLAC__StreamEncoder* encoder, const Memo
 
 }  // namespace
 
-Expected<FlacEncoded> encode_flac(const AudioBuffer& audio, const FlacEncodeOptions& options) {
+Expected<EncodedAudio> encode_flac(const AudioBuffer& audio, const FlacEncodeOptions& options) {
   if (audio.channels < 1 || audio.channels > 2) {
     return invalid_argument("FLAC output supports 1 or 2 channels, got " +
                             std::to_string(audio.channels));
@@ -126,7 +126,7 @@ Expected<FlacEncoded> encode_flac(const AudioBuffer& audio, const FlacEncodeOpti
       return Status(status.code(),
                     status.message() + " (" + FLAC__StreamEncoderInitStatusString[init] + ")");
     }
-    FlacEncoded result;
+    EncodedAudio result;
     constexpr std::size_t kBlockFrames = 4096;
     const std::size_t block_samples = kBlockFrames * static_cast<std::size_t>(audio.channels);
     std::vector<FLAC__int32> block(block_samples);
@@ -152,13 +152,7 @@ Expected<FlacEncoded> encode_flac(const AudioBuffer& audio, const FlacEncodeOpti
 Expected<AudioWriteResult> write_flac(const std::string& path, const AudioBuffer& audio,
                                       const FlacEncodeOptions& options,
                                       const AtomicWriteOptions& atomic) {
-  auto encoded = encode_flac(audio, options);
-  if (!encoded.ok()) return encoded.status().with_context("cannot write '" + path + "'");
-  ACEFIT_TRY(write_file_atomic(path, encoded->bytes, atomic));
-  AudioWriteResult result;
-  result.clamped_samples = encoded->clamped_samples;
-  result.file_bytes = encoded->bytes.size();
-  return result;
+  return write_encoded_audio(path, encode_flac(audio, options), atomic);
 }
 
 // ---- decoding --------------------------------------------------------------

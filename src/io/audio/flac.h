@@ -26,13 +26,8 @@ struct FlacEncodeOptions {
   std::int64_t fail_after_bytes = -1;
 };
 
-struct FlacEncoded {
-  std::vector<std::uint8_t> bytes;
-  std::uint64_t clamped_samples = 0;
-};
-
 // Encodes `audio` (1 or 2 channels) into FLAC bytes in memory.
-Expected<FlacEncoded> encode_flac(const AudioBuffer& audio, const FlacEncodeOptions& options = {});
+Expected<EncodedAudio> encode_flac(const AudioBuffer& audio, const FlacEncodeOptions& options = {});
 
 // Encodes and writes atomically.
 Expected<AudioWriteResult> write_flac(const std::string& path, const AudioBuffer& audio,

@@ -191,13 +191,7 @@ Expected<EncodedAudio> encode_mp3(const AudioBuffer& audio, const Mp3EncodeOptio
 Expected<AudioWriteResult> write_mp3(const std::string& path, const AudioBuffer& audio,
                                      const Mp3EncodeOptions& options,
                                      const AtomicWriteOptions& atomic) {
-  auto encoded = encode_mp3(audio, options);
-  if (!encoded.ok()) return encoded.status().with_context("cannot write '" + path + "'");
-  ACEFIT_TRY(write_file_atomic(path, encoded->bytes, atomic));
-  AudioWriteResult result;
-  result.clamped_samples = encoded->clamped_samples;
-  result.file_bytes = encoded->bytes.size();
-  return result;
+  return write_encoded_audio(path, encode_mp3(audio, options), atomic);
 }
 
 }  // namespace acefit

@@ -148,13 +148,7 @@ Expected<EncodedAudio> encode_opus(const AudioBuffer& audio, const OpusEncodeOpt
 Expected<AudioWriteResult> write_opus(const std::string& path, const AudioBuffer& audio,
                                       const OpusEncodeOptions& options,
                                       const AtomicWriteOptions& atomic) {
-  auto encoded = encode_opus(audio, options);
-  if (!encoded.ok()) return encoded.status().with_context("cannot write '" + path + "'");
-  ACEFIT_TRY(write_file_atomic(path, encoded->bytes, atomic));
-  AudioWriteResult result;
-  result.clamped_samples = encoded->clamped_samples;
-  result.file_bytes = encoded->bytes.size();
-  return result;
+  return write_encoded_audio(path, encode_opus(audio, options), atomic);
 }
 
 }  // namespace acefit
