@@ -14,22 +14,6 @@ namespace acefit {
 
 namespace {
 
-// The value as given, control characters escaped, cut at 80 bytes.
-std::string shown_value(const std::string& value) {
-  std::string out;
-  for (const char c : value.substr(0, 80)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return value.size() > 80 ? out + "..." : out;
-}
-
 Status refused(const std::string& message) {
   return Status(ErrorCode::invalid_argument, message);
 }
@@ -50,7 +34,7 @@ Status check_song_request(SongRequest& request) {
   ACEFIT_TRY(
       check_text_field("--lm-negative-prompt", request.lm_negative_prompt, kMaxCaptionBytes));
   if (request.method != "ode" && request.method != "sde")
-    return refused("--method must be ode or sde, got '" + shown_value(request.method) + "'");
+    return refused("--method must be ode or sde, got '" + printable_text(request.method) + "'");
   if (request.time_signature) {
     auto parsed = parse_time_signature(*request.time_signature);
     if (!parsed.ok()) return refused("--timesignature: " + parsed.status().message());

@@ -12,6 +12,7 @@
 #include "confine.h"
 #include "http_server.h"
 #include "http_util.h"
+#include "io/text/text_input.h"
 
 namespace acefit::server {
 namespace {
@@ -98,8 +99,8 @@ TEST(ServerHost, LoopbackAddresses) {
 TEST(ServerText, UrlEncodeAndPrintable) {
   EXPECT_EQ(url_encode("/srv/out/ab-1.wav"), "/srv/out/ab-1.wav");
   EXPECT_EQ(url_encode("a b&c=d%"), "a%20b%26c%3Dd%25");
-  EXPECT_EQ(printable("a\nb\"c"), "a\\x0ab\\x22c");
-  EXPECT_EQ(printable(std::string(100, 'x'), 4), "xxxx...");
+  EXPECT_EQ(printable_text("a\nb\"c"), "a\\x0ab\\x22c");
+  EXPECT_EQ(printable_text(std::string(100, 'x'), 4), "xxxx...");
 }
 
 }  // namespace

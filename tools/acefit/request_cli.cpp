@@ -51,26 +51,10 @@ std::optional<std::int64_t> parse_whole(std::string_view text, std::int64_t min,
 
 namespace {
 
-// The value as the user typed it, control characters escaped, cut at 80 bytes.
-std::string printable_value(const std::string& value) {
-  std::string out;
-  for (const char c : value.substr(0, 80)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return value.size() > 80 ? out + "..." : out;
-}
-
 [[noreturn]] void refuse(const std::string& flag, const std::string& value,
                          const std::string& expected) {
   throw CLI::ValidationError(flag,
-                             "invalid value '" + printable_value(value) + "' (" + expected + ")");
+                             "invalid value '" + printable_text(value) + "' (" + expected + ")");
 }
 
 }  // namespace
@@ -287,7 +271,7 @@ Status prepare_request_args(RequestArgs& args, bool caption_required) {
     ACEFIT_TRY(check_text_field("--timesignature", *args.time_signature, 64));
   ACEFIT_TRY(check_text_field("--language", args.language, 64));
   if (args.method != "ode" && args.method != "sde")
-    return invalid_argument("--method must be ode or sde, got '" + printable_value(args.method) +
+    return invalid_argument("--method must be ode or sde, got '" + printable_text(args.method) +
                             "'");
   if (args.time_signature) {
     auto parsed = parse_time_signature(*args.time_signature);

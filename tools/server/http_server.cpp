@@ -1,5 +1,7 @@
 #include "http_server.h"
 
+#include "io/text/text_input.h"
+
 #include <arpa/inet.h>
 
 #include <cstdio>
@@ -161,8 +163,8 @@ httplib::Server::HandlerResponse pre_route(ServerState& state, const httplib::Re
   // The same query parameter twice: the last must not silently win.
   for (auto it = req.params.begin(); it != req.params.end(); ++it) {
     if (req.params.count(it->first) > 1) {
-      send_error(res, 400, "invalid_request", printable(it->first),
-                 "query parameter '" + printable(it->first) + "' is given more than once");
+      send_error(res, 400, "invalid_request", printable_text(it->first),
+                 "query parameter '" + printable_text(it->first) + "' is given more than once");
       return Handled::Handled;
     }
   }

@@ -1,5 +1,7 @@
 #include "http_util.h"
 
+#include "io/text/text_input.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -78,8 +80,8 @@ std::optional<RequestError> parse_urlencoded(const std::string& text, nlohmann::
       part = std::move(decoded);
     }
     if (out.contains(parts[0]))
-      return RequestError{400, "invalid_request", printable(parts[0]),
-                          "field '" + printable(parts[0]) + "' is given more than once"};
+      return RequestError{400, "invalid_request", printable_text(parts[0]),
+                          "field '" + printable_text(parts[0]) + "' is given more than once"};
     out[parts[0]] = parts[1];
     if (end == text.size()) break;
   }
@@ -271,7 +273,7 @@ bool read_request_body(ServerState& state, const httplib::Request& req, httplib:
             return false;
           }
           if (!names.insert(part.name).second) {
-            text_error = "field '" + printable(part.name) + "' is given more than once";
+            text_error = "field '" + printable_text(part.name) + "' is given more than once";
             return false;
           }
           current = part.name;
@@ -356,22 +358,6 @@ std::string url_encode(const std::string& text) {
       out += kHex[c & 15];
     }
   }
-  return out;
-}
-
-std::string printable(const std::string& text, std::size_t max_bytes) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < max_bytes; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > max_bytes) out += "...";
   return out;
 }
 

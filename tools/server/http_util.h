@@ -65,7 +65,4 @@ std::string query_value(const httplib::Request& req, const std::string& name);
 // Percent-encodes a query value.
 std::string url_encode(const std::string& text);
 
-// Text safe to echo in an error: control bytes escaped, at most max_bytes.
-std::string printable(const std::string& text, std::size_t max_bytes = 64);
-
 }  // namespace acefit::server

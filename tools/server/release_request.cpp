@@ -18,25 +18,6 @@ using json = nlohmann::json;
 
 constexpr int kMaxJsonDepth = 64;
 
-// A field name or value as an error message may show it: printable ASCII,
-// other bytes as \xNN, at most 64 bytes of the original.
-std::string printable(std::string_view text) {
-  std::string out;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < text.size() && i < 64; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (text.size() > 64) out += "...";
-  return out;
-}
-
 RequestError error(std::string field, std::string message, std::string code = "invalid_request") {
   RequestError e;
   e.http_status = 400;
@@ -388,11 +369,11 @@ Error add_entry(std::map<std::string, Entry>& fields, const std::string& written
   const auto& aliases = alias_map();
   const auto it = aliases.find(leaf);
   if (it == aliases.end())
-    return error(written, "unknown field '" + printable(written) + "'", "unknown_field");
+    return error(written, "unknown field '" + printable_text(written) + "'", "unknown_field");
   const std::string& canonical = it->second;
   if (const auto seen = fields.find(canonical); seen != fields.end()) {
-    return error(written, "field '" + printable(written) + "' repeats '" +
-                              printable(seen->second.key) + "' (the same field given twice)");
+    return error(written, "field '" + printable_text(written) + "' repeats '" +
+                              printable_text(seen->second.key) + "' (the same field given twice)");
   }
   fields.emplace(canonical, Entry{written, &value, source});
   return std::nullopt;
@@ -450,7 +431,7 @@ Parsed<json> parse_json_body(std::string_view text) {
     return result;
   }
   if (duplicate) {
-    result.error = error(*duplicate, "key '" + printable(*duplicate) +
+    result.error = error(*duplicate, "key '" + printable_text(*duplicate) +
                                          "' appears twice in one object (the last value does "
                                          "not silently win)");
     return result;
@@ -504,7 +485,7 @@ Parsed<ReleaseRequest> parse_release_request(const json& body, FieldSource sourc
       if (is_nested_name(inner_key))
         return fail(error(
             key + "." + inner_key,
-            key + "." + printable(inner_key) + ": nested metadata objects go one level deep"));
+            key + "." + printable_text(inner_key) + ": nested metadata objects go one level deep"));
       if (Error err =
               add_entry(fields, key + "." + inner_key, inner_key, inner_value, nested_source))
         return fail(*err);

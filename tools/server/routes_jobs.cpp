@@ -8,6 +8,7 @@
 #include "confine.h"
 #include "http_util.h"
 #include "io/audio/audio_file.h"
+#include "io/text/text_input.h"
 #include "routes.h"
 
 namespace acefit::server {
@@ -69,8 +70,8 @@ bool check_path_fields(ServerState& state, RequestBody& body, httplib::Response&
 bool check_uploads(ServerState& state, RequestBody& body, httplib::Response& res) {
   for (const Upload& upload : body.uploads) {
     if (!is_upload_field(upload.field)) {
-      send_error(res, 400, "invalid_request", printable(upload.field),
-                 "unknown file field '" + printable(upload.field) +
+      send_error(res, 400, "invalid_request", printable_text(upload.field),
+                 "unknown file field '" + printable_text(upload.field) +
                      "' (reference_audio, ref_audio, src_audio or ctx_audio)");
       return false;
     }
@@ -125,7 +126,7 @@ void release_task(ServerState& state, const httplib::Request& req, httplib::Resp
     if (std::find(models.begin(), models.end(), *parsed.value->model) == models.end()) {
       state.rejected_invalid.fetch_add(1);
       send_error(res, 400, "invalid_request", "model",
-                 "model '" + printable(*parsed.value->model) +
+                 "model '" + printable_text(*parsed.value->model) +
                      "' is not one of the loaded models (GET /v1/models)");
       return;
     }
@@ -237,8 +238,8 @@ void query_result(ServerState& state, const httplib::Request& req, httplib::Resp
   if (!read_request_body(state, req, res, reader, BodyKinds::json_or_form, body)) return;
   for (const auto& [key, value] : body.fields.items()) {
     if (key != "task_id_list") {
-      send_error(res, 400, "invalid_request", printable(key),
-                 "unknown field '" + printable(key) + "' (task_id_list)");
+      send_error(res, 400, "invalid_request", printable_text(key),
+                 "unknown field '" + printable_text(key) + "' (task_id_list)");
       return;
     }
   }
@@ -269,7 +270,7 @@ void query_result(ServerState& state, const httplib::Request& req, httplib::Resp
     }
     const std::string id = item.get<std::string>();
     if (!is_job_id(id)) {
-      out.push_back(query_entry(printable(id), std::nullopt));
+      out.push_back(query_entry(printable_text(id), std::nullopt));
       continue;
     }
     auto view = state.queue.find(id);
@@ -288,8 +289,8 @@ void cancel(ServerState& state, const httplib::Request& req, httplib::Response& 
   if (!read_request_body(state, req, res, reader, BodyKinds::json_or_form, body)) return;
   for (const auto& [key, value] : body.fields.items()) {
     if (key != "task_id") {
-      send_error(res, 400, "invalid_request", printable(key),
-                 "unknown field '" + printable(key) + "' (task_id)");
+      send_error(res, 400, "invalid_request", printable_text(key),
+                 "unknown field '" + printable_text(key) + "' (task_id)");
       return;
     }
   }

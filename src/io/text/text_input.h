@@ -30,6 +30,11 @@ inline constexpr std::size_t kMaxLyricsBytes = 256 * 1024;
 // too_long, invalid_utf8, control_character.
 Status check_text_field(std::string_view field, std::string_view text, std::size_t max_bytes);
 
+// `text` as an error message may quote it: printable ASCII kept, every
+// other byte (control characters, DEL, non-ASCII) and the quotes and
+// backslash as \xNN, cut at max_bytes of the original with "...".
+std::string printable_text(std::string_view text, std::size_t max_bytes = 80);
+
 // An output file name as a client may choose it (OUT-13): 1 to 255 bytes of
 // UTF-8, no '/', no NUL or other control character, not "." or "..", and not
 // starting with the hidden prefix of acefit's temp files.
